@@ -1,0 +1,114 @@
+# faultline - build, test, bench. One plain GNU Makefile.
+#   make                 build/faultline
+#   make test            every test suite (Check unit suites, CLI and scenario tests)
+#   make SANITIZE=1 test the same under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make bench           measurements into build/bench.json (never a pass/fail test)
+#   make install         PREFIX=/usr/local DESTDIR=
+# Quiet lines unless V=1.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+
+PKGS := libevent hiredis libpq libcurl check libfyaml jansson libcrypto
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wno-format-nonliteral -Werror
+OPT  := -O2 -g
+
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+OPT  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+        -fno-sanitize-recover=undefined
+SAN_LDFLAGS := -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -levent_pthreads -lm
+
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
+
+CORE_SRC    := $(sort $(wildcard core/*.c))
+SIM_SRC     := $(sort $(filter-out sim/main.c,$(wildcard sim/*.c sim/models/*.c sim/live/*.c)))
+REPORTS_SRC := $(sort $(wildcard reports/*.c))
+LIB_SRC     := $(CORE_SRC) $(SIM_SRC) $(REPORTS_SRC)
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+CHECK_SRC   := $(sort $(wildcard tests/check_*.c))
+CHECK_NAMES := $(patsubst tests/check_%.c,%,$(CHECK_SRC))
+TEST_SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
+TEST_OBJ    := $(CHECK_SRC:%.c=$(BUILD)/%.o) $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o) \
+               $(BUILD)/tests/run_checks.o
+
+BIN   := $(BUILD)/faultline
+LIB   := $(BUILD)/libfaultline.a
+CHECK := $(BUILD)/run_checks
+
+.PHONY: all deps test test-run suite suite-run bench install clean fuzz
+all: $(BIN)
+
+deps:
+	$(Q)scripts/deps.sh build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/sim/main.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+# The suite list is generated from the file names: tests/check_foo.c defines
+# Suite *check_foo_suite(void).
+$(BUILD)/tests/suites.h: $(CHECK_SRC) Makefile
+	@mkdir -p $(@D)
+	$(Q)printf '%s\n' $(foreach n,$(CHECK_NAMES),'SUITE($(n))') > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/run_checks.o: tests/run_checks.c $(BUILD)/tests/suites.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/tests -c $< -o $@
+
+$(CHECK): $(TEST_OBJ) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(PKG_LIBS)
+
+# The README's two commands. Each installs what is missing first, then
+# re-enters make so pkg-config sees the freshly installed packages.
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-run
+
+suite: deps
+	$(Q)$(MAKE) --no-print-directory suite-run
+
+test-run: $(BIN) $(CHECK)
+	$(Q)FAULTLINE=$(BIN) $(CHECK)
+	$(Q)FAULTLINE=$(BIN) tests/cli_test.sh
+
+suite-run: $(BIN)
+	$(Q)$(BIN) matrix --report $(BUILD)/report scenarios/
+
+bench: deps $(BIN)
+	$(Q)scripts/bench.sh $(BIN)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/faultline
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

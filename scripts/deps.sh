@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# scripts/deps.sh - install the Debian packages faultline needs, when missing.
+# Idempotent and quiet when everything is present. Needs root (or sudo) only
+# when something has to be installed. Usage: scripts/deps.sh [build|live|all]
+set -euo pipefail
+
+what=${1:-build}
+
+build_pkgs=(gcc make pkg-config libevent-dev libhiredis-dev libpq-dev
+            libcurl4-openssl-dev check libsubunit-dev libfyaml-dev
+            libjansson-dev libssl-dev)
+live_pkgs=(redis-server redis-tools postgresql postgresql-client libxml2-utils)
+
+case "$what" in
+  build) pkgs=("${build_pkgs[@]}") ;;
+  live|all) pkgs=("${build_pkgs[@]}" "${live_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|live|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

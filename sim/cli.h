@@ -1,0 +1,24 @@
+/* sim/cli.h - the sub-commands of the faultline command and their shared
+ * exit statuses. Each cmd_* function takes the arguments after the
+ * sub-command name (argv[0] is the sub-command) and returns an exit status. */
+#ifndef SIM_CLI_H
+#define SIM_CLI_H
+
+#define FAULTLINE_VERSION "0.1.0"
+
+enum exit_status {
+	EXIT_HELD = 0,       /* every invariant held */
+	EXIT_VIOLATED = 1,   /* an invariant was violated */
+	EXIT_USAGE = 2,      /* bad usage or a bad scenario file */
+	EXIT_UNREACHABLE = 3 /* a live server could not be reached or set up */
+};
+
+int cmd_run(int argc, char **argv);
+int cmd_matrix(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+#endif
