@@ -1,0 +1,167 @@
+/* sim/scenario.h - a scenario as loaded from its YAML file: which fixes it
+ * exercises, the workload, the fault plan, the invariants, seeds and
+ * simulated duration. Loading and validation live in sim/scenario.c
+ * (libfyaml); the file format is documented in docs/scenarios.md. Running a
+ * scenario is sim/runner.c's job, not this module's. */
+#ifndef SIM_SCENARIO_H
+#define SIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/result.h"
+#include "sim/fault.h"
+
+enum fix_id {
+	FIX_RATELIMIT,
+	FIX_QUOTE_EMAIL,
+	FIX_WEBHOOK,
+	FIX_DEDUP,
+	FIX_CUSTOMER,
+	FIX_COUNT
+};
+
+/* "ratelimit", "quote-email", "webhook", "request-dedup", "stripe-customer" */
+const char *fix_name(enum fix_id f);
+bool fix_parse(const char *name, enum fix_id *out);
+
+enum invariant_id {
+	INV_EXACTLY_ONCE,         /* "exactly-once" */
+	INV_EVENTUALLY_APPLIED,   /* "eventually-applied" */
+	INV_NO_LOCKOUT,           /* "no-lockout" */
+	INV_NO_FALSE_DUPLICATE,   /* "no-false-duplicate" */
+	INV_DEDUP_EFFECTIVE,      /* "dedup-effective" */
+	INV_NO_ORPHAN,            /* "no-orphan" */
+	INV_EMAIL_SAFE,           /* "email-safe" */
+	INV_NO_UNHANDLED,         /* "no-unhandled-error": always checked */
+	INV_NO_HUNG,              /* "no-hung-request": always checked */
+	INV_COUNT
+};
+
+const char *invariant_name(enum invariant_id i);
+bool invariant_parse(const char *name, enum invariant_id *out);
+
+#define SCENARIO_QUOTES_MAX 256
+#define SCENARIO_SEED_LIST_MAX 4096
+#define SCENARIO_RETRIES_MAX 16
+#define SCENARIO_TEXT_MAX 512     /* bytes of one quote field */
+
+/* Latency of one backend when no fault applies: uniform in [min, max]. */
+struct latency {
+	uint64_t min_us, max_us;
+};
+
+struct backend_settings {
+	struct latency latency;
+	uint64_t timeout_us;      /* the client's deadline for one operation */
+};
+
+struct quote_spec {
+	char ref[64];
+	bool name_null;           /* the customer name is NULL (key absent or null) */
+	char name[SCENARIO_TEXT_MAX];
+	size_t name_len;          /* may contain NUL and any bytes */
+	bool email_null;
+	char email[SCENARIO_TEXT_MAX];
+	size_t email_len;
+	uint32_t sends;           /* how many times the send is requested (>= 1) */
+	int expect;               /* -1: decided by the oracle; 0: must not send;
+	                           * 1: must send exactly one mail */
+};
+
+struct scenario {
+	char *path;               /* as given on the command line */
+	char *name;               /* "name:" or the file's base name */
+	char *description;
+	uint32_t fixes;           /* bit (1u << fix_id) */
+	uint32_t invariants;      /* bit (1u << invariant_id); always includes
+	                           * INV_NO_UNHANDLED and INV_NO_HUNG */
+	uint32_t seeds;           /* how many seeds (default 64) from seed_first */
+	uint64_t seed_first;      /* default 1 */
+	uint64_t *seed_list;      /* an explicit list instead, or NULL */
+	size_t nseed_list;
+	uint64_t duration_us;     /* simulated time the run may take (default 1 h) */
+
+	struct backend_settings redis, postgres, stripe, mail;
+	uint32_t pg_pool_size;    /* connections in the pool (default 4) */
+
+	struct {
+		uint32_t users;            /* default 1 */
+		uint32_t requests_per_user;/* default 10 */
+		uint64_t spread_us;        /* arrivals uniform over [0, spread] */
+		uint32_t limit;            /* N requests per window (default 5) */
+		uint64_t window_us;        /* W (default 60 s) */
+		bool probe_after_window;   /* each user comes back after the window
+		                            * (default true) */
+		bool fail_open;            /* hardened policy on Redis failure
+		                            * (default true) */
+	} ratelimit;
+
+	struct {
+		uint32_t requests;         /* distinct requests (default 20) */
+		uint32_t duplicates;       /* true duplicates of each (default 1) */
+		uint64_t spread_us;        /* first copies over [0, spread] */
+		uint64_t duplicate_delay_us; /* copies within [0, delay] after */
+		uint64_t ttl_us;           /* dedup window (default 10 s) */
+	} dedup;
+
+	struct {
+		struct quote_spec quotes[SCENARIO_QUOTES_MAX];
+		size_t nquotes;
+		uint64_t spread_us;
+	} quote_email;
+
+	struct {
+		uint32_t events;           /* payment_intent.succeeded events (default 5) */
+		uint32_t copies;           /* deliveries of each event (default 2) */
+		uint64_t copy_spread_us;   /* copies within [0, spread]; 0 = concurrent */
+		uint64_t spread_us;        /* events over [0, spread] */
+		uint64_t retry_us[SCENARIO_RETRIES_MAX]; /* Stripe's back-off after a
+		                            * failed delivery; default 1 min, 5 min,
+		                            * 30 min */
+		size_t nretry;
+		uint64_t endpoint_timeout_us; /* Stripe gives up waiting (default 10 s) */
+		uint32_t bad_signatures;   /* extra deliveries with a wrong signature */
+		uint32_t stale_signatures; /* extra deliveries signed > 300 s ago */
+	} webhook;
+
+	struct {
+		uint32_t users;            /* default 5 */
+		uint32_t concurrent;       /* simultaneous first requests per user (2) */
+		uint64_t spread_us;        /* users over [0, spread] */
+		uint64_t copy_spread_us;   /* a user's requests within [0, spread] */
+	} customer;
+
+	struct fault_plan faults;
+};
+
+/* A loading error with its location. line and column are 1-based; 0 when
+ * the error concerns the whole file (cannot open, not YAML). */
+struct scenario_error {
+	char file[256];
+	int line;
+	int column;
+	char message[256];        /* names the key, e.g. "unknown key 'sedes'" */
+};
+
+/* Loads and validates one scenario file. On success returns RESULT_OK and
+ * *out (caller destroys); on failure RESULT_REJECT (bad file) or
+ * RESULT_NOMEM with *err filled, *out untouched. */
+MUST_USE enum result scenario_load(const char *path, struct scenario **out,
+                                   struct scenario_error *err);
+/* The same from a buffer; name is used in messages. */
+MUST_USE enum result scenario_load_buffer(const char *name, const char *buf,
+                                          size_t len, struct scenario **out,
+                                          struct scenario_error *err);
+void scenario_destroy(struct scenario *sc); /* accepts NULL */
+
+/* "file:line:column: message" into buf. */
+void scenario_error_format(const struct scenario_error *err, char *buf,
+                           size_t size);
+
+/* The seed of the index-th run (0-based), from the list or the range. */
+uint64_t scenario_seed_at(const struct scenario *sc, size_t index);
+size_t scenario_seed_count(const struct scenario *sc);
+
+#endif
