@@ -11,27 +11,6 @@ static int not_built(const char *name, const char *what)
 	return EXIT_USAGE;
 }
 
-int cmd_run(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("run", "scenario runner");
-}
-
-int cmd_matrix(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("matrix", "scenario runner");
-}
-
-int cmd_replay(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("replay", "scenario runner");
-}
-
 int cmd_check(int argc, char **argv)
 {
 	(void)argc;

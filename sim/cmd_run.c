@@ -1,0 +1,567 @@
+/* sim/cmd_run.c - the commands that run scenarios: run, matrix, replay.
+ * Loads the files, runs them through sim/runner.c, prints one line per
+ * scenario and variant and a summary, writes reports when asked, and turns
+ * the outcome into the exit status. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/assert.h"
+#include "sim/cli.h"
+#include "sim/paths.h"
+#include "sim/report_fill.h"
+#include "sim/runner.h"
+#include "sim/scenario.h"
+
+struct run_common {
+	struct runner_options ropt;
+	const char *report_dir;
+	bool quiet;
+	bool progress;
+	bool live;
+};
+
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (s == NULL || *s == '\0' || *s == '-')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool want_progress(void)
+{
+	const char *nc = getenv("NO_COLOR");
+	return isatty(STDERR_FILENO) && (nc == NULL || nc[0] == '\0');
+}
+
+/* Loads every scenario named by the paths; prints located errors. */
+static int load_all(int npaths, char **paths, struct scenario ***out, size_t *n)
+{
+	struct path_list pl;
+	char err[512];
+	if (paths_collect(npaths, paths, &pl, err, sizeof err) != RESULT_OK) {
+		fprintf(stderr, "faultline: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (pl.n == 0) {
+		fprintf(stderr, "faultline: no scenario files (*.yaml, *.yml) found\n");
+		paths_fini(&pl);
+		return EXIT_USAGE;
+	}
+	struct scenario **list = calloc(pl.n, sizeof *list);
+	ASSERT(list != NULL);
+	int status = 0;
+	for (size_t i = 0; i < pl.n; i++) {
+		struct scenario_error se;
+		if (scenario_load(pl.paths[i], &list[i], &se) != RESULT_OK) {
+			char msg[768];
+			scenario_error_format(&se, msg, sizeof msg);
+			fprintf(stderr, "%s\n", msg);
+			list[i] = NULL;
+			status = EXIT_USAGE;
+		}
+	}
+	if (status != 0) {
+		for (size_t i = 0; i < pl.n; i++)
+			scenario_destroy(list[i]);
+		free(list);
+		paths_fini(&pl);
+		return status;
+	}
+	*out = list;
+	*n = pl.n;
+	paths_fini(&pl);
+	return 0;
+}
+
+static void print_result(const struct runner_result *r, bool quiet)
+{
+	char var[160];
+	variant_set_format(&r->vs, r->sc, var, sizeof var);
+	const char *verdict = r->violated ? "FAIL" : !r->exercised ? "IDLE" : "ok";
+	printf("%-4s  %-40s %-9s %6llu seeds  %7.2fs", verdict, r->sc->name, var,
+	       (unsigned long long)r->seeds_run, r->wall_s);
+	if (r->violated) {
+		const char *sep = "  ";
+		for (int i = 0; i < INV_COUNT; i++) {
+			if (!(r->violated & (1u << i)))
+				continue;
+			printf("%s%s %llu/%llu", sep, invariant_name((enum invariant_id)i),
+			       (unsigned long long)r->inv[i].violations,
+			       (unsigned long long)r->seeds_run);
+			sep = ", ";
+		}
+	} else if (!r->exercised) {
+		printf("  not exercised: %s", r->not_exercised);
+	}
+	printf("\n");
+	if (r->determinism_mismatches)
+		printf("      TOOL FAILURE: %llu determinism mismatch(es): the same seed gave "
+		       "different traces\n", (unsigned long long)r->determinism_mismatches);
+	if (quiet)
+		return;
+	for (int i = 0; i < INV_COUNT; i++) {
+		const struct runner_invariant *ri = &r->inv[i];
+		if (!ri->has_first)
+			continue;
+		char replay[1024];
+		runner_replay_command(r->sc, &r->vs, ri->first_seed, replay, sizeof replay);
+		printf("      %s: seed %llu at %.6fs: %s\n", invariant_name((enum invariant_id)i),
+		       (unsigned long long)ri->first_seed, (double)ri->first_time_us / 1e6,
+		       ri->message);
+		printf("        replay: %s\n", replay);
+	}
+}
+
+static int run_options(int argc, char **argv, bool matrix, struct run_common *rc,
+                       struct variant_set *vs, int *first_path);
+
+static void usage_run(FILE *out, bool matrix)
+{
+	if (matrix)
+		fprintf(out,
+		        "usage: faultline matrix [OPTIONS] PATH...\n"
+		        "\n"
+		        "Runs every scenario under every variant (legacy, seed, hardened) and\n"
+		        "prints the fix x variant x invariant matrix. Exit 0 only when the\n"
+		        "hardened core holds every invariant in every scenario (and every\n"
+		        "scenario exercised it) and every fix's legacy bug is caught by at least\n"
+		        "one scenario; 1 otherwise; 2 on bad usage or a bad scenario file.\n"
+		        "\n");
+	else
+		fprintf(out,
+		        "usage: faultline run [OPTIONS] PATH...\n"
+		        "\n"
+		        "Runs scenario files (or every *.yaml/*.yml under a folder) in the\n"
+		        "simulator over their seeds and checks their invariants. Exit 0 when\n"
+		        "every invariant held and every scenario was exercised, 1 when one was\n"
+		        "violated (each violation prints its replay command), 2 on bad usage or\n"
+		        "a bad scenario file, 3 when a live server could not be reached.\n"
+		        "\n"
+		        "  -v, --variant V     legacy | seed | hardened (default) for every fix, or\n"
+		        "                      FIX=V,... (fixes: ratelimit, quote-email, webhook,\n"
+		        "                      request-dedup, stripe-customer; others hardened)\n");
+	fprintf(out,
+	        "  -n, --seeds N       run seeds seed_first .. seed_first+N-1 instead of the\n"
+	        "                      scenario's own seeds\n"
+	        "  -s, --seed S        run only seed S\n"
+	        "  -j, --jobs N        run seeds in N processes (same results as 1)\n"
+	        "  -r, --report DIR    write report.json, junit.xml, report.md, report.html\n"
+	        "                      and traces/ of failing seeds into DIR\n"
+	        "      --determinism N re-run N seeds per result and compare trace digests\n"
+	        "                      (default 2; 0 turns the self-check off)\n"
+	        "  -q, --quiet         one line per result, no violation details\n"
+	        "      --live          run against real servers (see docs/live.md)\n"
+	        "  -h, --help          this help\n");
+}
+
+static int run_options(int argc, char **argv, bool matrix, struct run_common *rc,
+                       struct variant_set *vs, int *first_path)
+{
+	static const struct option longopts[] = {
+		{"variant", required_argument, NULL, 'v'},
+		{"seeds", required_argument, NULL, 'n'},
+		{"seed", required_argument, NULL, 's'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"report", required_argument, NULL, 'r'},
+		{"determinism", required_argument, NULL, 'D'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"live", no_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(rc, 0, sizeof *rc);
+	rc->ropt.jobs = 1;
+	rc->ropt.determinism_samples = 2;
+	rc->progress = want_progress();
+	for (int f = 0; f < FIX_COUNT; f++)
+		vs->v[f] = VARIANT_HARDENED;
+	const char *cmd = matrix ? "matrix" : "run";
+	optind = 1;
+	int c;
+	uint64_t v;
+	char err[256];
+	while ((c = getopt_long(argc, argv, matrix ? "n:s:j:r:qh" : "v:n:s:j:r:qh", longopts,
+	                        NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			if (matrix) {
+				fprintf(stderr, "faultline matrix: --variant does not apply: the matrix "
+				                "runs every variant\n");
+				return EXIT_USAGE;
+			}
+			if (!variant_set_parse(optarg, vs, err, sizeof err)) {
+				fprintf(stderr, "faultline %s: %s\n", cmd, err);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'n':
+			if (!parse_u64(optarg, 1, 10000000, &v)) {
+				fprintf(stderr, "faultline %s: --seeds wants a number from 1 to 10000000, "
+				                "not '%s'\n", cmd, optarg);
+				return EXIT_USAGE;
+			}
+			rc->ropt.seeds_set = true;
+			rc->ropt.seeds = v;
+			break;
+		case 's':
+			if (!parse_u64(optarg, 0, UINT64_MAX, &v)) {
+				fprintf(stderr, "faultline %s: --seed wants a non-negative integer, not "
+				                "'%s'\n", cmd, optarg);
+				return EXIT_USAGE;
+			}
+			rc->ropt.seed_set = true;
+			rc->ropt.seed = v;
+			break;
+		case 'j':
+			if (!parse_u64(optarg, 1, RUNNER_JOBS_MAX, &v)) {
+				fprintf(stderr, "faultline %s: --jobs wants a number from 1 to %d, not "
+				                "'%s'\n", cmd, RUNNER_JOBS_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			rc->ropt.jobs = (unsigned)v;
+			break;
+		case 'r':
+			rc->report_dir = optarg;
+			break;
+		case 'D':
+			if (!parse_u64(optarg, 0, 1000, &v)) {
+				fprintf(stderr, "faultline %s: --determinism wants 0 to 1000\n", cmd);
+				return EXIT_USAGE;
+			}
+			rc->ropt.determinism_samples = (unsigned)v;
+			break;
+		case 'q':
+			rc->quiet = true;
+			break;
+		case 'L':
+			rc->live = true;
+			break;
+		case 'h':
+			usage_run(stdout, matrix);
+			return -1;
+		default:
+			usage_run(stderr, matrix);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "faultline %s: no scenario PATH given (try --help)\n", cmd);
+		return EXIT_USAGE;
+	}
+	rc->ropt.traces_dir = rc->report_dir;
+	*first_path = optind;
+	return 0;
+}
+
+static void progress(const struct run_common *rc, const struct scenario *sc, const char *var)
+{
+	if (!rc->progress)
+		return;
+	fprintf(stderr, "\r\033[K  running %s (%s) ...", sc->name, var);
+	fflush(stderr);
+}
+
+static void progress_clear(const struct run_common *rc)
+{
+	if (rc->progress) {
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+	}
+}
+
+/* Runs every scenario under each variant set in vss; fills results. */
+static int run_all(struct run_common *rc, struct scenario **list, size_t n,
+                   const struct variant_set *vss, size_t nvs, struct runner_result *results)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < nvs; k++) {
+			struct runner_result *r = &results[i * nvs + k];
+			char var[160], err[256];
+			variant_set_format(&vss[k], list[i], var, sizeof var);
+			progress(rc, list[i], var);
+			if (runner_run(list[i], &vss[k], &rc->ropt, r, err, sizeof err) != RESULT_OK) {
+				progress_clear(rc);
+				fprintf(stderr, "faultline: %s: %s\n", list[i]->path, err);
+				return EXIT_VIOLATED;
+			}
+			progress_clear(rc);
+			print_result(r, rc->quiet);
+			fflush(stdout);
+		}
+	}
+	return 0;
+}
+
+static int finish(struct run_common *rc, const char *mode, struct scenario **list, size_t n,
+                  struct runner_result *results, size_t nresults, int status)
+{
+	if (rc->report_dir != NULL && status != EXIT_USAGE) {
+		char err[512];
+		if (report_fill_write(rc->report_dir, mode, list, n, results, nresults, err,
+		                      sizeof err) != RESULT_OK) {
+			fprintf(stderr, "faultline: report: %s\n", err);
+			if (status == 0)
+				status = EXIT_VIOLATED;
+		} else if (!rc->quiet) {
+			printf("report: %s/report.html (also report.json, junit.xml, report.md)\n",
+			       rc->report_dir);
+		}
+	}
+	for (size_t i = 0; i < nresults; i++)
+		runner_result_fini(&results[i]);
+	free(results);
+	for (size_t i = 0; i < n; i++)
+		scenario_destroy(list[i]);
+	free(list);
+	return status;
+}
+
+static bool tool_failed(const struct runner_result *results, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (results[i].determinism_mismatches)
+			return true;
+	}
+	return false;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_common rc;
+	struct variant_set vs;
+	int first;
+	int st = run_options(argc, argv, false, &rc, &vs, &first);
+	if (st != 0)
+		return st < 0 ? 0 : st;
+	if (rc.live) {
+		fprintf(stderr, "faultline run: --live is not built yet (live mode issue); "
+		                "exit 2\n");
+		return EXIT_USAGE;
+	}
+	struct scenario **list;
+	size_t n;
+	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
+		return st;
+	struct runner_result *results = calloc(n, sizeof *results);
+	ASSERT(results != NULL);
+	st = run_all(&rc, list, n, &vs, 1, results);
+	uint64_t violated = 0, idle = 0;
+	for (size_t i = 0; i < n; i++) {
+		violated += results[i].violated != 0;
+		idle += !results[i].exercised;
+	}
+	printf("\n%zu scenario(s): %llu violated, %llu not exercised, %llu held\n", n,
+	       (unsigned long long)violated, (unsigned long long)idle,
+	       (unsigned long long)(n - violated - idle));
+	if (st == 0 && (violated || idle || tool_failed(results, n)))
+		st = EXIT_VIOLATED;
+	return finish(&rc, "simulated", list, n, results, n, st);
+}
+
+/* The matrix verdict: hardened clean everywhere and every legacy bug seen. */
+static int matrix_summary(struct scenario **list, size_t n, const struct runner_result *res)
+{
+	bool ok = true;
+	printf("\nfix                variant    invariants violated (scenarios)\n");
+	printf("-----------------  ---------  ----------------------------------------\n");
+	for (int f = 0; f < FIX_COUNT; f++) {
+		for (int v = 0; v < VARIANT_COUNT; v++) {
+			char line[512] = "";
+			size_t used = 0;
+			bool any_scenario = false;
+			for (int inv = 0; inv < INV_COUNT; inv++) {
+				unsigned count = 0;
+				for (size_t i = 0; i < n; i++) {
+					if (!(list[i]->fixes & (1u << f)))
+						continue;
+					any_scenario = true;
+					if (res[i * VARIANT_COUNT + v].violated & (1u << inv))
+						count++;
+				}
+				if (count) {
+					int w = snprintf(line + used, sizeof line - used, "%s%s (%u)",
+					                 used ? ", " : "", invariant_name((enum invariant_id)inv),
+					                 count);
+					if (w > 0 && (size_t)w < sizeof line - used)
+						used += (size_t)w;
+				}
+			}
+			if (!any_scenario) {
+				printf("%-17s  %-9s  (no scenario)\n", fix_name((enum fix_id)f),
+				       variant_name((enum variant)v));
+				if (v == VARIANT_LEGACY)
+					ok = false;
+				continue;
+			}
+			printf("%-17s  %-9s  %s\n", fix_name((enum fix_id)f),
+			       variant_name((enum variant)v), used ? line : "none: every invariant held");
+			if (v == VARIANT_LEGACY && used == 0) {
+				printf("  !! the legacy %s bug was not caught by any scenario\n",
+				       fix_name((enum fix_id)f));
+				ok = false;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct runner_result *h = &res[i * VARIANT_COUNT + VARIANT_HARDENED];
+		if (h->violated) {
+			printf("  !! hardened violates an invariant in %s\n", list[i]->name);
+			ok = false;
+		}
+		if (!h->exercised) {
+			printf("  !! %s did not exercise the hardened core: %s\n", list[i]->name,
+			       h->not_exercised);
+			ok = false;
+		}
+	}
+	if (tool_failed(res, n * VARIANT_COUNT)) {
+		printf("  !! determinism self-check failed: see TOOL FAILURE lines above\n");
+		ok = false;
+	}
+	printf("\nverdict: %s\n", ok ? "PASS: hardened holds everything, every legacy bug caught"
+	                             : "FAIL");
+	return ok ? 0 : EXIT_VIOLATED;
+}
+
+int cmd_matrix(int argc, char **argv)
+{
+	struct run_common rc;
+	struct variant_set unused;
+	int first;
+	int st = run_options(argc, argv, true, &rc, &unused, &first);
+	if (st != 0)
+		return st < 0 ? 0 : st;
+	struct scenario **list;
+	size_t n;
+	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
+		return st;
+	struct variant_set vss[VARIANT_COUNT];
+	for (int v = 0; v < VARIANT_COUNT; v++) {
+		for (int f = 0; f < FIX_COUNT; f++)
+			vss[v].v[f] = (enum variant)v;
+	}
+	size_t nres = n * VARIANT_COUNT;
+	struct runner_result *results = calloc(nres, sizeof *results);
+	ASSERT(results != NULL);
+	st = run_all(&rc, list, n, vss, VARIANT_COUNT, results);
+	if (st == 0)
+		st = matrix_summary(list, n, results);
+	return finish(&rc, "simulated", list, n, results, nres, st);
+}
+
+static void usage_replay(FILE *out)
+{
+	fprintf(out,
+	        "usage: faultline replay SCENARIO --seed N [--variant V] [--output FILE]\n"
+	        "\n"
+	        "Runs one seed of one scenario and prints its full trace, one JSON object\n"
+	        "per line, identical on every run and machine. Then prints which invariants\n"
+	        "held on stderr. Exit 0 when all held, 1 when one was violated.\n"
+	        "\n"
+	        "  -s, --seed N       the seed (required)\n"
+	        "  -v, --variant V    legacy | seed | hardened (default) or FIX=V,...\n"
+	        "  -o, --output FILE  write the trace to FILE instead of stdout\n"
+	        "  -h, --help         this help\n");
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"seed", required_argument, NULL, 's'},
+		{"variant", required_argument, NULL, 'v'},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct variant_set vs;
+	for (int f = 0; f < FIX_COUNT; f++)
+		vs.v[f] = VARIANT_HARDENED;
+	bool have_seed = false;
+	uint64_t seed = 0;
+	const char *output = NULL;
+	char err[256];
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:v:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!parse_u64(optarg, 0, UINT64_MAX, &seed)) {
+				fprintf(stderr, "faultline replay: --seed wants a non-negative integer, "
+				                "not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			have_seed = true;
+			break;
+		case 'v':
+			if (!variant_set_parse(optarg, &vs, err, sizeof err)) {
+				fprintf(stderr, "faultline replay: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			usage_replay(stdout);
+			return 0;
+		default:
+			usage_replay(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !have_seed) {
+		fprintf(stderr, "faultline replay: want exactly one SCENARIO file and --seed N "
+		                "(try --help)\n");
+		return EXIT_USAGE;
+	}
+	struct scenario *sc;
+	struct scenario_error se;
+	if (scenario_load(argv[optind], &sc, &se) != RESULT_OK) {
+		char msg[768];
+		scenario_error_format(&se, msg, sizeof msg);
+		fprintf(stderr, "%s\n", msg);
+		return EXIT_USAGE;
+	}
+	FILE *out = stdout;
+	if (output != NULL && (out = fopen(output, "w")) == NULL) {
+		fprintf(stderr, "faultline replay: cannot write %s: %s\n", output, strerror(errno));
+		scenario_destroy(sc);
+		return EXIT_USAGE;
+	}
+	struct world_result res;
+	enum result rc = runner_replay(sc, &vs, seed, out, &res);
+	if (out != stdout)
+		fclose(out);
+	else
+		fflush(stdout);
+	int st = 0;
+	if (rc != RESULT_OK) {
+		fprintf(stderr, "faultline replay: out of memory\n");
+		st = EXIT_VIOLATED;
+	} else {
+		for (int i = 0; i < INV_COUNT; i++) {
+			if (!(res.checked & (1u << i)))
+				continue;
+			bool bad = res.violated & (1u << i);
+			fprintf(stderr, "%-20s %s", invariant_name((enum invariant_id)i),
+			        bad ? "VIOLATED" : "held");
+			if (bad)
+				fprintf(stderr, " at %.6fs: %s", (double)res.v[i].t_us / 1e6,
+				        res.v[i].message);
+			fprintf(stderr, "\n");
+		}
+		st = res.violated ? EXIT_VIOLATED : 0;
+	}
+	scenario_destroy(sc);
+	return st;
+}

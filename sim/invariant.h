@@ -1,0 +1,134 @@
+/* sim/invariant.h - the invariants, as pure checks over a run's history.
+ * The world (sim/world.c) records what happened and snapshots the models'
+ * final state into a struct history; each checker reads only that, so it
+ * can be tested on hand-made histories. A checker returns the first
+ * violation it finds with its simulated time and a message. */
+#ifndef SIM_INVARIANT_H
+#define SIM_INVARIANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/scenario.h"
+
+#define HIST_ID_MAX 48
+#define HIST_CUSTOMERS_MAX 8   /* customers remembered per user */
+
+enum hist_rl_verdict { HIST_RL_ALLOW, HIST_RL_REJECT, HIST_RL_ERROR };
+
+struct hist_rl_request {
+	uint32_t user;
+	bool probe;              /* came back after waiting out the window */
+	bool done;
+	enum hist_rl_verdict verdict;
+	uint64_t start_us, end_us;
+};
+
+/* The rate-limit key of a user observed while none of its requests was in
+ * flight. */
+struct hist_rl_ttl {
+	uint32_t user;
+	uint64_t t_us;
+	int64_t pttl_ms;         /* -2 no key, -1 no TTL */
+};
+
+/* An INCR the Redis model applied on a rate-limit key. */
+struct hist_rl_incr {
+	uint32_t user;
+	uint64_t t_us;
+	long long count;
+	bool healthy;            /* no Redis fault since the window began */
+};
+
+struct hist_dd_request {
+	uint32_t request;        /* which logical request */
+	uint64_t seq;            /* call order */
+	bool done;
+	bool duplicate;          /* verdict DUPLICATE */
+	bool failed_open;
+	bool healthy;            /* no Redis fault from the first copy's start
+	                          * to this copy's end */
+	uint64_t start_us, end_us;
+};
+
+struct hist_quote {
+	const struct quote_spec *spec;
+	bool valid;              /* the oracle's (or the file's) verdict */
+	uint32_t unhandled;      /* requests that died with an unhandled error */
+	uint32_t mails;          /* messages in the outbox for this quote */
+	bool logged;             /* an [Email] line names the quote reference */
+	bool faults_touched;     /* a mail or postgres fault fired during it */
+	uint64_t last_us;
+};
+
+struct hist_mail {
+	char quote_ref[HIST_ID_MAX];
+	uint64_t t_us;
+	bool headers_ok;         /* well-formed, only expected fields, once each */
+	char bad_header[96];     /* what was wrong */
+};
+
+struct hist_wh_event {
+	char id[HIST_ID_MAX];
+	char order[HIST_ID_MAX];
+	bool forged;             /* bad or stale signature: must never apply */
+	bool acked;              /* some delivery got a 2xx */
+	uint64_t ack_us;
+	bool ack_not_durable;    /* a 2xx while the order was not paid */
+	uint64_t not_durable_us;
+	long long paid_count;    /* final */
+};
+
+struct hist_customer_user {
+	char user[HIST_ID_MAX];
+	char mapped[HIST_ID_MAX];           /* "" when no mapping */
+	uint32_t ncustomers;                /* Stripe customers with this user */
+	char customers[HIST_CUSTOMERS_MAX][HIST_ID_MAX];
+	uint64_t last_created_us;
+};
+
+struct history {
+	/* ratelimit */
+	uint32_t rl_limit;
+	uint64_t rl_window_us;
+	struct hist_rl_request *rl; size_t nrl;
+	struct hist_rl_ttl *rl_ttl; size_t nrl_ttl;
+	struct hist_rl_incr *rl_incr; size_t nrl_incr;
+	/* request-dedup */
+	uint64_t dd_ttl_us;
+	struct hist_dd_request *dd; size_t ndd;
+	/* quote-email */
+	struct hist_quote *quotes; size_t nquotes;
+	struct hist_mail *mails; size_t nmails;
+	/* webhook */
+	struct hist_wh_event *events; size_t nevents;
+	/* stripe-customer */
+	struct hist_customer_user *cust; size_t ncust;
+	/* every request */
+	uint64_t requests, requests_done;
+	uint64_t unhandled;
+	uint64_t first_unhandled_us;
+	char first_unhandled[128];
+	uint64_t hung;                 /* unanswered at the end, or too slow */
+	uint64_t first_hung_us;
+	char first_hung[128];
+	uint64_t end_us;
+};
+
+struct inv_violation {
+	uint64_t t_us;
+	char message[256];
+};
+
+/* Checks invariant inv on h. Returns true when it holds; false with *v. */
+bool invariant_check(enum invariant_id inv, const struct history *h,
+                     struct inv_violation *v);
+
+/* The quote-email oracle: does this customer data deserve a mail? A second
+ * implementation, independent of core/email_check.c, so the two check each
+ * other: name present, valid UTF-8, no control characters, not blank in
+ * Unicode's sense; address with one '@', RFC 5321 lengths, a dotted domain. */
+bool oracle_quote_valid(const struct quote_spec *q);
+
+#endif

@@ -1,0 +1,1292 @@
+/* sim/simnet.c - ports over the models, with latency, deadlines, the pool
+ * and faults. Every operation is a heap object (struct op) referenced by the
+ * timers that will touch it; it is freed when the client has its answer and
+ * no timer refers to it any more. The client's answer comes exactly once:
+ * either the reply timer or the deadline timer delivers it, and the other is
+ * cancelled or finds the op done (a late reply is counted and dropped). */
+#include "sim/simnet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "sim/models/mail_model.h"
+#include "sim/models/pg_model.h"
+#include "sim/models/redis_model.h"
+#include "sim/models/stripe_model.h"
+#include "sim/prng.h"
+#include "sim/sched.h"
+#include "sim/trace.h"
+
+#define SQL_VALUES_MAX 64      /* values in one copied result */
+#define REPLY_STRINGS_MAX (SQL_VALUES_MAX + KV_TXN_MAX + 8)
+
+enum op_type { OP_KV, OP_KV_TXN, OP_SQL_ACQUIRE, OP_SQL_EXEC, OP_STRIPE, OP_MAIL };
+
+struct sql_conn {
+	struct simnet *net;
+	uint32_t index;            /* in the pool */
+	uint32_t session;
+	bool open;                 /* has a model session */
+	bool in_use;
+	bool broken;               /* died: must be discarded on release */
+	bool injected_abort;       /* an injected error aborted its transaction */
+	struct op *pending;        /* exec in flight on it */
+};
+
+struct op {
+	struct simnet *net;
+	enum op_type type;
+	enum fault_target target;
+	const char *opname;
+	int refs;                  /* timers pointing at this op, plus one
+	                            * while the client waits */
+	bool answered;             /* the client has its answer */
+	bool blocked;              /* waits on a Postgres lock; holds a ref */
+	struct op *live_prev, *live_next; /* every op not yet freed */
+	bool faulted;
+	struct fault_decision fd;
+	struct sched_timer deadline;
+	uint64_t issued_us;
+	void *arg;
+	union {
+		kv_done_fn *kv;
+		sql_acquire_fn *acquire;
+		sql_done_fn *sql;
+		stripe_done_fn *stripe;
+		mail_done_fn *mail;
+	} done;
+
+	/* request */
+	int ncmds;
+	struct kv_cmd cmds[KV_TXN_MAX];
+	struct sql_conn *conn;
+	enum sql_stmt stmt;
+	int nparams;
+	const char *params[SQL_PARAMS_MAX];
+	struct stripe_customer_params sp;
+	uint32_t stripe_token;
+	struct mail_message msg;
+	char *argbuf;              /* owns copies of the request strings */
+	size_t argcap;
+
+	/* reply */
+	enum outcome oc;
+	struct kv_reply reply;
+	struct kv_reply elems[KV_TXN_MAX];
+	struct sql_result res;
+	const char *values[SQL_VALUES_MAX];
+	struct stripe_reply sr;
+	int smtp_code;
+	char sqlstate[6];
+	char *replystr[REPLY_STRINGS_MAX]; /* owned copies of reply strings */
+	size_t nreplystr;
+	struct op *next_waiter;    /* pool queue */
+};
+
+struct simnet {
+	struct sched *s;
+	struct prng *rng;
+	struct fault_plan *plan;
+	struct trace *tr;
+	struct simnet_models m;
+	const struct scenario *sc;
+	struct simnet_hooks hooks;
+	struct simnet_stats stats;
+	uint64_t inflight;
+	uint64_t last_fault_us[FAULT_TARGET_COUNT];
+	uint64_t fault_count[FAULT_TARGET_COUNT];
+	struct sql_conn pool[SIMNET_POOL_MAX];
+	uint32_t pool_size;
+	struct op *wait_head, *wait_tail;
+	struct op *live;           /* list of ops not yet freed */
+	bool shutdown;             /* every operation now fails at once */
+	uint32_t nwaiting;
+	bool redis_down_flushed[FAULT_RULES_MAX];
+};
+
+static const struct backend_settings *backend(const struct simnet *n,
+                                              enum fault_target t)
+{
+	switch (t) {
+	case FAULT_TARGET_REDIS: return &n->sc->redis;
+	case FAULT_TARGET_POSTGRES: return &n->sc->postgres;
+	case FAULT_TARGET_STRIPE: return &n->sc->stripe;
+	default: return &n->sc->mail;
+	}
+}
+
+/* One leg (request or reply) of the trip: half of a latency draw. */
+static uint64_t leg_us(struct simnet *n, enum fault_target t)
+{
+	const struct latency *l = &backend(n, t)->latency;
+	uint64_t span = l->max_us > l->min_us ? l->max_us - l->min_us : 0;
+	uint64_t v = l->min_us + (span ? prng_below(n->rng, span + 1) : 0);
+	return v / 2;
+}
+
+/* ---- op lifetime -------------------------------------------------------- */
+
+static struct op *op_new(struct simnet *n, enum op_type type,
+                         enum fault_target target, const char *opname,
+                         void *arg)
+{
+	ASSERT(n->inflight < SIMNET_OPS_MAX);
+	struct op *op = calloc(1, sizeof *op);
+	ASSERT(op != NULL);
+	op->net = n;
+	op->type = type;
+	op->target = target;
+	op->opname = opname;
+	op->arg = arg;
+	op->refs = 1; /* the client's wait */
+	op->issued_us = sched_now_us(n->s);
+	op->live_next = n->live;
+	if (n->live)
+		n->live->live_prev = op;
+	n->live = op;
+	n->inflight++;
+	n->stats.ops[target]++;
+	return op;
+}
+
+static void op_unref(struct op *op)
+{
+	ASSERT(op->refs > 0);
+	if (--op->refs > 0)
+		return;
+	struct simnet *n = op->net;
+	if (op->live_prev)
+		op->live_prev->live_next = op->live_next;
+	else
+		n->live = op->live_next;
+	if (op->live_next)
+		op->live_next->live_prev = op->live_prev;
+	free(op->argbuf);
+	for (size_t i = 0; i < op->nreplystr; i++)
+		free(op->replystr[i]);
+	free(op);
+}
+
+static void op_after(struct op *op, uint64_t delay_us, sched_fn *fn)
+{
+	op->refs++;
+	sched_after(op->net->s, delay_us, fn, op);
+}
+
+/* Gives the op an argument buffer of cap bytes. */
+static void op_alloc_args(struct op *op, size_t cap)
+{
+	op->argbuf = malloc(cap ? cap : 1);
+	ASSERT(op->argbuf != NULL);
+	op->argcap = cap;
+}
+
+/* Copies len bytes into the op's argument buffer (NUL-terminated). */
+static const char *arg_copy(struct op *op, size_t *used, const char *s,
+                            size_t len)
+{
+	ASSERT(*used + len + 1 <= op->argcap);
+	char *d = op->argbuf + *used;
+	memcpy(d, s, len);
+	d[len] = '\0';
+	*used += len + 1;
+	return d;
+}
+
+/* Copies a reply string; the op owns the copy. */
+static const char *reply_copy(struct op *op, const char *s, size_t len)
+{
+	if (s == NULL)
+		return NULL;
+	ASSERT(op->nreplystr < REPLY_STRINGS_MAX);
+	char *d = malloc(len + 1);
+	ASSERT(d != NULL);
+	memcpy(d, s, len);
+	d[len] = '\0';
+	op->replystr[op->nreplystr++] = d;
+	return d;
+}
+
+static void trace_fault(struct simnet *n, const struct op *op)
+{
+	if (!TRACE_ON(n->tr))
+		return;
+	trace_begin(n->tr, sched_now_us(n->s), "fault");
+	trace_str(n->tr, "target", fault_target_name(op->target));
+	trace_str(n->tr, "op", op->opname);
+	trace_str(n->tr, "kind", fault_kind_name(op->fd.rule->kind));
+	trace_uint(n->tr, "rule", op->fd.index);
+	if (op->fd.rule->kind == FAULT_LATENCY)
+		trace_uint(n->tr, "latency_us", op->fd.latency_us);
+	trace_end(n->tr);
+}
+
+/* Decides whether a fault hits this op; records it when one does. */
+static void op_decide(struct op *op, const char *opname)
+{
+	struct simnet *n = op->net;
+	if (n->plan == NULL)
+		return;
+	struct fault_decision fd;
+	if (!fault_plan_decide(n->plan, n->rng, op->target, opname,
+	                       sched_now_us(n->s), &fd))
+		return;
+	op->faulted = true;
+	op->fd = fd;
+	n->stats.faults[fd.rule->kind]++;
+	n->fault_count[op->target]++;
+	n->last_fault_us[op->target] = sched_now_us(n->s);
+	trace_fault(n, op);
+	if (n->hooks.on_fault != NULL)
+		n->hooks.on_fault(n->hooks.arg, op->target, fd.rule->kind, opname);
+}
+
+static enum fault_kind op_kind(const struct op *op)
+{
+	return op->faulted ? op->fd.rule->kind : FAULT_KIND_COUNT;
+}
+
+static void trace_answer(struct simnet *n, const struct op *op)
+{
+	if (!TRACE_ON(n->tr))
+		return;
+	trace_begin(n->tr, sched_now_us(n->s), "reply");
+	trace_str(n->tr, "target", fault_target_name(op->target));
+	trace_str(n->tr, "op", op->opname);
+	trace_str(n->tr, "outcome", outcome_name(op->oc));
+	if (op->type == OP_KV || op->type == OP_KV_TXN) {
+		if (op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR) {
+			if (op->reply.type == KV_REPLY_INTEGER)
+				trace_int(n->tr, "int", op->reply.integer);
+			else if (op->reply.type == KV_REPLY_NIL)
+				trace_str(n->tr, "reply", NULL);
+			else if (op->reply.str != NULL)
+				trace_strn(n->tr, "reply", op->reply.str, op->reply.len);
+		}
+	} else if (op->type == OP_SQL_EXEC || op->type == OP_SQL_ACQUIRE) {
+		if (op->oc == OUTCOME_OK && op->type == OP_SQL_EXEC) {
+			trace_int(n->tr, "rows", op->res.nrows);
+			trace_int(n->tr, "affected", op->res.affected);
+		}
+		if (op->oc == OUTCOME_ERROR)
+			trace_str(n->tr, "sqlstate", op->sqlstate);
+	} else if (op->type == OP_STRIPE) {
+		if (op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR) {
+			trace_int(n->tr, "status", op->sr.http_status);
+			if (op->sr.customer_id && op->sr.customer_id[0])
+				trace_str(n->tr, "customer", op->sr.customer_id);
+		}
+	} else if (op->type == OP_MAIL) {
+		trace_int(n->tr, "smtp", op->smtp_code);
+	}
+	trace_end(n->tr);
+}
+
+/* Gives the client its answer (op->oc and the reply fields are set). */
+static void op_answer(struct op *op)
+{
+	struct simnet *n = op->net;
+	ASSERT(!op->answered);
+	op->answered = true;
+	sched_cancel(n->s, op->deadline);
+	n->inflight--;
+	trace_answer(n, op);
+	switch (op->type) {
+	case OP_KV:
+	case OP_KV_TXN:
+		op->done.kv(op->arg, op->oc,
+		            op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR ? &op->reply : NULL);
+		break;
+	case OP_SQL_ACQUIRE:
+		op->done.acquire(op->arg, op->oc, op->oc == OUTCOME_OK ? op->conn : NULL,
+		                 op->oc == OUTCOME_ERROR ? op->sqlstate : "");
+		break;
+	case OP_SQL_EXEC:
+		if (op->conn->pending == op)
+			op->conn->pending = NULL;
+		op->done.sql(op->arg, op->oc,
+		             op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR ? &op->res : NULL);
+		break;
+	case OP_STRIPE:
+		op->done.stripe(op->arg, op->oc,
+		                op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR ? &op->sr : NULL);
+		break;
+	case OP_MAIL:
+		op->done.mail(op->arg, op->oc, op->smtp_code);
+		break;
+	}
+	op_unref(op); /* the client's wait */
+}
+
+/* The reply reaches the client, unless the deadline already answered. */
+static void op_on_reply(void *arg)
+{
+	struct op *op = arg;
+	if (op->answered) {
+		op->net->stats.late_replies++;
+		if (TRACE_ON(op->net->tr)) {
+			trace_begin(op->net->tr, sched_now_us(op->net->s), "late_reply");
+			trace_str(op->net->tr, "target", fault_target_name(op->target));
+			trace_str(op->net->tr, "op", op->opname);
+			trace_end(op->net->tr);
+		}
+	} else {
+		op_answer(op);
+	}
+	op_unref(op);
+}
+
+static void sql_conn_break(struct sql_conn *c);
+
+static void op_on_deadline(void *arg)
+{
+	struct op *op = arg;
+	if (!op->answered) {
+		op->oc = OUTCOME_TIMEOUT;
+		/* A Postgres client that gives up on a statement drops the
+		 * connection: the server then rolls back what is open. */
+		if (op->type == OP_SQL_EXEC)
+			sql_conn_break(op->conn);
+		op_answer(op);
+	}
+	op_unref(op);
+}
+
+static void op_arm_deadline(struct op *op)
+{
+	op->refs++;
+	op->deadline = sched_after(op->net->s, backend(op->net, op->target)->timeout_us,
+	                           op_on_deadline, op);
+}
+
+/* Answers after the reply leg. */
+static void op_reply_later(struct op *op)
+{
+	op_after(op, leg_us(op->net, op->target), op_on_reply);
+}
+
+/* Connection refused or lost before the server saw the request. */
+static void op_fail_conn(struct op *op, uint64_t delay_us)
+{
+	op->oc = OUTCOME_CONN_LOST;
+	op_after(op, delay_us, op_on_reply);
+}
+
+static bool target_down(struct simnet *n, enum fault_target t)
+{
+	if (n->shutdown)
+		return true;
+	return n->plan != NULL && fault_plan_down(n->plan, t, sched_now_us(n->s), NULL);
+}
+
+/* ---- Redis -------------------------------------------------------------- */
+
+static const char *kv_opname(const struct kv_cmd *c)
+{
+	static const char *const names[] = {"incr", "expire", "pexpire", "set", "get",
+	                                    "del", "ttl", "pttl"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcasecmp(c->argv[0], names[i]) == 0)
+			return names[i];
+	}
+	return "other";
+}
+
+static void kv_copy_reply(struct op *op, const struct kv_reply *r,
+                          struct kv_reply *to)
+{
+	*to = *r;
+	to->str = r->str ? reply_copy(op, r->str, r->len) : NULL;
+	to->element = NULL;
+}
+
+static void kv_on_apply(void *arg)
+{
+	struct op *op = arg;
+	struct simnet *n = op->net;
+	enum fault_kind k = op_kind(op);
+	bool reply = k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL;
+
+	if (target_down(n, FAULT_TARGET_REDIS)) {
+		op->oc = OUTCOME_CONN_LOST;
+		if (!op->answered)
+			op_reply_later(op);
+		op_unref(op);
+		return;
+	}
+	struct kv_reply r;
+	if (op->type == OP_KV) {
+		redis_model_exec(n->m.redis, sched_now_us(n->s), &op->cmds[0], &r);
+		kv_copy_reply(op, &r, &op->reply);
+		if (n->hooks.on_kv_applied != NULL)
+			n->hooks.on_kv_applied(n->hooks.arg, &op->cmds[0], &op->reply);
+	} else {
+		redis_model_exec_multi(n->m.redis, sched_now_us(n->s), op->ncmds, op->cmds, &r);
+		kv_copy_reply(op, &r, &op->reply);
+		if (r.type == KV_REPLY_ARRAY) {
+			ASSERT(r.elements <= KV_TXN_MAX);
+			for (size_t i = 0; i < r.elements; i++) {
+				kv_copy_reply(op, &r.element[i], &op->elems[i]);
+				if (n->hooks.on_kv_applied != NULL)
+					n->hooks.on_kv_applied(n->hooks.arg, &op->cmds[i],
+					                       &op->elems[i]);
+			}
+			op->reply.element = op->elems;
+		}
+	}
+	if (TRACE_ON(n->tr)) {
+		trace_begin(n->tr, sched_now_us(n->s), "apply");
+		trace_str(n->tr, "target", "redis");
+		trace_str(n->tr, "op", op->opname);
+		for (int c = 0; c < op->ncmds; c++) {
+			for (int i = 1; i < op->cmds[c].argc && i < 3; i++)
+				trace_str(n->tr, i == 1 ? "key" : "arg", op->cmds[c].argv[i]);
+		}
+		trace_end(n->tr);
+	}
+	op->oc = op->reply.type == KV_REPLY_ERROR ? OUTCOME_ERROR : OUTCOME_OK;
+	if (reply && !op->answered)
+		op_reply_later(op);
+	op_unref(op);
+}
+
+static void kv_start(struct op *op)
+{
+	struct simnet *n = op->net;
+	op_arm_deadline(op);
+	if (target_down(n, FAULT_TARGET_REDIS)) {
+		op_fail_conn(op, leg_us(n, FAULT_TARGET_REDIS));
+		return;
+	}
+	/* A rule on any command of a transaction hits the whole transaction:
+	 * MULTI/EXEC is one unit on the wire and in the server. */
+	op_decide(op, op->opname);
+	for (int i = 0; !op->faulted && op->type == OP_KV_TXN && i < op->ncmds; i++)
+		op_decide(op, kv_opname(&op->cmds[i]));
+	uint64_t d1 = leg_us(n, FAULT_TARGET_REDIS);
+	switch (op_kind(op)) {
+	case FAULT_ERROR:
+	case FAULT_CONN_LOST:
+	case FAULT_POOL_EXHAUSTED:
+	case FAULT_RESTART:
+		op_fail_conn(op, d1);
+		return;
+	case FAULT_TIMEOUT_NOT_APPLIED:
+		return; /* lost on the way: only the deadline answers */
+	case FAULT_STALL:
+		if (op->fd.rule->stall_applied)
+			op_after(op, d1, kv_on_apply);
+		return;
+	case FAULT_SERVER_ERROR: {
+		op->oc = OUTCOME_ERROR;
+		const char *msg = op->fd.rule->error[0] ? op->fd.rule->error : "ERR injected";
+		op->reply.type = KV_REPLY_ERROR;
+		op->reply.str = reply_copy(op, msg, strlen(msg));
+		op->reply.len = strlen(msg);
+		op_after(op, d1 + leg_us(n, FAULT_TARGET_REDIS), op_on_reply);
+		return;
+	}
+	case FAULT_LATENCY:
+		d1 += op->fd.latency_us;
+		break;
+	default:
+		break;
+	}
+	op_after(op, d1, kv_on_apply);
+}
+
+static size_t kv_cmd_size(const struct kv_cmd *c)
+{
+	size_t n = 0;
+	for (int i = 0; i < c->argc; i++)
+		n += strlen(c->argv[i]) + 1;
+	return n;
+}
+
+static void kv_copy_cmd(struct op *op, size_t *used, const struct kv_cmd *from,
+                        struct kv_cmd *to)
+{
+	ASSERT(from->argc > 0 && from->argc <= KV_ARGV_MAX);
+	to->argc = from->argc;
+	for (int i = 0; i < from->argc; i++)
+		to->argv[i] = arg_copy(op, used, from->argv[i], strlen(from->argv[i]));
+}
+
+static void kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done,
+                       void *arg)
+{
+	struct simnet *n = ctx;
+	struct op *op = op_new(n, OP_KV, FAULT_TARGET_REDIS, kv_opname(cmd), arg);
+	op->done.kv = done;
+	op_alloc_args(op, kv_cmd_size(cmd));
+	size_t used = 0;
+	op->ncmds = 1;
+	kv_copy_cmd(op, &used, cmd, &op->cmds[0]);
+	kv_start(op);
+}
+
+static void kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
+                           kv_done_fn *done, void *arg)
+{
+	struct simnet *n = ctx;
+	ASSERT(ncmds > 0 && ncmds <= KV_TXN_MAX);
+	struct op *op = op_new(n, OP_KV_TXN, FAULT_TARGET_REDIS, "exec", arg);
+	op->done.kv = done;
+	size_t cap = 0;
+	for (int i = 0; i < ncmds; i++)
+		cap += kv_cmd_size(&cmds[i]);
+	op_alloc_args(op, cap);
+	size_t used = 0;
+	op->ncmds = ncmds;
+	for (int i = 0; i < ncmds; i++)
+		kv_copy_cmd(op, &used, &cmds[i], &op->cmds[i]);
+	kv_start(op);
+}
+
+/* ---- Postgres ----------------------------------------------------------- */
+
+static void sql_conn_break(struct sql_conn *c)
+{
+	struct op *p = c->pending;
+	if (p != NULL && p->blocked) {
+		/* Its lock wait dies with the connection. */
+		p->blocked = false;
+		c->pending = NULL;
+		op_unref(p);
+	}
+	if (c->open)
+		pg_model_close(c->net->m.pg, c->session);
+	c->open = false;
+	c->broken = true;
+	c->injected_abort = false;
+}
+
+static bool sql_conn_ensure_open(struct simnet *n, struct sql_conn *c)
+{
+	if (c->open)
+		return true;
+	if (!pg_model_open(n->m.pg, &c->session))
+		return false;
+	c->open = true;
+	c->broken = false;
+	c->injected_abort = false;
+	return true;
+}
+
+static void sql_acquire_grant(struct op *op, struct sql_conn *c)
+{
+	c->in_use = true;
+	op->conn = c;
+	op->oc = OUTCOME_OK;
+}
+
+static void sql_acquire(void *ctx, sql_acquire_fn *done, void *arg)
+{
+	struct simnet *n = ctx;
+	struct op *op = op_new(n, OP_SQL_ACQUIRE, FAULT_TARGET_POSTGRES, "acquire", arg);
+	op->done.acquire = done;
+	op_arm_deadline(op);
+	if (target_down(n, FAULT_TARGET_POSTGRES)) {
+		op_fail_conn(op, leg_us(n, FAULT_TARGET_POSTGRES));
+		return;
+	}
+	op_decide(op, "acquire");
+	switch (op_kind(op)) {
+	case FAULT_POOL_EXHAUSTED:
+	case FAULT_SERVER_ERROR:
+		op->oc = OUTCOME_ERROR;
+		memcpy(op->sqlstate, op_kind(op) == FAULT_SERVER_ERROR && op->fd.rule->error[0]
+		                     ? op->fd.rule->error : SQLSTATE_TOO_MANY_CONNECTIONS, 5);
+		op->sqlstate[5] = '\0';
+		op_after(op, 0, op_on_reply);
+		return;
+	case FAULT_ERROR:
+	case FAULT_CONN_LOST:
+	case FAULT_RESTART:
+		op_fail_conn(op, leg_us(n, FAULT_TARGET_POSTGRES));
+		return;
+	case FAULT_TIMEOUT_APPLIED:
+	case FAULT_TIMEOUT_NOT_APPLIED:
+	case FAULT_STALL:
+		return;
+	default:
+		break;
+	}
+	for (uint32_t i = 0; i < n->pool_size; i++) {
+		struct sql_conn *c = &n->pool[i];
+		if (!c->in_use) {
+			if (!sql_conn_ensure_open(n, c)) {
+				op->oc = OUTCOME_ERROR;
+				memcpy(op->sqlstate, SQLSTATE_TOO_MANY_CONNECTIONS, 6);
+				op_after(op, 0, op_on_reply);
+				return;
+			}
+			sql_acquire_grant(op, c);
+			op_after(op, op_kind(op) == FAULT_LATENCY ? op->fd.latency_us : 0,
+			         op_on_reply);
+			return;
+		}
+	}
+	/* Wait for a release; the deadline answers if none comes. */
+	ASSERT(n->nwaiting < SIMNET_POOL_WAITERS_MAX);
+	n->stats.pool_waits++;
+	op->refs++;
+	op->next_waiter = NULL;
+	if (n->wait_tail)
+		n->wait_tail->next_waiter = op;
+	else
+		n->wait_head = op;
+	n->wait_tail = op;
+	n->nwaiting++;
+}
+
+static void sql_release(void *ctx, struct sql_conn *c)
+{
+	struct simnet *n = ctx;
+	ASSERT(c->in_use);
+	ASSERT(c->pending == NULL || c->pending->answered);
+	c->pending = NULL;
+	if (c->broken || !c->open) {
+		sql_conn_break(c);
+		c->broken = false;
+	} else if (pg_model_in_transaction(n->m.pg, c->session)) {
+		/* Releasing a connection mid-transaction rolls it back. */
+		struct sql_result r;
+		enum pg_exec_status st = pg_model_exec(n->m.pg, c->session, sched_now_us(n->s),
+		                                       SQL_ROLLBACK, 0, NULL, &r);
+		ASSERT(st == PG_EXEC_DONE);
+	}
+	c->injected_abort = false;
+	c->in_use = false;
+	/* Hand it to the first waiter still waiting. */
+	while (n->wait_head != NULL) {
+		struct op *w = n->wait_head;
+		n->wait_head = w->next_waiter;
+		if (n->wait_head == NULL)
+			n->wait_tail = NULL;
+		n->nwaiting--;
+		if (!w->answered) {
+			if (sql_conn_ensure_open(n, c)) {
+				sql_acquire_grant(w, c);
+				op_after(w, 0, op_on_reply);
+			} else {
+				w->oc = OUTCOME_ERROR;
+				memcpy(w->sqlstate, SQLSTATE_TOO_MANY_CONNECTIONS, 6);
+				op_after(w, 0, op_on_reply);
+			}
+			op_unref(w);
+			break;
+		}
+		op_unref(w);
+	}
+}
+
+static void sql_copy_result(struct op *op, const struct sql_result *r)
+{
+	op->res = *r;
+	size_t nv = (size_t)r->nrows * (size_t)r->ncols;
+	ASSERT(nv <= SQL_VALUES_MAX);
+	for (size_t i = 0; i < nv; i++) {
+		const char *v = r->values[i];
+		op->values[i] = v ? reply_copy(op, v, strlen(v)) : NULL;
+	}
+	op->res.values = op->values;
+	memcpy(op->sqlstate, r->sqlstate, 6);
+	op->sqlstate[5] = '\0';
+	memcpy(op->res.sqlstate, op->sqlstate, 6);
+	op->res.message = r->message ? reply_copy(op, r->message, strlen(r->message)) : "";
+	op->oc = strcmp(op->sqlstate, "00000") == 0 ? OUTCOME_OK : OUTCOME_ERROR;
+}
+
+static void sql_set_error(struct op *op, const char *sqlstate, const char *msg)
+{
+	memset(&op->res, 0, sizeof op->res);
+	memcpy(op->sqlstate, sqlstate, 5);
+	op->sqlstate[5] = '\0';
+	memcpy(op->res.sqlstate, op->sqlstate, 6);
+	op->res.message = reply_copy(op, msg, strlen(msg));
+	op->oc = OUTCOME_ERROR;
+}
+
+static void sql_finish_exec(struct op *op, const struct sql_result *r)
+{
+	struct simnet *n = op->net;
+	sql_copy_result(op, r);
+	if (TRACE_ON(n->tr)) {
+		trace_begin(n->tr, sched_now_us(n->s), "apply");
+		trace_str(n->tr, "target", "postgres");
+		trace_str(n->tr, "op", op->opname);
+		for (int i = 0; i < op->nparams && i < 2; i++)
+			trace_str(n->tr, i == 0 ? "p1" : "p2", op->params[i]);
+		trace_str(n->tr, "sqlstate", op->sqlstate);
+		trace_int(n->tr, "affected", op->res.affected);
+		trace_end(n->tr);
+	}
+	if (n->plan != NULL)
+		fault_plan_note(n->plan, FAULT_TARGET_POSTGRES, op->opname);
+	enum fault_kind k = op_kind(op);
+	if (k == FAULT_TIMEOUT_APPLIED || k == FAULT_STALL)
+		return;
+	if (!op->answered)
+		op_reply_later(op);
+}
+
+static void sql_on_apply(void *arg)
+{
+	struct op *op = arg;
+	struct simnet *n = op->net;
+	struct sql_conn *c = op->conn;
+	enum fault_kind k = op_kind(op);
+
+	if (op->answered || c->broken || !c->open || target_down(n, FAULT_TARGET_POSTGRES)) {
+		/* The client gave up (its connection is gone) or the server is
+		 * down: nothing reaches the server. */
+		if (!op->answered) {
+			sql_conn_break(c);
+			op->oc = OUTCOME_CONN_LOST;
+			op_reply_later(op);
+		}
+		op_unref(op);
+		return;
+	}
+	if (k == FAULT_CONN_LOST) {
+		/* Lost mid-statement. A COMMIT may have made it. */
+		if (op->stmt == SQL_COMMIT && op->fd.commit_applied && !c->injected_abort) {
+			struct sql_result r;
+			enum pg_exec_status st = pg_model_exec(n->m.pg, c->session, sched_now_us(n->s),
+			                                       SQL_COMMIT, 0, NULL, &r);
+			ASSERT(st == PG_EXEC_DONE);
+		}
+		if (TRACE_ON(n->tr)) {
+			trace_begin(n->tr, sched_now_us(n->s), "conn_lost");
+			trace_str(n->tr, "target", "postgres");
+			trace_str(n->tr, "op", op->opname);
+			trace_bool(n->tr, "committed",
+			           op->stmt == SQL_COMMIT && op->fd.commit_applied);
+			trace_end(n->tr);
+		}
+		sql_conn_break(c);
+		op->oc = OUTCOME_CONN_LOST;
+		op_reply_later(op);
+		op_unref(op);
+		return;
+	}
+	if (c->injected_abort) {
+		/* The transaction was aborted by an injected error: Postgres
+		 * refuses everything until it ends, and COMMIT rolls back. */
+		struct sql_result r;
+		if (op->stmt == SQL_COMMIT || op->stmt == SQL_ROLLBACK) {
+			enum pg_exec_status st = pg_model_exec(n->m.pg, c->session, sched_now_us(n->s),
+			                                       SQL_ROLLBACK, 0, NULL, &r);
+			ASSERT(st == PG_EXEC_DONE);
+			c->injected_abort = false;
+			sql_finish_exec(op, &r);
+		} else {
+			sql_set_error(op, "25P02", "current transaction is aborted, commands "
+			                           "ignored until end of transaction block");
+			if (!op->answered)
+				op_reply_later(op);
+		}
+		op_unref(op);
+		return;
+	}
+	struct sql_result r;
+	enum pg_exec_status st = pg_model_exec(n->m.pg, c->session, sched_now_us(n->s),
+	                                       op->stmt, op->nparams, op->params, &r);
+	if (st == PG_EXEC_BLOCKED) {
+		/* simnet_pg_wake resumes it; the op stays referenced. */
+		c->pending = op;
+		op->blocked = true;
+		if (TRACE_ON(n->tr)) {
+			trace_begin(n->tr, sched_now_us(n->s), "blocked");
+			trace_str(n->tr, "target", "postgres");
+			trace_str(n->tr, "op", op->opname);
+			trace_end(n->tr);
+		}
+		return;
+	}
+	sql_finish_exec(op, &r);
+	op_unref(op);
+}
+
+static void sql_on_resume(void *arg)
+{
+	struct op *op = arg;
+	struct simnet *n = op->net;
+	struct sql_conn *c = op->conn;
+	if (!c->open || c->pending != op) {
+		/* The connection died while it waited (deadline). */
+		op_unref(op);
+		return;
+	}
+	struct sql_result r;
+	enum pg_exec_status st = pg_model_resume(n->m.pg, c->session, sched_now_us(n->s), &r);
+	if (st == PG_EXEC_BLOCKED) {
+		op->blocked = true; /* still waiting: keep the reference */
+		return;
+	}
+	c->pending = NULL;
+	sql_finish_exec(op, &r);
+	op_unref(op);
+}
+
+void simnet_pg_wake(void *arg, uint32_t session)
+{
+	struct simnet *n = arg;
+	for (uint32_t i = 0; i < n->pool_size; i++) {
+		struct sql_conn *c = &n->pool[i];
+		if (c->open && c->session == session && c->pending != NULL &&
+		    c->pending->blocked) {
+			/* Resume from the loop, never inside the model's call; the
+			 * blocked reference moves to the timer. */
+			struct op *op = c->pending;
+			op->blocked = false;
+			sched_after(n->s, 0, sql_on_resume, op);
+			return;
+		}
+	}
+}
+
+static void sql_exec(void *ctx, struct sql_conn *c, enum sql_stmt stmt, int nparams,
+                     const char *const *params, sql_done_fn *done, void *arg)
+{
+	struct simnet *n = ctx;
+	ASSERT(c != NULL && c->in_use);
+	ASSERT(c->pending == NULL);
+	ASSERT(nparams >= 0 && nparams <= SQL_PARAMS_MAX);
+	const char *name = sql_stmt_get(stmt)->name;
+	struct op *op = op_new(n, OP_SQL_EXEC, FAULT_TARGET_POSTGRES, name, arg);
+	op->done.sql = done;
+	op->conn = c;
+	op->stmt = stmt;
+	op->nparams = nparams;
+	size_t cap = 0;
+	for (int i = 0; i < nparams; i++)
+		cap += params[i] ? strlen(params[i]) + 1 : 0;
+	op_alloc_args(op, cap);
+	size_t used = 0;
+	for (int i = 0; i < nparams; i++)
+		op->params[i] = params[i] ? arg_copy(op, &used, params[i], strlen(params[i])) : NULL;
+	c->pending = op;
+	op_arm_deadline(op);
+
+	if (c->broken || !c->open || target_down(n, FAULT_TARGET_POSTGRES)) {
+		sql_conn_break(c);
+		op_fail_conn(op, 0);
+		return;
+	}
+	op_decide(op, name);
+	uint64_t d1 = leg_us(n, FAULT_TARGET_POSTGRES);
+	switch (op_kind(op)) {
+	case FAULT_ERROR:
+	case FAULT_RESTART:
+	case FAULT_POOL_EXHAUSTED:
+		sql_conn_break(c);
+		op_fail_conn(op, d1);
+		return;
+	case FAULT_TIMEOUT_NOT_APPLIED:
+		return;
+	case FAULT_STALL:
+		if (op->fd.rule->stall_applied)
+			op_after(op, d1, sql_on_apply);
+		return;
+	case FAULT_SERVER_ERROR: {
+		const char *code = op->fd.rule->error[0] ? op->fd.rule->error : SQLSTATE_SERIALIZATION;
+		if (pg_model_in_transaction(n->m.pg, c->session))
+			c->injected_abort = true;
+		sql_set_error(op, code, "injected error");
+		op_after(op, d1 + leg_us(n, FAULT_TARGET_POSTGRES), op_on_reply);
+		return;
+	}
+	case FAULT_LATENCY:
+		d1 += op->fd.latency_us;
+		break;
+	default:
+		break;
+	}
+	op_after(op, d1, sql_on_apply);
+}
+
+/* ---- Stripe ------------------------------------------------------------- */
+
+static void stripe_copy_reply(struct op *op, const struct stripe_reply *r)
+{
+	op->sr = *r;
+	op->sr.error_type = reply_copy(op, r->error_type ? r->error_type : "",
+	                               r->error_type ? strlen(r->error_type) : 0);
+	op->sr.customer_id = reply_copy(op, r->customer_id ? r->customer_id : "",
+	                                r->customer_id ? strlen(r->customer_id) : 0);
+	op->oc = r->http_status >= 200 && r->http_status < 300 ? OUTCOME_OK : OUTCOME_ERROR;
+}
+
+static void stripe_on_finish(void *arg)
+{
+	struct op *op = arg;
+	struct simnet *n = op->net;
+	struct stripe_reply r;
+	enum fault_kind k = op_kind(op);
+	int status = 200;
+	if (k == FAULT_SERVER_ERROR)
+		status = op->fd.rule->status ? op->fd.rule->status : 500;
+	stripe_model_customer_finish(n->m.stripe, op->stripe_token, sched_now_us(n->s),
+	                             status, true, &r);
+	stripe_copy_reply(op, &r);
+	if (k == FAULT_SERVER_ERROR && op->fd.rule->error[0])
+		op->sr.error_type = reply_copy(op, op->fd.rule->error, strlen(op->fd.rule->error));
+	if (TRACE_ON(n->tr)) {
+		trace_begin(n->tr, sched_now_us(n->s), "apply");
+		trace_str(n->tr, "target", "stripe");
+		trace_str(n->tr, "op", "customers.create");
+		trace_str(n->tr, "user", op->sp.user_id);
+		trace_int(n->tr, "status", op->sr.http_status);
+		trace_str(n->tr, "customer", op->sr.customer_id);
+		trace_end(n->tr);
+	}
+	if (n->plan != NULL)
+		fault_plan_note(n->plan, FAULT_TARGET_STRIPE, "customers.create");
+	if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL && !op->answered)
+		op_reply_later(op);
+	op_unref(op);
+}
+
+static void stripe_on_arrive(void *arg)
+{
+	struct op *op = arg;
+	struct simnet *n = op->net;
+	enum fault_kind k = op_kind(op);
+	if (target_down(n, FAULT_TARGET_STRIPE)) {
+		if (!op->answered) {
+			op->oc = OUTCOME_CONN_LOST;
+			op_reply_later(op);
+		}
+		op_unref(op);
+		return;
+	}
+	if (k == FAULT_SERVER_ERROR) {
+		int status = op->fd.rule->status ? op->fd.rule->status : 500;
+		if (status != 500 && status != 502 && status != 503) {
+			/* Refused before Stripe's API ran (429 rate limit, 409
+			 * lock timeout, 400): nothing saved under the key. */
+			struct stripe_reply r = {
+				.http_status = status,
+				.error_type = op->fd.rule->error[0] ? op->fd.rule->error
+				              : status == 429 ? "rate_limit_error" : "api_error",
+				.customer_id = "",
+			};
+			stripe_copy_reply(op, &r);
+			if (!op->answered)
+				op_reply_later(op);
+			op_unref(op);
+			return;
+		}
+	}
+	struct stripe_reply r;
+	if (stripe_model_customer_begin(n->m.stripe, sched_now_us(n->s), &op->sp,
+	                                &op->stripe_token, &r)) {
+		stripe_copy_reply(op, &r);
+		if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL && !op->answered)
+			op_reply_later(op);
+		op_unref(op);
+		return;
+	}
+	/* Stripe works on it for a while: the key is in flight meanwhile. */
+	op_after(op, leg_us(n, FAULT_TARGET_STRIPE), stripe_on_finish);
+	op_unref(op);
+}
+
+static void stripe_customer_create(void *ctx, const struct stripe_customer_params *p,
+                                   stripe_done_fn *done, void *arg)
+{
+	struct simnet *n = ctx;
+	struct op *op = op_new(n, OP_STRIPE, FAULT_TARGET_STRIPE, "customers.create", arg);
+	op->done.stripe = done;
+	op_alloc_args(op, (p->email ? strlen(p->email) + 1 : 0) +
+	                  (p->user_id ? strlen(p->user_id) + 1 : 0) +
+	                  (p->idempotency_key ? strlen(p->idempotency_key) + 1 : 0));
+	size_t used = 0;
+	op->sp.email = p->email ? arg_copy(op, &used, p->email, strlen(p->email)) : NULL;
+	op->sp.user_id = p->user_id ? arg_copy(op, &used, p->user_id, strlen(p->user_id)) : NULL;
+	op->sp.idempotency_key = p->idempotency_key
+		? arg_copy(op, &used, p->idempotency_key, strlen(p->idempotency_key)) : NULL;
+	op_arm_deadline(op);
+	if (target_down(n, FAULT_TARGET_STRIPE)) {
+		op_fail_conn(op, leg_us(n, FAULT_TARGET_STRIPE));
+		return;
+	}
+	op_decide(op, "customers.create");
+	uint64_t d1 = leg_us(n, FAULT_TARGET_STRIPE);
+	switch (op_kind(op)) {
+	case FAULT_ERROR:
+	case FAULT_CONN_LOST:
+	case FAULT_RESTART:
+	case FAULT_POOL_EXHAUSTED:
+		op_fail_conn(op, d1);
+		return;
+	case FAULT_TIMEOUT_NOT_APPLIED:
+		return;
+	case FAULT_STALL:
+		if (op->fd.rule->stall_applied)
+			op_after(op, d1, stripe_on_arrive);
+		return;
+	case FAULT_LATENCY:
+		d1 += op->fd.latency_us;
+		break;
+	default:
+		break;
+	}
+	op_after(op, d1, stripe_on_arrive);
+}
+
+/* ---- Mail --------------------------------------------------------------- */
+
+static void mail_on_apply(void *arg)
+{
+	struct op *op = arg;
+	struct simnet *n = op->net;
+	enum fault_kind k = op_kind(op);
+	if (target_down(n, FAULT_TARGET_MAIL)) {
+		if (!op->answered) {
+			op->oc = OUTCOME_CONN_LOST;
+			op_reply_later(op);
+		}
+		op_unref(op);
+		return;
+	}
+	op->smtp_code = mail_model_accept(n->m.mail, sched_now_us(n->s), &op->msg);
+	op->oc = op->smtp_code == 250 ? OUTCOME_OK : OUTCOME_ERROR;
+	if (TRACE_ON(n->tr)) {
+		trace_begin(n->tr, sched_now_us(n->s), "apply");
+		trace_str(n->tr, "target", "mail");
+		trace_str(n->tr, "op", "send");
+		trace_str(n->tr, "to", op->msg.to);
+		trace_int(n->tr, "smtp", op->smtp_code);
+		trace_end(n->tr);
+	}
+	if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL && !op->answered)
+		op_reply_later(op);
+	op_unref(op);
+}
+
+static void mail_send(void *ctx, const struct mail_message *m, mail_done_fn *done,
+                      void *arg)
+{
+	struct simnet *n = ctx;
+	struct op *op = op_new(n, OP_MAIL, FAULT_TARGET_MAIL, "send", arg);
+	op->done.mail = done;
+	size_t need = (m->from ? strlen(m->from) : 0) + (m->to ? strlen(m->to) : 0) + m->len + 3;
+	op_alloc_args(op, need);
+	size_t used = 0;
+	op->msg.from = arg_copy(op, &used, m->from ? m->from : "", m->from ? strlen(m->from) : 0);
+	op->msg.to = arg_copy(op, &used, m->to ? m->to : "", m->to ? strlen(m->to) : 0);
+	op->msg.data = arg_copy(op, &used, m->data, m->len);
+	op->msg.len = m->len;
+	op_arm_deadline(op);
+	if (target_down(n, FAULT_TARGET_MAIL)) {
+		op_fail_conn(op, leg_us(n, FAULT_TARGET_MAIL));
+		return;
+	}
+	op_decide(op, "send");
+	uint64_t d1 = leg_us(n, FAULT_TARGET_MAIL);
+	switch (op_kind(op)) {
+	case FAULT_ERROR:
+	case FAULT_CONN_LOST:
+	case FAULT_RESTART:
+	case FAULT_POOL_EXHAUSTED:
+		op_fail_conn(op, d1);
+		return;
+	case FAULT_TIMEOUT_NOT_APPLIED:
+		return;
+	case FAULT_STALL:
+		if (op->fd.rule->stall_applied)
+			op_after(op, d1, mail_on_apply);
+		return;
+	case FAULT_SERVER_ERROR:
+		op->oc = OUTCOME_ERROR;
+		op->smtp_code = op->fd.rule->status ? op->fd.rule->status : 451;
+		op_after(op, d1 + leg_us(n, FAULT_TARGET_MAIL), op_on_reply);
+		return;
+	case FAULT_LATENCY:
+		d1 += op->fd.latency_us;
+		break;
+	default:
+		break;
+	}
+	op_after(op, d1, mail_on_apply);
+}
+
+/* ---- the network -------------------------------------------------------- */
+
+struct simnet *simnet_create(struct sched *s, struct prng *rng,
+                             struct fault_plan *plan, struct trace *tr,
+                             const struct simnet_models *models,
+                             const struct scenario *sc,
+                             const struct simnet_hooks *hooks)
+{
+	ASSERT(s != NULL && rng != NULL && models != NULL && sc != NULL);
+	struct simnet *n = calloc(1, sizeof *n);
+	if (n == NULL)
+		return NULL;
+	n->s = s;
+	n->rng = rng;
+	n->plan = plan;
+	n->tr = tr;
+	n->m = *models;
+	n->sc = sc;
+	if (hooks != NULL)
+		n->hooks = *hooks;
+	n->pool_size = sc->pg_pool_size;
+	if (n->pool_size == 0)
+		n->pool_size = 1;
+	if (n->pool_size > SIMNET_POOL_MAX)
+		n->pool_size = SIMNET_POOL_MAX;
+	for (uint32_t i = 0; i < n->pool_size; i++) {
+		n->pool[i].net = n;
+		n->pool[i].index = i;
+	}
+	return n;
+}
+
+void simnet_destroy(struct simnet *n)
+{
+	if (n == NULL)
+		return;
+	while (n->wait_head != NULL) {
+		struct op *w = n->wait_head;
+		n->wait_head = w->next_waiter;
+		op_unref(w);
+	}
+	free(n);
+}
+
+void simnet_ports(struct simnet *n, struct core_env *env)
+{
+	env->kv = (struct kv_port){.ctx = n, .command = kv_command,
+	                           .transaction = kv_transaction};
+	env->sql = (struct sql_port){.ctx = n, .acquire = sql_acquire, .exec = sql_exec,
+	                             .release = sql_release};
+	env->stripe = (struct stripe_port){.ctx = n, .customer_create = stripe_customer_create};
+	env->mail = (struct mail_port){.ctx = n, .send = mail_send};
+}
+
+struct restart_ctx {
+	struct simnet *n;
+	size_t rule;
+};
+
+static void simnet_on_restart(void *arg)
+{
+	struct restart_ctx *rc = arg;
+	struct simnet *n = rc->n;
+	const struct fault_rule *r = &n->plan->rules[rc->rule];
+	n->stats.faults[FAULT_RESTART]++;
+	n->fault_count[r->target]++;
+	n->last_fault_us[r->target] = sched_now_us(n->s);
+	if (TRACE_ON(n->tr)) {
+		trace_begin(n->tr, sched_now_us(n->s), "fault");
+		trace_str(n->tr, "target", fault_target_name(r->target));
+		trace_str(n->tr, "op", "*");
+		trace_str(n->tr, "kind", "restart");
+		trace_uint(n->tr, "rule", rc->rule);
+		trace_uint(n->tr, "down_us", r->duration_us);
+		trace_bool(n->tr, "keys_lost", r->target == FAULT_TARGET_REDIS && !r->persistence);
+		trace_end(n->tr);
+	}
+	if (n->hooks.on_fault != NULL)
+		n->hooks.on_fault(n->hooks.arg, r->target, FAULT_RESTART, "*");
+	if (r->target == FAULT_TARGET_REDIS && !r->persistence)
+		redis_model_flushall(n->m.redis);
+	if (r->target == FAULT_TARGET_POSTGRES) {
+		/* Every backend dies with the server. */
+		for (uint32_t i = 0; i < n->pool_size; i++) {
+			if (n->pool[i].open)
+				sql_conn_break(&n->pool[i]);
+			if (!n->pool[i].in_use)
+				n->pool[i].broken = false;
+		}
+	}
+	free(rc);
+}
+
+void simnet_schedule_restarts(struct simnet *n)
+{
+	if (n->plan == NULL)
+		return;
+	for (size_t i = 0; i < n->plan->nrules; i++) {
+		const struct fault_rule *r = &n->plan->rules[i];
+		if (r->kind != FAULT_RESTART)
+			continue;
+		/* A restart is a scheduled event, not a draw: probability 0
+		 * switches it off, anything else schedules it. */
+		if (r->probability <= 0.0)
+			continue;
+		struct restart_ctx *rc = malloc(sizeof *rc);
+		ASSERT(rc != NULL);
+		rc->n = n;
+		rc->rule = i;
+		uint64_t now = sched_now_us(n->s);
+		sched_after(n->s, r->from_us > now ? r->from_us - now : 0, simnet_on_restart, rc);
+	}
+}
+
+bool simnet_healthy_since(const struct simnet *n, enum fault_target target,
+                          uint64_t since_us)
+{
+	if (n->fault_count[target] == 0)
+		return true;
+	if (n->last_fault_us[target] < since_us) {
+		/* A server down window may still cover since_us. */
+		return !(n->plan && fault_plan_down(n->plan, target, since_us, NULL));
+	}
+	return false;
+}
+
+uint64_t simnet_last_fault_us(const struct simnet *n, enum fault_target target)
+{
+	return n->last_fault_us[target];
+}
+
+uint64_t simnet_fault_count(const struct simnet *n, enum fault_target target)
+{
+	return n->fault_count[target];
+}
+
+const struct simnet_stats *simnet_stats(const struct simnet *n)
+{
+	return &n->stats;
+}
+
+void simnet_shutdown(struct simnet *n)
+{
+	n->shutdown = true;
+	/* Answer every waiting client now. Callbacks may start new operations
+	 * (which fail at once), so work on a snapshot, holding each op. */
+	size_t count = 0;
+	for (struct op *op = n->live; op != NULL; op = op->live_next)
+		count++;
+	if (count == 0)
+		return;
+	struct op **snap = calloc(count, sizeof *snap);
+	ASSERT(snap != NULL);
+	size_t k = 0;
+	for (struct op *op = n->live; op != NULL; op = op->live_next) {
+		op->refs++;
+		snap[k++] = op;
+	}
+	for (size_t i = 0; i < k; i++) {
+		struct op *op = snap[i];
+		if (!op->answered) {
+			if (op->type == OP_SQL_EXEC)
+				sql_conn_break(op->conn);
+			op->oc = OUTCOME_CONN_LOST;
+			op_answer(op);
+		}
+		op_unref(op);
+	}
+	free(snap);
+}
+
+uint64_t simnet_inflight(const struct simnet *n)
+{
+	return n->inflight;
+}
