@@ -32,13 +32,6 @@ int cmd_replay(int argc, char **argv)
 	return not_built("replay", "scenario runner");
 }
 
-int cmd_check(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("check", "scenario loader");
-}
-
 int cmd_report(int argc, char **argv)
 {
 	(void)argc;
