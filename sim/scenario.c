@@ -1187,7 +1187,7 @@ static bool load_backends(struct loader *ld, const struct ynode *n)
 		const struct ynode *v = map_get(ld, n, keys[i], NULL);
 		char path[SCENARIO_PATH_MAX];
 		path_join(path, "backends", keys[i]);
-		if (v != NULL && !load_backend(ld, v, path, settings[i],
+		if (v != NULL && !is_null(ld, v) && !load_backend(ld, v, path, settings[i],
 		                               i == 1 ? &sc->pg_pool_size : NULL))
 			return false;
 	}
@@ -1413,6 +1413,8 @@ static bool load_workload(struct loader *ld, const struct ynode *n)
 		if (!(ld->sc->fixes & FIX_BIT(f)))
 			return fail(ld, key, path, "a workload for fix '%s', which 'fixes' "
 			                           "does not list", fix_names[f]);
+		if (is_null(ld, v))
+			continue;     /* an empty section: every default */
 		bool ok = false;
 		switch ((enum fix_id)f) {
 		case FIX_RATELIMIT:
@@ -1924,9 +1926,12 @@ static bool load_top(struct loader *ld)
 	if (!load_seeds(ld, root))
 		return false;
 	OPT(get_duration_positive, root, NULL, "duration", &sc->duration_us);
-	if ((v = map_get(ld, root, "backends", NULL)) != NULL && !load_backends(ld, v))
+	/* An empty section (the key with no value) means every default. */
+	v = map_get(ld, root, "backends", NULL);
+	if (v != NULL && !is_null(ld, v) && !load_backends(ld, v))
 		return false;
-	if ((v = map_get(ld, root, "workload", NULL)) != NULL && !load_workload(ld, v))
+	v = map_get(ld, root, "workload", NULL);
+	if (v != NULL && !is_null(ld, v) && !load_workload(ld, v))
 		return false;
 	if ((v = map_get(ld, root, "faults", NULL)) != NULL && !load_faults(ld, v))
 		return false;

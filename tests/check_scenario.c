@@ -270,6 +270,25 @@ START_TEST(test_scenario_defaults_fill_what_the_file_leaves_out)
 }
 END_TEST
 
+/* A section key left empty means "all defaults", not an error. */
+START_TEST(test_scenario_empty_sections_take_the_defaults)
+{
+	struct scenario *sc = load_ok("fixes: [ratelimit]\n"
+	                              "backends:\n"
+	                              "  redis:\n"
+	                              "workload:\n"
+	                              "  ratelimit:\n"
+	                              "faults:\n");
+	ck_assert_uint_eq(sc->redis.timeout_us, 100 * MS);
+	ck_assert_uint_eq(sc->ratelimit.limit, 5);
+	ck_assert_uint_eq(sc->faults.nrules, 0);
+	scenario_destroy(sc);
+	sc = load_ok("fixes: [ratelimit]\nbackends:\nworkload:\n");
+	ck_assert_uint_eq(sc->pg_pool_size, 4);
+	scenario_destroy(sc);
+}
+END_TEST
+
 START_TEST(test_scenario_name_defaults_to_base_name_without_extension)
 {
 	struct scenario *sc = NULL;
@@ -520,6 +539,7 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [ratelimit]\nfaults:\n  - {target: redis, kind: error, window: [1s]}\n", 3, 42,
 	 "faults[0].window: expected [from, until]"},
 	/* cross-section rules */
+	{"fixes: [ratelimit]\nworkload:\n  webhook:\n", 3, 3, "workload.webhook: a workload for fix"},
 	{"fixes: [ratelimit]\nworkload:\n  webhook: {events: 2}\n", 3, 3,
 	 "workload.webhook: a workload for fix 'webhook', which 'fixes' does not list"},
 	{"fixes: [ratelimit]\ninvariants: [no-lockout, exactly-once]\n", 2, 26,
@@ -929,6 +949,7 @@ Suite *check_scenario_suite(void)
 	TCase *tc = tcase_create("load");
 	tcase_add_test(tc, test_scenario_full_example_fills_every_field);
 	tcase_add_test(tc, test_scenario_defaults_fill_what_the_file_leaves_out);
+	tcase_add_test(tc, test_scenario_empty_sections_take_the_defaults);
 	tcase_add_test(tc, test_scenario_name_defaults_to_base_name_without_extension);
 	tcase_add_test(tc, test_scenario_invariants_default_to_those_of_the_fixes);
 	tcase_add_test(tc, test_scenario_seed_list_replaces_the_range);
