@@ -1754,8 +1754,8 @@ static bool load_fault(struct loader *ld, const struct ynode *n, const char *pat
 	}
 
 	/* When. */
-	const struct ynode *win_key = NULL, *from_key = NULL, *until_key = NULL;
-	const struct ynode *win = map_get(ld, n, "window", &win_key);
+	const struct ynode *from_key = NULL, *until_key = NULL;
+	const struct ynode *win = map_get(ld, n, "window", NULL);
 	const struct ynode *from = map_get(ld, n, "from", &from_key);
 	const struct ynode *until = map_get(ld, n, "until", &until_key);
 	if (win != NULL && (from != NULL || until != NULL)) {
@@ -1775,8 +1775,8 @@ static bool load_fault(struct loader *ld, const struct ynode *n, const char *pat
 	OPT(get_u32, n, path, "nth", 1, UINT32_MAX, &r->nth);
 	OPT(get_bool, n, path, "and_after", &r->and_after);
 	const struct ynode *and_after_key = NULL;
+	map_get(ld, n, "and_after", &and_after_key);
 	if (r->and_after && map_get(ld, n, "nth", NULL) == NULL) {
-		map_get(ld, n, "and_after", &and_after_key);
 		path_join(p, path, "and_after");
 		return fail(ld, and_after_key, p, "needs nth (the first occurrence that fails)");
 	}
@@ -2012,7 +2012,7 @@ enum result scenario_load(const char *path, struct scenario **out,
 		return RESULT_NOMEM;
 	}
 	size_t len = fread(buf, 1, SCENARIO_FILE_MAX + 1, f);
-	int read_errno = ferror(f) ? errno : 0;
+	int read_errno = ferror(f) ? (errno != 0 ? errno : EIO) : 0;
 	fclose(f);
 	enum result rc;
 	if (read_errno != 0) {
