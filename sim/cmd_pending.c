@@ -11,13 +11,6 @@ static int not_built(const char *name, const char *what)
 	return EXIT_USAGE;
 }
 
-int cmd_check(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("check", "scenario loader");
-}
-
 int cmd_report(int argc, char **argv)
 {
 	(void)argc;
