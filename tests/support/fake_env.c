@@ -320,6 +320,11 @@ void fake_env_script(struct fake_env *fe, const struct fake_rule *rule)
 	}
 }
 
+void fake_env_heal(struct fake_env *fe)
+{
+	fe->nrules = 0;
+}
+
 void fake_env_fail(struct fake_env *fe, const char *match, int nth, int times, enum outcome oc)
 {
 	ASSERT(oc != OUTCOME_OK);

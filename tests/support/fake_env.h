@@ -81,6 +81,8 @@ struct fake_rule {
 };
 
 void fake_env_script(struct fake_env *fe, const struct fake_rule *rule);
+/* Drops every rule: the faults are over. */
+void fake_env_heal(struct fake_env *fe);
 /* Shorthands. fail: TIMEOUT, CONN_LOST (not applied) or ERROR with the port
  * default (kv "ERR injected fault", SQL XX000 or 53300 on acquire, Stripe
  * 500, SMTP 451). */
