@@ -39,13 +39,6 @@ int cmd_check(int argc, char **argv)
 	return not_built("check", "scenario loader");
 }
 
-int cmd_report(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("report", "report writers");
-}
-
 int cmd_proxy(int argc, char **argv)
 {
 	(void)argc;
