@@ -97,8 +97,8 @@ static const char html_style[] =
 	".stats{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0 0;padding:0;list-style:none}\n"
 	".stats li{background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px 14px;"
 	"color:var(--ink);min-width:112px}\n"
-	".stats b{display:block;font-size:22px;line-height:1.2}\n"
-	".stats .bad b{color:#cf222e}.stats .good b{color:#1a7f37}.stats .none b{color:var(--none)}\n"
+	".stats strong{display:block;font-size:22px;line-height:1.2}\n"
+	".stats .bad strong{color:#cf222e}.stats .good strong{color:#1a7f37}.stats .none strong{color:var(--none)}\n"
 	".scroll-x{overflow-x:auto}\n"
 	"table{border-collapse:collapse}\n"
 	".matrix{width:100%;font-size:14px}\n"
@@ -255,7 +255,7 @@ static size_t html_names_of(const struct html_series *s, enum html_counts which,
 
 static void html_stat(struct textbuf *out, const char *cls, uint64_t v, const char *what)
 {
-	textbuf_printf(out, "<li class=\"%s\"><b>%llu</b>%s</li>", cls,
+	textbuf_printf(out, "<li class=\"%s\"><strong>%llu</strong>%s</li>", cls,
 	               (unsigned long long)v, what);
 }
 
@@ -641,7 +641,7 @@ static void html_violation(struct textbuf *out, const struct report *r,
 	               (unsigned long long)res->seeds_run, (unsigned long long)res->seed_min,
 	               (unsigned long long)res->seed_max);
 	if (inv->has_first_seed) {
-		textbuf_printf(out, " · first failing seed <b>%llu</b> at t = ",
+		textbuf_printf(out, " · first failing seed <strong>%llu</strong> at t = ",
 		               (unsigned long long)inv->first_seed);
 		textbuf_put_time_us(out, inv->first_time_us);
 	}
