@@ -11,13 +11,6 @@ static int not_built(const char *name, const char *what)
 	return EXIT_USAGE;
 }
 
-int cmd_report(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("report", "report writers");
-}
-
 int cmd_proxy(int argc, char **argv)
 {
 	(void)argc;
