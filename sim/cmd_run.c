@@ -368,6 +368,22 @@ int cmd_run(int argc, char **argv)
 	return finish(&rc, "simulated", list, n, results, n, st);
 }
 
+/* Whether a violation of inv speaks about fix f: each invariant belongs to
+ * one fix; the two that are always checked belong to every fix. */
+static bool invariant_of_fix(enum invariant_id inv, enum fix_id f)
+{
+	switch (inv) {
+	case INV_EXACTLY_ONCE:
+	case INV_EVENTUALLY_APPLIED: return f == FIX_WEBHOOK;
+	case INV_NO_LOCKOUT: return f == FIX_RATELIMIT;
+	case INV_NO_FALSE_DUPLICATE:
+	case INV_DEDUP_EFFECTIVE: return f == FIX_DEDUP;
+	case INV_NO_ORPHAN: return f == FIX_CUSTOMER;
+	case INV_EMAIL_SAFE: return f == FIX_QUOTE_EMAIL;
+	default: return true;
+	}
+}
+
 /* The matrix verdict: hardened clean everywhere and every legacy bug seen. */
 static int matrix_summary(struct scenario **list, size_t n, const struct runner_result *res)
 {
@@ -380,6 +396,8 @@ static int matrix_summary(struct scenario **list, size_t n, const struct runner_
 			size_t used = 0;
 			bool any_scenario = false;
 			for (int inv = 0; inv < INV_COUNT; inv++) {
+				if (!invariant_of_fix((enum invariant_id)inv, (enum fix_id)f))
+					continue;
 				unsigned count = 0;
 				for (size_t i = 0; i < n; i++) {
 					if (!(list[i]->fixes & (1u << f)))

@@ -82,26 +82,25 @@ static bool check_no_lockout(const struct history *h, struct inv_violation *v)
 	/* At most limit admissions per window while Redis is healthy: a window
 	 * starts at the INCR that answered 1; admissions are INCRs that
 	 * answered <= limit. A key that vanished early starts a new window
-	 * inside the old one, and the admissions of both then count. */
+	 * inside the old one, and the admissions of both then count. Only
+	 * INCRs with no Redis fault since the window began are judged. */
 	for (size_t i = 0; i < h->nrl_incr; i++) {
 		const struct hist_rl_incr *w = &h->rl_incr[i];
-		if (w->count != 1 || !w->healthy)
+		if (w->count != 1)
 			continue;
 		uint64_t admitted = 0;
 		uint64_t last = w->t_us;
-		bool healthy = true;
 		for (size_t j = i; j < h->nrl_incr; j++) {
 			const struct hist_rl_incr *a = &h->rl_incr[j];
-			if (a->user != w->user || a->t_us >= w->t_us + h->rl_window_us)
+			if (a->user != w->user || a->t_us >= w->t_us + h->rl_window_us ||
+			    a->faults != w->faults)
 				continue;
-			if (!a->healthy)
-				healthy = false;
 			if (a->count >= 1 && a->count <= (long long)h->rl_limit) {
 				admitted++;
 				last = a->t_us;
 			}
 		}
-		if (healthy && admitted > h->rl_limit)
+		if (admitted > h->rl_limit)
 			return violate(v, last, "user u%u admitted %llu times in one %llu ms window "
 			               "(limit %u) while Redis was healthy", w->user,
 			               (unsigned long long)admitted,
@@ -124,16 +123,26 @@ static const struct hist_dd_request *dd_first(const struct history *h, uint32_t 
 	return first;
 }
 
+/* A copy may be rejected as a duplicate only when another copy of the same
+ * request had claimed the key (its SET NX applied and answered OK) before
+ * the rejection. A copy rejected after its own write, or after no write at
+ * all (a timeout called "duplicate"), was rejected falsely. */
 static bool check_no_false_duplicate(const struct history *h, struct inv_violation *v)
 {
 	for (size_t i = 0; i < h->ndd; i++) {
 		const struct hist_dd_request *r = &h->dd[i];
 		if (!r->done || !r->duplicate)
 			continue;
-		const struct hist_dd_request *first = dd_first(h, r->request);
-		if (first == r)
-			return violate(v, r->end_us, "request req-%u seen for the first time was "
-			               "rejected as a duplicate", r->request);
+		bool other_claimed = false;
+		for (size_t j = 0; j < h->ndd && !other_claimed; j++) {
+			const struct hist_dd_request *o = &h->dd[j];
+			other_claimed = j != i && o->request == r->request && o->claimed &&
+			                o->claimed_us <= r->end_us;
+		}
+		if (!other_claimed)
+			return violate(v, r->end_us, "request req-%u was rejected as a duplicate "
+			               "although no other copy had claimed it%s", r->request,
+			               r->claimed ? " (its own write was mistaken for another's)" : "");
 	}
 	return true;
 }

@@ -38,7 +38,7 @@ struct hist_rl_incr {
 	uint32_t user;
 	uint64_t t_us;
 	long long count;
-	bool healthy;            /* no Redis fault since the window began */
+	uint64_t faults;         /* Redis faults fired so far in the run */
 };
 
 struct hist_dd_request {
@@ -49,6 +49,8 @@ struct hist_dd_request {
 	bool failed_open;
 	bool healthy;            /* no Redis fault from the first copy's start
 	                          * to this copy's end */
+	bool claimed;            /* Redis applied this copy's SET NX and said OK */
+	uint64_t claimed_us;
 	uint64_t start_us, end_us;
 };
 

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "core/assert.h"
+#include "sim/sched.h"
 #include "sim/trace.h"
 
 /* ---- variant sets -------------------------------------------------------- */

@@ -70,7 +70,6 @@ const char *world_tag_name(enum world_tag t)
 
 struct rl_user {
 	uint32_t inflight;
-	uint64_t window_faults;      /* Redis faults seen when its window began */
 };
 
 struct dd_request {
@@ -109,6 +108,10 @@ struct world {
 	struct dd_request *dd_reqs;
 	uint64_t dd_seq;
 	struct wh_event *wh_events;
+	struct dd_token *dd_tokens;
+	size_t ndd_tokens;
+	size_t dd_current;            /* copy whose dedup_check is being called */
+	struct kv_port kv_inner;      /* simnet's kv port, behind the dedup wrapper */
 	uint32_t *cu_inflight;
 	size_t cap_rl, cap_rl_ttl, cap_rl_incr, cap_dd;
 	uint64_t inflight_requests;
@@ -267,6 +270,56 @@ static void env_log(void *ctx, enum log_level level, const char *tag, const char
 	}
 }
 
+/* ---- request-dedup attribution ---------------------------------------------- */
+
+#define DD_TOKEN_MAX 64
+
+/* Which copy owns which dedup token: the first SET a dedup_check sends is
+ * issued inside the call, so the token is recorded then; later SETs of the
+ * same check (retries) carry the same token. */
+struct dd_token {
+	char token[DD_TOKEN_MAX];
+	size_t copy;              /* index in h.dd */
+};
+
+static void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
+                              const struct kv_reply *reply)
+{
+	if (reply->type != KV_REPLY_STATUS)
+		return; /* nil: the key existed; errors: nothing written */
+	for (size_t i = 0; i < w->ndd_tokens; i++) {
+		struct dd_token *t = &w->dd_tokens[i];
+		if (strcmp(t->token, cmd->argv[2]) == 0) {
+			struct hist_dd_request *r = &w->h.dd[t->copy];
+			if (!r->claimed) {
+				r->claimed = true;
+				r->claimed_us = now_us(w);
+			}
+			return;
+		}
+	}
+}
+
+static void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	if (w->dd_current != SIZE_MAX && cmd->argc >= 3 && strcasecmp(cmd->argv[0], "SET") == 0 &&
+	    w->ndd_tokens < w->h.ndd && strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
+		struct dd_token *t = &w->dd_tokens[w->ndd_tokens++];
+		snprintf(t->token, sizeof t->token, "%s", cmd->argv[2]);
+		t->copy = w->dd_current;
+		w->dd_current = SIZE_MAX;
+	}
+	w->kv_inner.command(w->kv_inner.ctx, cmd, done, arg);
+}
+
+static void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
+                              kv_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	w->kv_inner.transaction(w->kv_inner.ctx, ncmds, cmds, done, arg);
+}
+
 /* ---- simnet hooks ---------------------------------------------------------- */
 
 static void on_fault(void *arg, enum fault_target target, enum fault_kind kind,
@@ -295,19 +348,21 @@ static void on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_r
 {
 	struct world *w = arg;
 	uint32_t user;
+	if (w->dd_reqs != NULL && cmd->argc >= 3 && strcasecmp(cmd->argv[0], "SET") == 0 &&
+	    strncmp(cmd->argv[1], "dedup:", 6) == 0) {
+		dd_on_set_applied(w, cmd, reply);
+		return;
+	}
 	if (w->rl_users == NULL || cmd->argc < 2 || strcasecmp(cmd->argv[0], "INCR") != 0 ||
 	    reply->type != KV_REPLY_INTEGER || !rl_key_user(cmd->argv[1], &user) ||
 	    user >= w->sc->ratelimit.users)
 		return;
-	uint64_t faults = simnet_fault_count(w->simnet, FAULT_TARGET_REDIS);
-	if (reply->integer == 1)
-		w->rl_users[user].window_faults = faults;
 	struct hist_rl_incr *i = hist_push((void **)&w->h.rl_incr, &w->h.nrl_incr,
 	                                   &w->cap_rl_incr, sizeof *i);
 	i->user = user;
 	i->t_us = now_us(w);
 	i->count = reply->integer;
-	i->healthy = faults == w->rl_users[user].window_faults;
+	i->faults = simnet_fault_count(w->simnet, FAULT_TARGET_REDIS);
 }
 
 /* ---- ratelimit ------------------------------------------------------------- */
@@ -460,7 +515,9 @@ static void dd_start(void *arg)
 	request_begin(w, "request-dedup", q->id);
 	char key[32];
 	snprintf(key, sizeof key, "req-%u", q->request);
+	w->dd_current = q->index;
 	dedup_check(w->dd, key, dd_on_done, q);
+	w->dd_current = SIZE_MAX;
 }
 
 static void dd_schedule(struct world *w)
@@ -474,6 +531,8 @@ static void dd_schedule(struct world *w)
 	ASSERT(w->dd_reqs != NULL && w->h.dd != NULL);
 	w->h.ndd = total;
 	w->h.dd_ttl_us = sc->dedup.ttl_us;
+	w->dd_tokens = calloc(total ? total : 1, sizeof *w->dd_tokens);
+	ASSERT(w->dd_tokens != NULL);
 	size_t k = 0;
 	for (uint32_t i = 0; i < sc->dedup.requests; i++) {
 		uint64_t first = uniform_us(w, sc->dedup.spread_us);
@@ -1139,6 +1198,10 @@ static bool world_build(struct world *w)
 	if (w->simnet == NULL)
 		return false;
 	simnet_ports(w->simnet, &w->env);
+	w->dd_current = SIZE_MAX;
+	w->kv_inner = w->env.kv;
+	w->env.kv = (struct kv_port){.ctx = w, .command = dd_kv_command,
+	                             .transaction = dd_kv_transaction};
 	w->env.clock = (struct clock_port){.ctx = w, .now_us = env_now_us, .wall_s = env_wall_s,
 	                                   .after = env_after, .random = env_random};
 	w->env.log = (struct log_port){.ctx = w, .write = env_log};
@@ -1258,6 +1321,7 @@ static void world_free(struct world *w)
 	free(w->rl_users);
 	free(w->dd_reqs);
 	free(w->wh_events);
+	free(w->dd_tokens);
 	free(w->cu_inflight);
 	free(w->h.rl);
 	free(w->h.rl_ttl);

@@ -1,0 +1,255 @@
+/* sim/report_fill.c - runner results -> struct report. Timelines come from
+ * the failing seed's trace lines (JSON, read with jansson) and are reduced
+ * to a lane and a short label each. */
+#include "sim/report_fill.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "core/assert.h"
+#include "reports/report.h"
+#include "reports/report_files.h"
+#include "sim/cli.h"
+
+#define SCENARIO_FILE_MAX (1u << 20)
+
+/* Hex SHA-256 of a file; false when it cannot be read. */
+static bool file_sha256(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return false;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	unsigned char buf[8192];
+	size_t n, total = 0;
+	while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+		total += n;
+		ok = total <= SCENARIO_FILE_MAX && EVP_DigestUpdate(ctx, buf, n) == 1;
+	}
+	ok = ok && !ferror(f);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	fclose(f);
+	if (!ok)
+		return false;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return true;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* One trace line -> lane and label; false to leave the line out. */
+static bool trace_event_label(json_t *o, char *lane, size_t lane_size, char *label,
+                              size_t label_size)
+{
+	const char *ev = jstr(o, "ev");
+	const char *target = jstr(o, "target");
+	const char *op = jstr(o, "op");
+	if (strcmp(ev, "request") == 0) {
+		snprintf(lane, lane_size, "request");
+		snprintf(label, label_size, "%s %s starts", jstr(o, "fix"), jstr(o, "id"));
+	} else if (strcmp(ev, "response") == 0) {
+		snprintf(lane, lane_size, "request");
+		snprintf(label, label_size, "%s %s -> %s", jstr(o, "fix"), jstr(o, "id"),
+		         jstr(o, "outcome"));
+	} else if (strcmp(ev, "fault") == 0) {
+		snprintf(lane, lane_size, "fault");
+		snprintf(label, label_size, "%s %s: %s%s%s", target, op, jstr(o, "kind"),
+		         json_object_get(o, "event") ? " " : "", jstr(o, "event"));
+	} else if (strcmp(ev, "violation") == 0) {
+		snprintf(lane, lane_size, "invariant");
+		snprintf(label, label_size, "%s broken: %s", jstr(o, "invariant"),
+		         jstr(o, "message"));
+	} else if (strcmp(ev, "apply") == 0) {
+		snprintf(lane, lane_size, "%s", target);
+		const char *what = jstr(o, "key");
+		if (!*what)
+			what = jstr(o, "p1");
+		if (!*what)
+			what = jstr(o, "user");
+		if (!*what)
+			what = jstr(o, "to");
+		snprintf(label, label_size, "%s %s applied", op, what);
+	} else if (strcmp(ev, "reply") == 0) {
+		snprintf(lane, lane_size, "%s", target);
+		json_t *iv = json_object_get(o, "int");
+		char extra[64] = "";
+		if (json_is_integer(iv))
+			snprintf(extra, sizeof extra, " (%lld)", (long long)json_integer_value(iv));
+		else if (*jstr(o, "sqlstate"))
+			snprintf(extra, sizeof extra, " (SQLSTATE %s)", jstr(o, "sqlstate"));
+		snprintf(label, label_size, "%s -> %s%s", op, jstr(o, "outcome"), extra);
+	} else if (strcmp(ev, "blocked") == 0 || strcmp(ev, "late_reply") == 0 ||
+	           strcmp(ev, "conn_lost") == 0) {
+		snprintf(lane, lane_size, "%s", target);
+		snprintf(label, label_size, "%s %s", op, ev);
+	} else if (strcmp(ev, "log") == 0) {
+		snprintf(lane, lane_size, "request");
+		snprintf(label, label_size, "[%s] %s", jstr(o, "tag"), jstr(o, "msg"));
+	} else {
+		return false;
+	}
+	if (strcmp(lane, "redis") && strcmp(lane, "postgres") && strcmp(lane, "stripe") &&
+	    strcmp(lane, "mail") && strcmp(lane, "webhook") && strcmp(lane, "fault") &&
+	    strcmp(lane, "invariant") && strcmp(lane, "request"))
+		snprintf(lane, lane_size, "request");
+	return true;
+}
+
+static enum result add_timeline(struct report_invariant *inv, const char *lines)
+{
+	for (const char *p = lines; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		json_error_t jerr;
+		json_t *o = json_loadb(p, len, 0, &jerr);
+		p = nl ? nl + 1 : p + len;
+		if (o == NULL)
+			continue;
+		char lane[16], label[256];
+		enum result rc = RESULT_OK;
+		if (trace_event_label(o, lane, sizeof lane, label, sizeof label))
+			rc = report_invariant_add_event(inv, (uint64_t)json_integer_value(
+			                                         json_object_get(o, "t")),
+			                                lane, label);
+		json_decref(o);
+		if (rc != RESULT_OK)
+			return rc;
+	}
+	return RESULT_OK;
+}
+
+static void fix_list(const struct scenario *sc, char *buf, size_t size)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int f = 0; f < FIX_COUNT; f++) {
+		if (!(sc->fixes & (1u << f)))
+			continue;
+		int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "",
+		                 fix_name((enum fix_id)f));
+		if (n < 0 || (size_t)n >= size - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+#define TRY(expr)                              \
+	do {                                   \
+		enum result rc_ = (expr);      \
+		if (rc_ != RESULT_OK)          \
+			return rc_;            \
+	} while (0)
+
+static enum result fill_result(struct report *r, const struct runner_result *rr)
+{
+	char var[160], fixes[128];
+	variant_set_format(&rr->vs, rr->sc, var, sizeof var);
+	fix_list(rr->sc, fixes, sizeof fixes);
+	TRY(report_add_variant(r, var));
+	struct report_result *res;
+	TRY(report_add_result(r, rr->sc->name, rr->sc->path, fixes, var, &res));
+	res->seeds_run = rr->seeds_run;
+	res->seed_min = rr->seed_min;
+	res->seed_max = rr->seed_max;
+	res->exercised = rr->exercised;
+	if (!rr->exercised)
+		TRY(report_result_set_not_exercised(res, rr->not_exercised));
+	for (int k = 0; k < FAULT_KIND_COUNT; k++) {
+		if (rr->faults[k])
+			TRY(report_result_add_fault(res, fault_kind_name((enum fault_kind)k),
+			                            rr->faults[k]));
+	}
+	for (int o = 0; o < WO_COUNT; o++) {
+		if (rr->outcomes[o])
+			TRY(report_result_add_outcome(res, world_outcome_name((enum world_outcome)o),
+			                              rr->outcomes[o]));
+	}
+	for (int t = 0; t < WT_COUNT; t++) {
+		if (rr->tags[t])
+			TRY(report_result_add_log_tag(res, world_tag_name((enum world_tag)t),
+			                              rr->tags[t]));
+	}
+	memcpy(res->latency_hist, rr->latency_hist, sizeof res->latency_hist);
+	res->duplicates_let_through = rr->duplicates_let_through;
+	for (int i = 0; i < INV_COUNT; i++) {
+		if (!(rr->checked & (1u << i)))
+			continue;
+		struct report_invariant *inv;
+		TRY(report_result_add_invariant(res, invariant_name((enum invariant_id)i), &inv));
+		const struct runner_invariant *ri = &rr->inv[i];
+		if (!ri->has_first)
+			continue;
+		char replay[1024];
+		runner_replay_command(rr->sc, &rr->vs, ri->first_seed, replay, sizeof replay);
+		TRY(report_invariant_add_violation(inv, ri->first_seed, ri->first_time_us,
+		                                   ri->message, replay, NULL));
+		inv->violations = ri->violations;
+		inv->held = false;
+		TRY(add_timeline(inv, ri->timeline));
+		if (ri->trace_file[0] && res->trace_file == NULL)
+			TRY(report_result_set_trace_file(res, ri->trace_file));
+	}
+	return RESULT_OK;
+}
+
+enum result report_fill(const char *mode, struct scenario *const *list, size_t n,
+                        const struct runner_result *results, size_t nresults,
+                        struct report **out, char *err, size_t errsize)
+{
+	struct report *r = report_create(FAULTLINE_VERSION, mode);
+	if (r == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return RESULT_NOMEM;
+	}
+	enum result rc = RESULT_OK;
+	for (size_t i = 0; i < n && rc == RESULT_OK; i++) {
+		char hex[65];
+		if (!file_sha256(list[i]->path, hex)) {
+			snprintf(err, errsize, "cannot read %s to hash it", list[i]->path);
+			rc = RESULT_ERROR;
+			break;
+		}
+		rc = report_add_file(r, list[i]->path, hex);
+		if (rc == RESULT_REJECT)
+			rc = RESULT_OK; /* the same file named twice */
+	}
+	for (size_t i = 0; i < nresults && rc == RESULT_OK; i++) {
+		rc = fill_result(r, &results[i]);
+		r->determinism_checked |= results[i].determinism_checked > 0;
+		r->determinism_mismatches += results[i].determinism_mismatches;
+	}
+	if (rc != RESULT_OK) {
+		if (err[0] == '\0')
+			snprintf(err, errsize, "cannot build the report (%s)", result_name(rc));
+		report_destroy(r);
+		return rc;
+	}
+	*out = r;
+	return RESULT_OK;
+}
+
+enum result report_fill_write(const char *dir, const char *mode, struct scenario *const *list,
+                              size_t n, const struct runner_result *results, size_t nresults,
+                              char *err, size_t errsize)
+{
+	struct report *r;
+	err[0] = '\0';
+	enum result rc = report_fill(mode, list, n, results, nresults, &r, err, errsize);
+	if (rc != RESULT_OK)
+		return rc;
+	rc = report_write_all(r, dir, err, errsize);
+	report_destroy(r);
+	return rc;
+}

@@ -1,0 +1,28 @@
+/* sim/report_fill.h - turns the runner's results into the report structure
+ * that reports/ defines, and writes every report file. The only place where
+ * the simulator's types meet the report's. */
+#ifndef SIM_REPORT_FILL_H
+#define SIM_REPORT_FILL_H
+
+#include <stddef.h>
+
+#include "core/result.h"
+#include "sim/runner.h"
+#include "sim/scenario.h"
+
+struct report;
+
+/* Builds the report of a run: settings (version, mode, variants, scenario
+ * files and their SHA-256), one result per runner result. *out on success. */
+MUST_USE enum result report_fill(const char *mode, struct scenario *const *list, size_t n,
+                                 const struct runner_result *results, size_t nresults,
+                                 struct report **out, char *err, size_t errsize);
+
+/* report_fill, then report.json, junit.xml, report.md and report.html in
+ * dir (traces/ is written by the runner). */
+MUST_USE enum result report_fill_write(const char *dir, const char *mode,
+                                       struct scenario *const *list, size_t n,
+                                       const struct runner_result *results,
+                                       size_t nresults, char *err, size_t errsize);
+
+#endif
