@@ -126,7 +126,7 @@ static const char html_style[] =
 	"svg{display:block;width:100%;height:auto;font-family:system-ui,'DejaVu Sans',sans-serif}\n"
 	".events{border:1px solid var(--line);border-radius:6px;margin-top:8px;overflow-x:auto}\n"
 	".events table{width:100%;font-size:13px;table-layout:fixed}\n"
-	".events .c-t{width:8.5em}.events .c-lane{width:7.5em}\n"
+	".events .c-t{width:8.5em}.events .c-lane{width:8.5em}.events td:nth-child(2){white-space:nowrap}\n"
 	".events summary{padding:4px 10px;color:var(--muted);font-size:13px;cursor:pointer}\n"
 
 	".events td,.events th{padding:3px 10px;border-bottom:1px solid #eaeef2;text-align:left;"
