@@ -290,7 +290,8 @@ static void html_header(struct textbuf *out, const struct report *r,
 	textbuf_put(out, "</p>\n<ul class=\"stats\">");
 	html_stat(out, "", s->results, "scenario × variant runs");
 	html_stat(out, "", s->seeds_run, "seeds");
-	html_stat(out, "bad", s->invariants_violated, "violated");
+	html_stat(out, s->invariants_violated > 0 ? "bad" : "", s->invariants_violated,
+	          "violated");
 	html_stat(out, "good", s->invariants_held, "held");
 	html_stat(out, "none", s->invariants_not_exercised, "not exercised");
 	textbuf_put(out, "</ul>\n</div></header>\n");
