@@ -126,7 +126,7 @@ static const char html_style[] =
 	"svg{display:block;width:100%;height:auto;font-family:system-ui,'DejaVu Sans',sans-serif}\n"
 	".events{border:1px solid var(--line);border-radius:6px;margin-top:8px;overflow-x:auto}\n"
 	".events table{width:100%;font-size:13px;table-layout:fixed}\n"
-	".events .c-t{width:8.5em}.events .c-lane{width:7.5em}\n"
+	".events .c-t{width:8.5em}.events .c-lane{width:8.5em}.events td:nth-child(2){white-space:nowrap}\n"
 	".events summary{padding:4px 10px;color:var(--muted);font-size:13px;cursor:pointer}\n"
 
 	".events td,.events th{padding:3px 10px;border-bottom:1px solid #eaeef2;text-align:left;"
@@ -290,7 +290,8 @@ static void html_header(struct textbuf *out, const struct report *r,
 	textbuf_put(out, "</p>\n<ul class=\"stats\">");
 	html_stat(out, "", s->results, "scenario × variant runs");
 	html_stat(out, "", s->seeds_run, "seeds");
-	html_stat(out, "bad", s->invariants_violated, "violated");
+	html_stat(out, s->invariants_violated > 0 ? "bad" : "", s->invariants_violated,
+	          "violated");
 	html_stat(out, "good", s->invariants_held, "held");
 	html_stat(out, "none", s->invariants_not_exercised, "not exercised");
 	textbuf_put(out, "</ul>\n</div></header>\n");

@@ -179,7 +179,7 @@ enum result report_format_md(const struct report *r, struct textbuf *out)
 	textbuf_printf(out, " run · %llu results · %llu seeds",
 	               (unsigned long long)s.results, (unsigned long long)s.seeds_run);
 	if (s.invariants_not_exercised > 0)
-		textbuf_printf(out, " · %llu checks not exercised",
+		textbuf_printf(out, " · not exercised: %llu",
 		               (unsigned long long)s.invariants_not_exercised);
 	if (r->determinism_checked)
 		textbuf_printf(out, " · determinism checked: %llu mismatches",

@@ -3,6 +3,7 @@
  * disjoint seeds into one report directory. Parsing of arguments only: the
  * work is in reports/. Exits 0 on success, 2 on bad usage or bad input. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -125,11 +126,16 @@ static int report_merge_cmd(int argc, char **argv)
 		        REPORT_MERGE_PARTS_MAX);
 		return EXIT_USAGE;
 	}
-	static struct report *parts[REPORT_MERGE_PARTS_MAX];
-	static char paths[REPORT_MERGE_PARTS_MAX][REPORT_PATH_MAX];
+	struct report **parts = calloc(n, sizeof *parts);
+	char (*paths)[REPORT_PATH_MAX] = calloc(n, sizeof *paths);
 	char err[REPORT_CMD_ERR_MAX] = "";
 	int status = EXIT_HELD;
 	size_t loaded = 0;
+	if (parts == NULL || paths == NULL) {
+		fprintf(stderr, "faultline report merge: out of memory\n");
+		status = EXIT_USAGE;
+		goto free_parts;
+	}
 	for (; loaded < n; loaded++) {
 		const char *in = argv[2 + loaded];
 		if (!report_input_path(in, paths[loaded], sizeof paths[loaded])) {
@@ -157,10 +163,10 @@ static int report_merge_cmd(int argc, char **argv)
 	}
 	report_destroy(merged);
 free_parts:
-	for (size_t i = 0; i < loaded; i++) {
+	for (size_t i = 0; i < loaded; i++)
 		report_destroy(parts[i]);
-		parts[i] = NULL;
-	}
+	free(parts);
+	free(paths);
 	return status;
 }
 
