@@ -279,7 +279,7 @@ static void webhook_on_exec(void *arg, enum outcome oc, const struct sql_result 
 		return;
 	case STEP_SELECT:
 		if (res->nrows < 1) {
-			webhook_fail(req, OUTCOME_ERROR, res);
+			webhook_fail(req, OUTCOME_ERROR, NULL); /* the row just upserted is gone */
 			return;
 		}
 		/* The legacy bug: two copies can both read NULL here before
@@ -306,7 +306,7 @@ static void webhook_on_exec(void *arg, enum outcome oc, const struct sql_result 
 		return;
 	case STEP_FIRST_SEEN:
 		if (res->nrows < 1 || res->values[0] == NULL) {
-			webhook_fail(req, OUTCOME_ERROR, res);
+			webhook_fail(req, OUTCOME_ERROR, NULL); /* conflicted, yet no row */
 			return;
 		}
 		/* The seed's bug: a claim whose processing failed also lands here,
