@@ -126,6 +126,15 @@ START_TEST(test_ratelimit_create_refuses_out_of_range_config)
 	ck_assert_ptr_null(ratelimit_create(fake_env_core(fe), &cfg));
 	cfg.window_ms = RATELIMIT_WINDOW_MS_MAX + 1;
 	ck_assert_ptr_null(ratelimit_create(fake_env_core(fe), &cfg));
+	/* a month and a (leap) year are in range */
+	cfg.window_ms = 31ull * 86400 * 1000;
+	struct ratelimit *rl = ratelimit_create(fake_env_core(fe), &cfg);
+	ck_assert_ptr_nonnull(rl);
+	ratelimit_destroy(rl);
+	cfg.window_ms = RATELIMIT_WINDOW_MS_MAX;
+	rl = ratelimit_create(fake_env_core(fe), &cfg);
+	ck_assert_ptr_nonnull(rl);
+	ratelimit_destroy(rl);
 	ratelimit_destroy(NULL);
 	fake_env_destroy(fe);
 }
