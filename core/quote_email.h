@@ -12,7 +12,7 @@
 
 #define QUOTE_EMAIL_REF_MAX 64        /* hardened: octets of a quote ref */
 #define QUOTE_EMAIL_FIELD_MAX 1024    /* octets of any field put in a message */
-#define QUOTE_EMAIL_MESSAGE_MAX 16384 /* octets of one whole message */
+#define QUOTE_EMAIL_MESSAGE_MAX 16384u /* octets of one whole message */
 
 struct quote_email_config {
 	enum variant variant;
