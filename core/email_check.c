@@ -4,7 +4,6 @@
  * No state, no I/O, no allocation. */
 #include "core/email_check.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,10 +95,22 @@ bool email_check_is_control(uint32_t cp)
 	return cp <= 0x1F || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
 }
 
+/* ASCII classes written out: <ctype.h> follows the process locale, and
+ * these answers must not. */
+static bool email_check_ascii_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static bool email_check_ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 bool email_check_is_blank_ascii(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		if (!isspace((unsigned char)s[i]))
+		if (!email_check_ascii_space((unsigned char)s[i]))
 			return false;
 	}
 	return true;
@@ -164,7 +175,7 @@ enum email_check_status email_check_name(const char *name, size_t len)
 /* RFC 5322 atext: the characters of a dot-atom other than the dot. */
 static bool email_check_is_atext(unsigned char c)
 {
-	if (isalnum(c))
+	if (email_check_ascii_alnum(c))
 		return true;
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
@@ -199,7 +210,7 @@ static enum email_check_status email_check_domain(const char *s, size_t len)
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && s[i] != '.') {
 			unsigned char c = (unsigned char)s[i];
-			if (!isalnum(c) && c != '-')
+			if (!email_check_ascii_alnum(c) && c != '-')
 				return EMAIL_CHECK_BAD_ADDRESS;
 			continue;
 		}
@@ -247,7 +258,7 @@ static bool email_check_space_at(const char *s, size_t len, size_t i, bool unico
 {
 	*n = 1;
 	if (!unicode)
-		return isspace((unsigned char)s[i]) != 0;
+		return email_check_ascii_space((unsigned char)s[i]);
 	uint32_t cp;
 	size_t k = email_check_utf8_next(s + i, len - i, &cp);
 	if (k == 0)

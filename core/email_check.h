@@ -44,7 +44,7 @@ bool email_check_is_unicode_space(uint32_t cp);
 /* C0 (U+0000-001F), DEL (U+007F) and C1 (U+0080-009F). */
 bool email_check_is_control(uint32_t cp);
 
-/* Empty or only ASCII isspace octets (the seed variant's rule). */
+/* Empty or only ASCII white-space octets (HT, LF, VT, FF, CR, SP) (the seed variant's rule). */
 bool email_check_is_blank_ascii(const char *s, size_t len);
 /* Empty or only Unicode white space; s must be valid UTF-8. */
 bool email_check_is_blank_unicode(const char *s, size_t len);
@@ -67,7 +67,7 @@ enum email_check_status email_check_name(const char *name, size_t len);
 enum email_check_status email_check_address(const char *addr, size_t len);
 
 /* Finds the first word of s: skips leading white space, then runs to the
- * next white space or the end. White space is ASCII isspace, or Unicode
+ * next white space or the end. White space is ASCII (HT..CR, SP), or Unicode
  * White_Space when unicode is true (a byte that is not valid UTF-8 then
  * counts as part of a word). Sets *start and *word_len in octets. */
 void email_check_first_word(const char *s, size_t len, bool unicode, size_t *start,

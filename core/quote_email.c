@@ -220,10 +220,11 @@ static bool quote_email_check(struct quote_email_req *req, const struct quote *q
 		return false;
 	}
 	const char *what = NULL;
+	const char *reason = NULL;
 	enum email_check_status cs = EMAIL_CHECK_OK;
 	if (q->ref == NULL || (v == VARIANT_HARDENED && !quote_email_ref_ok(q->ref))) {
 		what = "quote ref";
-		cs = q->ref == NULL ? EMAIL_CHECK_MISSING : EMAIL_CHECK_BAD_ADDRESS;
+		reason = q->ref == NULL ? "missing" : "malformed";
 	} else if (v == VARIANT_SEED) {
 		if ((cs = email_check_required(q->customer_name, q->name_len)) != EMAIL_CHECK_OK)
 			what = "customer name";
@@ -237,10 +238,11 @@ static bool quote_email_check(struct quote_email_req *req, const struct quote *q
 	}
 	if (what == NULL)
 		return true;
+	if (reason == NULL)
+		reason = email_check_status_name(cs);
 	char ref_log[QUOTE_EMAIL_LOG_FIELD_MAX];
 	email_check_escape(q->ref, q->ref != NULL ? strlen(q->ref) : 0, ref_log, sizeof ref_log);
-	core_log(env, LOG_WARN, QUOTE_EMAIL_TAG, "quote %s: %s %s; not sending to %s", ref_log, what,
-	         cs == EMAIL_CHECK_BAD_ADDRESS && what[0] == 'q' ? "malformed" : email_check_status_name(cs),
+	core_log(env, LOG_WARN, QUOTE_EMAIL_TAG, "quote %s: %s %s; not sending to %s", ref_log, what, reason,
 	         req->to_log);
 	*st = QUOTE_EMAIL_INVALID;
 	return false;

@@ -12,7 +12,7 @@
 
 #define QUOTE_EMAIL_REF_MAX 64        /* hardened: octets of a quote ref */
 #define QUOTE_EMAIL_FIELD_MAX 1024    /* octets of any field put in a message */
-#define QUOTE_EMAIL_MESSAGE_MAX 16384 /* octets of one whole message */
+#define QUOTE_EMAIL_MESSAGE_MAX 16384u /* octets of one whole message */
 
 struct quote_email_config {
 	enum variant variant;
@@ -58,7 +58,9 @@ void quote_email_destroy(struct quote_email *qe);
  *             names as RFC 2047 words, first name split on Unicode white
  *             space; SQL_QUOTE_CLAIM first (taken -> ALREADY_SENT); a
  *             definite send failure releases the claim, a timeout keeps it.
- * Every variant: a mail port failure -> FAILED. */
+ * Every variant: a mail port failure -> FAILED; so is a name or address
+ * over QUOTE_EMAIL_FIELD_MAX or a message over QUOTE_EMAIL_MESSAGE_MAX
+ * (logged), which the legacy and seed checks do not catch earlier. */
 void quote_email_send(struct quote_email *qe, const struct quote *q, quote_email_done_fn *done, void *arg);
 
 #endif

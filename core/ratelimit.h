@@ -12,7 +12,7 @@
 #include "core/result.h"
 
 #define RATELIMIT_USER_ID_MAX 128        /* octets in a user id */
-#define RATELIMIT_WINDOW_MS_MAX (86400u * 1000u * 366u) /* a year */
+#define RATELIMIT_WINDOW_MS_MAX (366ull * 86400u * 1000u) /* a leap year */
 
 struct ratelimit_config {
 	enum variant variant;

@@ -28,18 +28,18 @@ struct webhook {
 
 /* Where a delivery is: the statement in flight. */
 enum webhook_step {
-	STEP_UPSERT,             /* legacy */
-	STEP_SELECT,             /* legacy */
-	STEP_INSERT_NEW,         /* seed, hardened */
-	STEP_FIRST_SEEN,         /* seed */
-	STEP_BEGIN,              /* hardened */
-	STEP_MARK_PAID,          /* legacy, seed */
-	STEP_MARK_PAID_IF_PENDING, /* hardened */
-	STEP_EFFECT,             /* hardened */
-	STEP_MARK_PROCESSED,
-	STEP_COMMIT,             /* hardened */
-	STEP_ROLLBACK_DUPLICATE, /* hardened: answer 200 after it */
-	STEP_ROLLBACK_FAILED,    /* hardened: answer 500 after it */
+	WEBHOOK_STEP_UPSERT,                /* legacy */
+	WEBHOOK_STEP_SELECT,                /* legacy */
+	WEBHOOK_STEP_INSERT_NEW,            /* seed, hardened */
+	WEBHOOK_STEP_FIRST_SEEN,            /* seed */
+	WEBHOOK_STEP_BEGIN,                 /* hardened */
+	WEBHOOK_STEP_MARK_PAID,             /* legacy, seed */
+	WEBHOOK_STEP_MARK_PAID_IF_PENDING,  /* hardened */
+	WEBHOOK_STEP_EFFECT,                /* hardened */
+	WEBHOOK_STEP_MARK_PROCESSED,        /* every variant */
+	WEBHOOK_STEP_COMMIT,                /* hardened */
+	WEBHOOK_STEP_ROLLBACK_DUPLICATE,    /* hardened: answer 200 after it */
+	WEBHOOK_STEP_ROLLBACK_FAILED,       /* hardened: answer 500 after it */
 };
 
 struct webhook_req {
@@ -175,30 +175,30 @@ static void webhook_exec(struct webhook_req *req, enum webhook_step step)
 
 	req->step = step;
 	switch (step) {
-	case STEP_UPSERT: stmt = SQL_EVENT_UPSERT; nparams = 2; break;
-	case STEP_SELECT: stmt = SQL_EVENT_SELECT; nparams = 1; break;
-	case STEP_INSERT_NEW: stmt = SQL_EVENT_INSERT_NEW; nparams = 2; break;
-	case STEP_FIRST_SEEN: stmt = SQL_EVENT_FIRST_SEEN; nparams = 1; break;
-	case STEP_BEGIN: stmt = SQL_BEGIN; break;
-	case STEP_MARK_PAID:
+	case WEBHOOK_STEP_UPSERT: stmt = SQL_EVENT_UPSERT; nparams = 2; break;
+	case WEBHOOK_STEP_SELECT: stmt = SQL_EVENT_SELECT; nparams = 1; break;
+	case WEBHOOK_STEP_INSERT_NEW: stmt = SQL_EVENT_INSERT_NEW; nparams = 2; break;
+	case WEBHOOK_STEP_FIRST_SEEN: stmt = SQL_EVENT_FIRST_SEEN; nparams = 1; break;
+	case WEBHOOK_STEP_BEGIN: stmt = SQL_BEGIN; break;
+	case WEBHOOK_STEP_MARK_PAID:
 		stmt = SQL_ORDER_MARK_PAID;
 		params[0] = req->intent_id;
 		nparams = 1;
 		break;
-	case STEP_MARK_PAID_IF_PENDING:
+	case WEBHOOK_STEP_MARK_PAID_IF_PENDING:
 		stmt = SQL_ORDER_MARK_PAID_IF_PENDING;
 		params[0] = req->intent_id;
 		nparams = 1;
 		break;
-	case STEP_EFFECT:
+	case WEBHOOK_STEP_EFFECT:
 		stmt = SQL_PAYMENT_EFFECT_INSERT;
 		params[1] = req->order_id;
 		nparams = 2;
 		break;
-	case STEP_MARK_PROCESSED: stmt = SQL_EVENT_MARK_PROCESSED; nparams = 1; break;
-	case STEP_COMMIT: stmt = SQL_COMMIT; break;
-	case STEP_ROLLBACK_DUPLICATE:
-	case STEP_ROLLBACK_FAILED: stmt = SQL_ROLLBACK; break;
+	case WEBHOOK_STEP_MARK_PROCESSED: stmt = SQL_EVENT_MARK_PROCESSED; nparams = 1; break;
+	case WEBHOOK_STEP_COMMIT: stmt = SQL_COMMIT; break;
+	case WEBHOOK_STEP_ROLLBACK_DUPLICATE:
+	case WEBHOOK_STEP_ROLLBACK_FAILED: stmt = SQL_ROLLBACK; break;
 	default: ASSERT(!"webhook: bad step"); return;
 	}
 	ASSERT(req->conn != NULL);
@@ -208,12 +208,12 @@ static void webhook_exec(struct webhook_req *req, enum webhook_step step)
 static const char *webhook_step_name(enum webhook_step step)
 {
 	static const char *const names[] = {
-		[STEP_UPSERT] = "event upsert", [STEP_SELECT] = "event select",
-		[STEP_INSERT_NEW] = "event insert", [STEP_FIRST_SEEN] = "event first-seen",
-		[STEP_BEGIN] = "BEGIN", [STEP_MARK_PAID] = "order mark-paid",
-		[STEP_MARK_PAID_IF_PENDING] = "order mark-paid", [STEP_EFFECT] = "payment effect insert",
-		[STEP_MARK_PROCESSED] = "event mark-processed", [STEP_COMMIT] = "COMMIT",
-		[STEP_ROLLBACK_DUPLICATE] = "ROLLBACK", [STEP_ROLLBACK_FAILED] = "ROLLBACK",
+		[WEBHOOK_STEP_UPSERT] = "event upsert", [WEBHOOK_STEP_SELECT] = "event select",
+		[WEBHOOK_STEP_INSERT_NEW] = "event insert", [WEBHOOK_STEP_FIRST_SEEN] = "event first-seen",
+		[WEBHOOK_STEP_BEGIN] = "BEGIN", [WEBHOOK_STEP_MARK_PAID] = "order mark-paid",
+		[WEBHOOK_STEP_MARK_PAID_IF_PENDING] = "order mark-paid", [WEBHOOK_STEP_EFFECT] = "payment effect insert",
+		[WEBHOOK_STEP_MARK_PROCESSED] = "event mark-processed", [WEBHOOK_STEP_COMMIT] = "COMMIT",
+		[WEBHOOK_STEP_ROLLBACK_DUPLICATE] = "ROLLBACK", [WEBHOOK_STEP_ROLLBACK_FAILED] = "ROLLBACK",
 	};
 	return names[step];
 }
@@ -229,7 +229,7 @@ static void webhook_fail(struct webhook_req *req, enum outcome oc, const struct 
 	 * while the connection can still carry it (a broken one has lost the
 	 * transaction already). */
 	if (req->in_txn && oc == OUTCOME_ERROR) {
-		webhook_exec(req, STEP_ROLLBACK_FAILED);
+		webhook_exec(req, WEBHOOK_STEP_ROLLBACK_FAILED);
 		return;
 	}
 	webhook_release(req);
@@ -262,9 +262,9 @@ static void webhook_on_exec(void *arg, enum outcome oc, const struct sql_result 
 	struct webhook_req *req = arg;
 	const struct core_env *env = req->wh->env;
 
-	if (req->step == STEP_ROLLBACK_DUPLICATE || req->step == STEP_ROLLBACK_FAILED) {
+	if (req->step == WEBHOOK_STEP_ROLLBACK_DUPLICATE || req->step == WEBHOOK_STEP_ROLLBACK_FAILED) {
 		/* Whatever ROLLBACK answers, release discards what is left. */
-		int status = req->step == STEP_ROLLBACK_DUPLICATE ? 200 : 500;
+		int status = req->step == WEBHOOK_STEP_ROLLBACK_DUPLICATE ? 200 : 500;
 		webhook_release(req);
 		webhook_finish(req, status);
 		return;
@@ -274,12 +274,12 @@ static void webhook_on_exec(void *arg, enum outcome oc, const struct sql_result 
 		return;
 	}
 	switch (req->step) {
-	case STEP_UPSERT:
-		webhook_exec(req, STEP_SELECT);
+	case WEBHOOK_STEP_UPSERT:
+		webhook_exec(req, WEBHOOK_STEP_SELECT);
 		return;
-	case STEP_SELECT:
+	case WEBHOOK_STEP_SELECT:
 		if (res->nrows < 1) {
-			webhook_fail(req, OUTCOME_ERROR, res);
+			webhook_fail(req, OUTCOME_ERROR, NULL); /* the row just upserted is gone */
 			return;
 		}
 		/* The legacy bug: two copies can both read NULL here before
@@ -288,25 +288,25 @@ static void webhook_on_exec(void *arg, enum outcome oc, const struct sql_result 
 			webhook_applied(req);
 			return;
 		}
-		webhook_exec(req, STEP_MARK_PAID);
+		webhook_exec(req, WEBHOOK_STEP_MARK_PAID);
 		return;
-	case STEP_INSERT_NEW:
+	case WEBHOOK_STEP_INSERT_NEW:
 		if (res->nrows >= 1) {
-			webhook_exec(req, req->wh->variant == VARIANT_HARDENED ? STEP_MARK_PAID_IF_PENDING :
-			                                                         STEP_MARK_PAID);
+			webhook_exec(req, req->wh->variant == VARIANT_HARDENED ? WEBHOOK_STEP_MARK_PAID_IF_PENDING :
+			                                                         WEBHOOK_STEP_MARK_PAID);
 			return;
 		}
 		if (req->wh->variant == VARIANT_HARDENED) {
 			/* exactly-once: the claim is committed, so its effect is too. */
 			webhook_skip_duplicate(req, "in an earlier delivery");
-			webhook_exec(req, STEP_ROLLBACK_DUPLICATE);
+			webhook_exec(req, WEBHOOK_STEP_ROLLBACK_DUPLICATE);
 			return;
 		}
-		webhook_exec(req, STEP_FIRST_SEEN);
+		webhook_exec(req, WEBHOOK_STEP_FIRST_SEEN);
 		return;
-	case STEP_FIRST_SEEN:
+	case WEBHOOK_STEP_FIRST_SEEN:
 		if (res->nrows < 1 || res->values[0] == NULL) {
-			webhook_fail(req, OUTCOME_ERROR, res);
+			webhook_fail(req, OUTCOME_ERROR, NULL); /* conflicted, yet no row */
 			return;
 		}
 		/* The seed's bug: a claim whose processing failed also lands here,
@@ -314,43 +314,43 @@ static void webhook_on_exec(void *arg, enum outcome oc, const struct sql_result 
 		webhook_skip_duplicate(req, res->values[0]);
 		webhook_applied(req);
 		return;
-	case STEP_BEGIN:
+	case WEBHOOK_STEP_BEGIN:
 		req->in_txn = true;
-		webhook_exec(req, STEP_INSERT_NEW);
+		webhook_exec(req, WEBHOOK_STEP_INSERT_NEW);
 		return;
-	case STEP_MARK_PAID:
+	case WEBHOOK_STEP_MARK_PAID:
 		if (!webhook_take_order(req, res))
 			core_log(env, LOG_WARN, WEBHOOK_TAG, "event %s: no order for payment intent %s",
 			         req->event_id, req->intent_id);
-		webhook_exec(req, STEP_MARK_PROCESSED);
+		webhook_exec(req, WEBHOOK_STEP_MARK_PROCESSED);
 		return;
-	case STEP_MARK_PAID_IF_PENDING:
+	case WEBHOOK_STEP_MARK_PAID_IF_PENDING:
 		if (webhook_take_order(req, res)) {
-			webhook_exec(req, STEP_EFFECT);
+			webhook_exec(req, WEBHOOK_STEP_EFFECT);
 			return;
 		}
 		core_log(env, LOG_INFO, WEBHOOK_TAG, "event %s: no pending order for payment intent %s",
 		         req->event_id, req->intent_id);
-		webhook_exec(req, STEP_MARK_PROCESSED);
+		webhook_exec(req, WEBHOOK_STEP_MARK_PROCESSED);
 		return;
-	case STEP_EFFECT:
-		webhook_exec(req, STEP_MARK_PROCESSED);
+	case WEBHOOK_STEP_EFFECT:
+		webhook_exec(req, WEBHOOK_STEP_MARK_PROCESSED);
 		return;
-	case STEP_MARK_PROCESSED:
+	case WEBHOOK_STEP_MARK_PROCESSED:
 		if (req->wh->variant == VARIANT_HARDENED) {
-			webhook_exec(req, STEP_COMMIT);
+			webhook_exec(req, WEBHOOK_STEP_COMMIT);
 			return;
 		}
 		webhook_applied(req);
 		return;
-	case STEP_COMMIT:
+	case WEBHOOK_STEP_COMMIT:
 		/* eventually-applied: 200 only once claim and effect are durable;
 		 * any earlier failure answers 500 and Stripe delivers again. */
 		req->in_txn = false;
 		webhook_applied(req);
 		return;
-	case STEP_ROLLBACK_DUPLICATE:
-	case STEP_ROLLBACK_FAILED:
+	case WEBHOOK_STEP_ROLLBACK_DUPLICATE:
+	case WEBHOOK_STEP_ROLLBACK_FAILED:
 		break;
 	}
 	ASSERT(!"webhook: bad step");
@@ -368,9 +368,9 @@ static void webhook_on_acquired(void *arg, enum outcome oc, struct sql_conn *con
 	}
 	req->conn = conn;
 	switch (req->wh->variant) {
-	case VARIANT_LEGACY: webhook_exec(req, STEP_UPSERT); return;
-	case VARIANT_SEED: webhook_exec(req, STEP_INSERT_NEW); return;
-	case VARIANT_HARDENED: webhook_exec(req, STEP_BEGIN); return;
+	case VARIANT_LEGACY: webhook_exec(req, WEBHOOK_STEP_UPSERT); return;
+	case VARIANT_SEED: webhook_exec(req, WEBHOOK_STEP_INSERT_NEW); return;
+	case VARIANT_HARDENED: webhook_exec(req, WEBHOOK_STEP_BEGIN); return;
 	case VARIANT_COUNT: break;
 	}
 	ASSERT(!"webhook: bad variant");

@@ -186,6 +186,21 @@ START_TEST(test_quote_email_legacy_and_seed_send_a_quote_twice)
 }
 END_TEST
 
+START_TEST(test_quote_email_legacy_and_seed_overlong_name_fails_without_sending)
+{
+	static char name[QUOTE_EMAIL_FIELD_MAX + 1];
+	memset(name, 'a', sizeof name);
+	struct fixture f = setup((enum variant)_i);
+	ck_assert_int_eq(send(&f, make_quote("Q-1001", name, sizeof name, "ann@example.com", 15)),
+	                 QUOTE_EMAIL_FAILED);
+	ck_assert_int_eq(fake_env_mails(f.fe), 0);
+	ck_assert(fake_env_log_has(f.fe, "Email", "quote Q-1001: message over"));
+	ck_assert_int_eq(send(&f, make_quote("Q-1001", name, sizeof name - 1, "ann@example.com", 15)),
+	                 QUOTE_EMAIL_SENT);
+	teardown(&f);
+}
+END_TEST
+
 /* ---- seed -------------------------------------------------------------------------- */
 
 struct field_case {
@@ -490,6 +505,8 @@ Suite *check_quote_email_suite(void)
 	tcase_add_loop_test(tc, test_quote_email_legacy_and_seed_crlf_in_name_injects_a_header, VARIANT_LEGACY,
 	                    VARIANT_HARDENED);
 	tcase_add_test(tc, test_quote_email_legacy_sends_empty_name_as_is);
+	tcase_add_loop_test(tc, test_quote_email_legacy_and_seed_overlong_name_fails_without_sending,
+	                    VARIANT_LEGACY, VARIANT_HARDENED);
 	tcase_add_loop_test(tc, test_quote_email_legacy_and_seed_send_a_quote_twice, VARIANT_LEGACY,
 	                    VARIANT_HARDENED);
 	suite_add_tcase(s, tc);

@@ -3,6 +3,7 @@
  * seed lockout reproduced, the hardened no-lockout guarantee, and a sweep
  * that fails port operation N once and for good. */
 #include <check.h>
+#include <signal.h>
 #include <string.h>
 
 #include "core/ratelimit.h"
@@ -125,6 +126,15 @@ START_TEST(test_ratelimit_create_refuses_out_of_range_config)
 	ck_assert_ptr_null(ratelimit_create(fake_env_core(fe), &cfg));
 	cfg.window_ms = RATELIMIT_WINDOW_MS_MAX + 1;
 	ck_assert_ptr_null(ratelimit_create(fake_env_core(fe), &cfg));
+	/* a month and a (leap) year are in range */
+	cfg.window_ms = 31ull * 86400 * 1000;
+	struct ratelimit *rl = ratelimit_create(fake_env_core(fe), &cfg);
+	ck_assert_ptr_nonnull(rl);
+	ratelimit_destroy(rl);
+	cfg.window_ms = RATELIMIT_WINDOW_MS_MAX;
+	rl = ratelimit_create(fake_env_core(fe), &cfg);
+	ck_assert_ptr_nonnull(rl);
+	ratelimit_destroy(rl);
 	ratelimit_destroy(NULL);
 	fake_env_destroy(fe);
 }
@@ -365,6 +375,24 @@ START_TEST(test_ratelimit_hardened_limiter_may_be_destroyed_from_done)
 }
 END_TEST
 
+/* ---- death: assertions meant to fire -------------------------------------- */
+
+START_TEST(test_ratelimit_destroy_with_a_hit_in_flight_aborts)
+{
+	struct fixture f = setup(VARIANT_HARDENED, false);
+	struct hit_result r = {0};
+	ratelimit_hit(f.rl, "u1", on_hit, &r);
+	ratelimit_destroy(f.rl); /* a bug: the hit's done has not run */
+}
+END_TEST
+
+START_TEST(test_ratelimit_hit_without_done_aborts)
+{
+	struct fixture f = setup(VARIANT_LEGACY, false);
+	ratelimit_hit(f.rl, "u1", NULL, NULL);
+}
+END_TEST
+
 /* ---- sweep: fail port operation N, once (_i even) and for good (_i odd) -- */
 
 static const struct fake_rule sweep_faults[] = {
@@ -448,6 +476,11 @@ Suite *check_ratelimit_suite(void)
 	tcase_add_loop_test(tc, test_ratelimit_hardened_failure_fails_open_when_configured, 0, 4);
 	tcase_add_loop_test(tc, test_ratelimit_hardened_failure_fails_closed_by_default, 0, 4);
 	tcase_add_test(tc, test_ratelimit_hardened_expire_failure_does_not_lock_user_out);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("death");
+	tcase_add_test_raise_signal(tc, test_ratelimit_destroy_with_a_hit_in_flight_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_ratelimit_hit_without_done_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");

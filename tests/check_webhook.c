@@ -4,6 +4,7 @@
  * under the same faults, and a sweep that fails port operation N once and
  * for good, then redelivers as Stripe does. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -409,6 +410,15 @@ START_TEST(test_webhook_object_may_be_destroyed_from_done)
 }
 END_TEST
 
+START_TEST(test_webhook_destroy_with_a_delivery_in_flight_aborts)
+{
+	struct fixture f = setup(VARIANT_HARDENED);
+	struct delivery d = {0};
+	start(&f, EVENT, &d);
+	webhook_destroy(f.wh); /* a bug: the delivery's done has not run */
+}
+END_TEST
+
 /* ---- sweep ------------------------------------------------------------------------ */
 
 static const struct fake_rule sweep_faults[] = {
@@ -496,6 +506,10 @@ Suite *check_webhook_suite(void)
 	                    3 * HARDENED_STEPS);
 	tcase_add_test(tc, test_webhook_hardened_commit_lost_after_applying_is_not_applied_twice);
 	tcase_add_test(tc, test_webhook_hardened_order_not_pending_records_no_effect);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("death");
+	tcase_add_test_raise_signal(tc, test_webhook_destroy_with_a_delivery_in_flight_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");

@@ -13,7 +13,7 @@
 #include "core/assert.h"
 #include "sim/prng.h"
 
-enum fake_item_kind { ITEM_TIMER, ITEM_KV, ITEM_ACQUIRE, ITEM_SQL, ITEM_STRIPE, ITEM_MAIL };
+enum fake_item_kind { FAKE_ITEM_TIMER, FAKE_ITEM_KV, FAKE_ITEM_ACQUIRE, FAKE_ITEM_SQL, FAKE_ITEM_STRIPE, FAKE_ITEM_MAIL };
 
 /* One deferred completion. Replies point into the item itself, so an item
  * stays put (and taken) until its callback has returned. */
@@ -66,7 +66,7 @@ struct fake_key {
 	uint64_t expire_at_us; /* 0: no TTL */
 };
 
-enum fake_table { T_EVENTS, T_ORDERS, T_PAYMENTS, T_CUSTOMERS, T_QUOTES, T_COUNT };
+enum fake_table { FAKE_T_EVENTS, FAKE_T_ORDERS, FAKE_T_PAYMENTS, FAKE_T_CUSTOMERS, FAKE_T_QUOTES, FAKE_T_COUNT };
 
 /* One generic row; what k, a, b, n, t1, t2 hold depends on the table:
  *   events:    k event_id, a type, t1 first_seen_s, t2 processed_s (-1 NULL)
@@ -143,8 +143,8 @@ struct fake_env {
 
 	struct fake_key keys[FAKE_KEYS_MAX];
 
-	struct fake_row rows[T_COUNT][FAKE_ROWS_MAX];
-	int nrows[T_COUNT];
+	struct fake_row rows[FAKE_T_COUNT][FAKE_ROWS_MAX];
+	int nrows[FAKE_T_COUNT];
 	struct fake_conn conns[FAKE_CONNS_MAX];
 	int misuse;
 
@@ -186,23 +186,23 @@ static struct fake_item *fake_enqueue(struct fake_env *fe, enum fake_item_kind k
 static void fake_dispatch(struct fake_item *it)
 {
 	switch (it->kind) {
-	case ITEM_TIMER:
+	case FAKE_ITEM_TIMER:
 		it->timer_fn(it->arg);
 		break;
-	case ITEM_KV:
+	case FAKE_ITEM_KV:
 		it->kv_fn(it->arg, it->oc, it->has_reply ? &it->reply : NULL);
 		break;
-	case ITEM_ACQUIRE:
+	case FAKE_ITEM_ACQUIRE:
 		it->acquire_fn(it->arg, it->oc, it->conn, it->sqlstate);
 		break;
-	case ITEM_SQL:
+	case FAKE_ITEM_SQL:
 		it->sql_fn(it->arg, it->oc, it->has_res ? &it->res : NULL);
 		break;
-	case ITEM_STRIPE:
+	case FAKE_ITEM_STRIPE:
 		it->stripe_fn(it->arg, it->oc, it->oc == OUTCOME_OK || it->oc == OUTCOME_ERROR ?
 		                                   &it->sreply : NULL);
 		break;
-	case ITEM_MAIL:
+	case FAKE_ITEM_MAIL:
 		it->mail_fn(it->arg, it->oc, it->smtp_code);
 		break;
 	}
@@ -425,7 +425,7 @@ static void fake_after(void *ctx, uint64_t delay_us, clock_fn *fn, void *arg)
 	char text[64];
 	snprintf(text, sizeof text, "clock after %" PRIu64, delay_us);
 	fake_record(fe, text);
-	struct fake_item *it = fake_enqueue(fe, ITEM_TIMER, arg, delay_us);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_TIMER, arg, delay_us);
 	it->timer_fn = fn;
 }
 
@@ -666,7 +666,7 @@ static void fake_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *don
 	ASSERT(cmd->argc <= KV_ARGV_MAX);
 	fake_kv_text(cmd, text, sizeof text, "kv ");
 	const struct fake_rule_slot *rs = fake_op(fe, text);
-	struct fake_item *it = fake_enqueue(fe, ITEM_KV, arg, rs != NULL ? rs->r.delay_us : 0);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_KV, arg, rs != NULL ? rs->r.delay_us : 0);
 	it->kv_fn = done;
 	if (fake_lost(rs)) {
 		if (rs->r.applied)
@@ -705,7 +705,7 @@ static void fake_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
 		if (lost == NULL && fake_lost(sub[i]))
 			lost = sub[i];
 	}
-	struct fake_item *it = fake_enqueue(fe, ITEM_KV, arg, rs != NULL ? rs->r.delay_us : 0);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_KV, arg, rs != NULL ? rs->r.delay_us : 0);
 	it->kv_fn = done;
 	if (lost != NULL) {
 		for (int i = 0; lost->r.applied && i < ncmds; i++)
@@ -867,30 +867,30 @@ static void fake_sql_apply(struct fake_env *fe, struct fake_conn *c, enum sql_st
 		fake_txn_undo(fe, c);
 		break;
 	case SQL_EVENT_UPSERT:
-		i = fake_row_find(fe, T_EVENTS, p[0]);
+		i = fake_row_find(fe, FAKE_T_EVENTS, p[0]);
 		if (i < 0) {
-			row = fake_row_insert(fe, c, T_EVENTS, p[0]);
+			row = fake_row_insert(fe, c, FAKE_T_EVENTS, p[0]);
 			row->t1 = now_s;
 			row->t2 = -1;
 		} else {
-			row = fake_row_write(fe, c, T_EVENTS, i);
+			row = fake_row_write(fe, c, FAKE_T_EVENTS, i);
 		}
 		fake_copy(row->a, sizeof row->a, p[1]);
 		it->res.affected = 1;
 		break;
 	case SQL_EVENT_SELECT:
 	case SQL_EVENT_FIRST_SEEN:
-		i = fake_row_find(fe, T_EVENTS, p[0]);
+		i = fake_row_find(fe, FAKE_T_EVENTS, p[0]);
 		if (i >= 0) {
-			int64_t t = stmt == SQL_EVENT_SELECT ? fe->rows[T_EVENTS][i].t2 : fe->rows[T_EVENTS][i].t1;
+			int64_t t = stmt == SQL_EVENT_SELECT ? fe->rows[FAKE_T_EVENTS][i].t2 : fe->rows[FAKE_T_EVENTS][i].t1;
 			snprintf(num, sizeof num, "%" PRId64, t);
 			fake_res_row(it, t >= 0 ? num : NULL);
 		}
 		break;
 	case SQL_EVENT_INSERT_NEW:
-		if (fake_row_find(fe, T_EVENTS, p[0]) >= 0)
+		if (fake_row_find(fe, FAKE_T_EVENTS, p[0]) >= 0)
 			break;
-		row = fake_row_insert(fe, c, T_EVENTS, p[0]);
+		row = fake_row_insert(fe, c, FAKE_T_EVENTS, p[0]);
 		fake_copy(row->a, sizeof row->a, p[1]);
 		row->t1 = now_s;
 		row->t2 = -1;
@@ -898,56 +898,56 @@ static void fake_sql_apply(struct fake_env *fe, struct fake_conn *c, enum sql_st
 		fake_res_row(it, p[0]);
 		break;
 	case SQL_EVENT_MARK_PROCESSED:
-		i = fake_row_find(fe, T_EVENTS, p[0]);
+		i = fake_row_find(fe, FAKE_T_EVENTS, p[0]);
 		if (i >= 0) {
-			fake_row_write(fe, c, T_EVENTS, i)->t2 = now_s;
+			fake_row_write(fe, c, FAKE_T_EVENTS, i)->t2 = now_s;
 			it->res.affected = 1;
 		}
 		break;
 	case SQL_ORDER_MARK_PAID:
 	case SQL_ORDER_MARK_PAID_IF_PENDING:
-		i = fake_row_find_a(fe, T_ORDERS, p[0]);
+		i = fake_row_find_a(fe, FAKE_T_ORDERS, p[0]);
 		if (i < 0 || (stmt == SQL_ORDER_MARK_PAID_IF_PENDING &&
-		              strcmp(fe->rows[T_ORDERS][i].b, "pending") != 0))
+		              strcmp(fe->rows[FAKE_T_ORDERS][i].b, "pending") != 0))
 			break;
-		row = fake_row_write(fe, c, T_ORDERS, i);
+		row = fake_row_write(fe, c, FAKE_T_ORDERS, i);
 		fake_copy(row->b, sizeof row->b, "paid");
 		row->n++;
 		it->res.affected = 1;
 		fake_res_row(it, row->k);
 		break;
 	case SQL_PAYMENT_EFFECT_INSERT:
-		if (fake_row_find(fe, T_PAYMENTS, p[0]) >= 0) {
+		if (fake_row_find(fe, FAKE_T_PAYMENTS, p[0]) >= 0) {
 			fake_res_error(it, SQLSTATE_UNIQUE_VIOLATION, "duplicate key order_payments_pkey");
 			break;
 		}
-		fake_copy(fake_row_insert(fe, c, T_PAYMENTS, p[0])->a, FAKE_STR_MAX, p[1]);
+		fake_copy(fake_row_insert(fe, c, FAKE_T_PAYMENTS, p[0])->a, FAKE_STR_MAX, p[1]);
 		it->res.affected = 1;
 		break;
 	case SQL_CUSTOMER_SELECT:
-		i = fake_row_find(fe, T_CUSTOMERS, p[0]);
+		i = fake_row_find(fe, FAKE_T_CUSTOMERS, p[0]);
 		if (i >= 0)
-			fake_res_row(it, fe->rows[T_CUSTOMERS][i].a);
+			fake_res_row(it, fe->rows[FAKE_T_CUSTOMERS][i].a);
 		break;
 	case SQL_CUSTOMER_INSERT:
-		if (fake_row_find(fe, T_CUSTOMERS, p[0]) >= 0 || fake_row_find_a(fe, T_CUSTOMERS, p[1]) >= 0) {
+		if (fake_row_find(fe, FAKE_T_CUSTOMERS, p[0]) >= 0 || fake_row_find_a(fe, FAKE_T_CUSTOMERS, p[1]) >= 0) {
 			fake_res_error(it, SQLSTATE_UNIQUE_VIOLATION, "duplicate key stripe_customers");
 			break;
 		}
-		fake_copy(fake_row_insert(fe, c, T_CUSTOMERS, p[0])->a, FAKE_STR_MAX, p[1]);
+		fake_copy(fake_row_insert(fe, c, FAKE_T_CUSTOMERS, p[0])->a, FAKE_STR_MAX, p[1]);
 		it->res.affected = 1;
 		break;
 	case SQL_QUOTE_CLAIM:
-		if (fake_row_find(fe, T_QUOTES, p[0]) >= 0)
+		if (fake_row_find(fe, FAKE_T_QUOTES, p[0]) >= 0)
 			break;
-		fake_row_insert(fe, c, T_QUOTES, p[0]);
+		fake_row_insert(fe, c, FAKE_T_QUOTES, p[0]);
 		it->res.affected = 1;
 		fake_res_row(it, p[0]);
 		break;
 	case SQL_QUOTE_RELEASE:
-		i = fake_row_find(fe, T_QUOTES, p[0]);
+		i = fake_row_find(fe, FAKE_T_QUOTES, p[0]);
 		if (i >= 0) {
-			fake_row_write(fe, c, T_QUOTES, i)->used = false;
+			fake_row_write(fe, c, FAKE_T_QUOTES, i)->used = false;
 			it->res.affected = 1;
 		}
 		break;
@@ -962,7 +962,7 @@ static void fake_sql_acquire(void *ctx, sql_acquire_fn *done, void *arg)
 {
 	struct fake_env *fe = ctx;
 	const struct fake_rule_slot *rs = fake_op(fe, "sql acquire");
-	struct fake_item *it = fake_enqueue(fe, ITEM_ACQUIRE, arg, rs != NULL ? rs->r.delay_us : 0);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_ACQUIRE, arg, rs != NULL ? rs->r.delay_us : 0);
 	it->acquire_fn = done;
 	if (fake_lost(rs)) {
 		it->oc = rs->r.oc;
@@ -1004,7 +1004,7 @@ static void fake_sql_exec(void *ctx, struct sql_conn *conn, enum sql_stmt stmt, 
 		pos += (size_t)snprintf(text + pos, sizeof text - pos, " %s", params[i]);
 	}
 	const struct fake_rule_slot *rs = fake_op(fe, text);
-	struct fake_item *it = fake_enqueue(fe, ITEM_SQL, arg, rs != NULL ? rs->r.delay_us : 0);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_SQL, arg, rs != NULL ? rs->r.delay_us : 0);
 	it->sql_fn = done;
 	fake_copy(it->res.sqlstate, sizeof it->res.sqlstate, "00000");
 	it->res.message = "";
@@ -1059,56 +1059,56 @@ static void fake_sql_release(void *ctx, struct sql_conn *conn)
 
 void fake_env_add_order(struct fake_env *fe, const char *order_id, const char *payment_intent_id)
 {
-	struct fake_row *row = fake_row_insert(fe, NULL, T_ORDERS, order_id);
+	struct fake_row *row = fake_row_insert(fe, NULL, FAKE_T_ORDERS, order_id);
 	fake_copy(row->a, sizeof row->a, payment_intent_id);
 	fake_copy(row->b, sizeof row->b, "pending");
 }
 
 int fake_env_order_paid_count(const struct fake_env *fe, const char *payment_intent_id)
 {
-	int i = fake_row_find_a(fe, T_ORDERS, payment_intent_id);
-	return i < 0 ? -1 : (int)fe->rows[T_ORDERS][i].n;
+	int i = fake_row_find_a(fe, FAKE_T_ORDERS, payment_intent_id);
+	return i < 0 ? -1 : (int)fe->rows[FAKE_T_ORDERS][i].n;
 }
 
 const char *fake_env_order_status(const struct fake_env *fe, const char *payment_intent_id)
 {
-	int i = fake_row_find_a(fe, T_ORDERS, payment_intent_id);
-	return i < 0 ? NULL : fe->rows[T_ORDERS][i].b;
+	int i = fake_row_find_a(fe, FAKE_T_ORDERS, payment_intent_id);
+	return i < 0 ? NULL : fe->rows[FAKE_T_ORDERS][i].b;
 }
 
 bool fake_env_event_exists(const struct fake_env *fe, const char *event_id)
 {
-	return fake_row_find(fe, T_EVENTS, event_id) >= 0;
+	return fake_row_find(fe, FAKE_T_EVENTS, event_id) >= 0;
 }
 
 bool fake_env_event_processed(const struct fake_env *fe, const char *event_id)
 {
-	int i = fake_row_find(fe, T_EVENTS, event_id);
-	return i >= 0 && fe->rows[T_EVENTS][i].t2 >= 0;
+	int i = fake_row_find(fe, FAKE_T_EVENTS, event_id);
+	return i >= 0 && fe->rows[FAKE_T_EVENTS][i].t2 >= 0;
 }
 
 int fake_env_payment_effects(const struct fake_env *fe)
 {
 	int n = 0;
-	for (int i = 0; i < fe->nrows[T_PAYMENTS]; i++)
-		n += fe->rows[T_PAYMENTS][i].used;
+	for (int i = 0; i < fe->nrows[FAKE_T_PAYMENTS]; i++)
+		n += fe->rows[FAKE_T_PAYMENTS][i].used;
 	return n;
 }
 
 void fake_env_set_mapping(struct fake_env *fe, const char *user_id, const char *customer_id)
 {
-	fake_copy(fake_row_insert(fe, NULL, T_CUSTOMERS, user_id)->a, FAKE_STR_MAX, customer_id);
+	fake_copy(fake_row_insert(fe, NULL, FAKE_T_CUSTOMERS, user_id)->a, FAKE_STR_MAX, customer_id);
 }
 
 const char *fake_env_mapping(const struct fake_env *fe, const char *user_id)
 {
-	int i = fake_row_find(fe, T_CUSTOMERS, user_id);
-	return i < 0 ? NULL : fe->rows[T_CUSTOMERS][i].a;
+	int i = fake_row_find(fe, FAKE_T_CUSTOMERS, user_id);
+	return i < 0 ? NULL : fe->rows[FAKE_T_CUSTOMERS][i].a;
 }
 
 bool fake_env_quote_claimed(const struct fake_env *fe, const char *quote_ref)
 {
-	return fake_row_find(fe, T_QUOTES, quote_ref) >= 0;
+	return fake_row_find(fe, FAKE_T_QUOTES, quote_ref) >= 0;
 }
 
 int fake_env_conns_in_use(const struct fake_env *fe)
@@ -1190,7 +1190,7 @@ static void fake_stripe_customer_create(void *ctx, const struct stripe_customer_
 	         p->user_id != NULL ? p->user_id : "-", p->email != NULL ? p->email : "-",
 	         p->idempotency_key != NULL ? p->idempotency_key : "-");
 	const struct fake_rule_slot *rs = fake_op(fe, text);
-	struct fake_item *it = fake_enqueue(fe, ITEM_STRIPE, arg, rs != NULL ? rs->r.delay_us : 0);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_STRIPE, arg, rs != NULL ? rs->r.delay_us : 0);
 	it->stripe_fn = done;
 	it->oc = OUTCOME_OK;
 	if (fake_lost(rs)) {
@@ -1220,7 +1220,7 @@ int fake_env_stripe_orphans(const struct fake_env *fe)
 {
 	int n = 0;
 	for (int i = 0; i < fe->ncustomers; i++)
-		n += fake_row_find_a(fe, T_CUSTOMERS, fe->customers[i].id) < 0;
+		n += fake_row_find_a(fe, FAKE_T_CUSTOMERS, fe->customers[i].id) < 0;
 	return n;
 }
 
@@ -1246,7 +1246,7 @@ static void fake_mail_send(void *ctx, const struct mail_message *m, mail_done_fn
 
 	snprintf(text, sizeof text, "mail send to=%s", m->to);
 	const struct fake_rule_slot *rs = fake_op(fe, text);
-	struct fake_item *it = fake_enqueue(fe, ITEM_MAIL, arg, rs != NULL ? rs->r.delay_us : 0);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_MAIL, arg, rs != NULL ? rs->r.delay_us : 0);
 	it->mail_fn = done;
 	if (fake_lost(rs)) {
 		if (rs->r.applied)
