@@ -739,6 +739,7 @@ enum result report_merge(struct report *const *parts, size_t n, struct report **
 		report_errf(err, errsize, "out of memory");
 		return RESULT_NOMEM;
 	}
+	m->matrix = parts[0]->matrix;
 	m->determinism_checked = true;
 	enum result rc = RESULT_OK;
 	for (size_t p = 0; p < n && rc == RESULT_OK; p++) {
@@ -768,4 +769,72 @@ enum result report_merge(struct report *const *parts, size_t n, struct report **
 	}
 	*out = m;
 	return RESULT_OK;
+}
+
+/* Whether the comma-separated list has name as one of its items. */
+static bool list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p != NULL && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+bool report_matrix_verdict(const struct report *r, char *why, size_t whysize)
+{
+	ASSERT(r != NULL);
+	uint64_t hardened_checks = 0;
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct report_result *res = &r->results[i];
+		if (strcmp(res->variant, "hardened") != 0)
+			continue;
+		if (!res->exercised) {
+			snprintf(why, whysize, "%s did not exercise the hardened core", res->scenario);
+			return false;
+		}
+		for (size_t k = 0; k < res->ninvariants; k++) {
+			hardened_checks++;
+			if (res->invariants[k].violations > 0) {
+				snprintf(why, whysize, "hardened violates %s in %s",
+				         res->invariants[k].name, res->scenario);
+				return false;
+			}
+		}
+	}
+	/* Every fix must have its legacy bug caught somewhere. */
+	size_t fixes = 0;
+	for (size_t i = 0; i < r->nresults; i++) {
+		const char *list = r->results[i].fix ? r->results[i].fix : "";
+		for (const char *p = list; *p;) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			char fix[64];
+			if (len > 0 && len < sizeof fix) {
+				memcpy(fix, p, len);
+				fix[len] = '\0';
+				bool caught = false;
+				for (size_t j = 0; j < r->nresults && !caught; j++) {
+					const struct report_result *lr = &r->results[j];
+					if (strcmp(lr->variant, "legacy") != 0 || !list_has(lr->fix, fix))
+						continue;
+					for (size_t k = 0; k < lr->ninvariants; k++)
+						caught |= lr->invariants[k].violations > 0;
+				}
+				if (!caught) {
+					snprintf(why, whysize, "the legacy %s bug was not caught", fix);
+					return false;
+				}
+				fixes++;
+			}
+			p = comma ? comma + 1 : p + len;
+		}
+	}
+	snprintf(why, whysize, "hardened held all %llu invariant checks; every legacy bug "
+	         "was caught", (unsigned long long)hardened_checks);
+	return true;
 }

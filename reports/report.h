@@ -95,6 +95,8 @@ struct report {
 	int schema;                 /* REPORT_SCHEMA */
 	char *tool_version;
 	char *mode;                 /* "simulated" | "live" */
+	bool matrix;                /* every scenario under every variant: the
+	                             * verdict is report_matrix_verdict's */
 	char **variants;
 	size_t nvariants;
 	struct report_file *files;
@@ -206,6 +208,12 @@ void report_summarize(const struct report *r, struct report_summary *out);
 enum report_cell { REPORT_CELL_HELD, REPORT_CELL_VIOLATED, REPORT_CELL_NOT_EXERCISED };
 enum report_cell report_cell_of(const struct report_result *res,
                                 const struct report_invariant *inv);
+
+/* The verdict of a matrix run, from the results alone: it passes when every
+ * "hardened" result held every invariant and was exercised, and every fix
+ * named by a result has a "legacy" result that violated an invariant. Writes
+ * a one-line reason into why (the first thing that failed, or a summary). */
+bool report_matrix_verdict(const struct report *r, char *why, size_t whysize);
 
 /* Merges n parts (borrowed) into a new report in *out. Results with the same
  * (scenario, variant) add up: seeds, violations, counts and histograms, so

@@ -265,9 +265,21 @@ static void html_header(struct textbuf *out, const struct report *r,
 	uint64_t cells = s->invariants_held + s->invariants_violated +
 	                 s->invariants_not_exercised;
 	bool bad = s->invariants_violated > 0;
+	char why[256];
+	bool matrix_pass = r->matrix && report_matrix_verdict(r, why, sizeof why);
 	textbuf_printf(out, "<header class=\"verdict %s\"><div class=\"inner\">\n",
-	               bad ? "violated" : "held");
-	if (bad) {
+	               (r->matrix ? !matrix_pass : bad) ? "violated" : "held");
+	if (r->matrix) {
+		textbuf_put(out, matrix_pass ? "<div class=\"word\">✓ MATRIX PASSES</div>\n"
+		                             : "<div class=\"word\">✗ MATRIX FAILS</div>\n");
+		textbuf_put(out, "<h1>");
+		html_text(out, why);
+		textbuf_printf(out, "</h1>\n<p class=\"meta\">Every scenario ran under every "
+		               "variant: %llu of %llu invariant checks were violated, by the legacy "
+		               "and seed variants the matrix is meant to expose.</p>\n",
+		               (unsigned long long)s->invariants_violated,
+		               (unsigned long long)cells);
+	} else if (bad) {
 		textbuf_put(out, "<div class=\"word\">✗ VIOLATED</div>\n");
 		textbuf_printf(out, "<h1>%llu of %llu invariant checks violated</h1>\n",
 		               (unsigned long long)s->invariants_violated,

@@ -185,6 +185,7 @@ static json_t *out_settings(struct json_out *o, const struct report *r)
 		return NULL;
 	out_set(o, obj, "tool_version", out_str(r->tool_version));
 	out_set(o, obj, "mode", out_str(r->mode));
+	out_set(o, obj, "kind", json_string(r->matrix ? "matrix" : "run"));
 	json_t *vs = json_array();
 	for (size_t i = 0; vs != NULL && i < r->nvariants; i++)
 		out_append(o, vs, out_str(r->variants[i]));
@@ -218,6 +219,12 @@ static json_t *out_summary(struct json_out *o, const struct report *r)
 		return NULL;
 	out_set(o, obj, "verdict",
 	        json_string(s.invariants_violated > 0 ? "violated" : "held"));
+	if (r->matrix) {
+		char why[256];
+		bool pass = report_matrix_verdict(r, why, sizeof why);
+		out_set(o, obj, "matrix_verdict", json_string(pass ? "pass" : "fail"));
+		out_set(o, obj, "matrix_reason", json_string(why));
+	}
 	out_set(o, obj, "results", out_uint(o, "results", s.results));
 	out_set(o, obj, "results_not_exercised",
 	        out_uint(o, "results_not_exercised", s.results_not_exercised));
@@ -452,6 +459,16 @@ static void in_settings(struct json_in *in, const json_t *root, struct report *r
 	free(r->mode);
 	r->tool_version = t;
 	r->mode = m;
+	/* "kind" came with matrix runs; older files are plain runs. */
+	json_t *kind = json_object_get(s, "kind");
+	if (kind != NULL) {
+		const char *k = json_string_value(kind);
+		if (k == NULL || (strcmp(k, "run") != 0 && strcmp(k, "matrix") != 0)) {
+			in_fail(in, "settings.kind", "expected \"run\" or \"matrix\"");
+			return;
+		}
+		r->matrix = strcmp(k, "matrix") == 0;
+	}
 
 	json_t *vs = in_get(in, s, "settings", "variants", WANT_ARRAY);
 	size_t i;

@@ -165,7 +165,16 @@ enum result report_format_md(const struct report *r, struct textbuf *out)
 	struct report_summary s;
 	report_summarize(r, &s);
 	uint64_t cells = s.invariants_held + s.invariants_violated + s.invariants_not_exercised;
-	if (s.invariants_violated > 0)
+	char why[256];
+	if (r->matrix) {
+		bool pass = report_matrix_verdict(r, why, sizeof why);
+		textbuf_printf(out, "# %s Matrix %s: ", pass ? "✅" : "❌", pass ? "passes" : "fails");
+		md_put_text(out, why);
+		textbuf_printf(out, "\n\nEvery scenario ran under every variant; %llu of %llu "
+		               "invariant checks were violated, by the variants the matrix is meant "
+		               "to expose.\n\n", (unsigned long long)s.invariants_violated,
+		               (unsigned long long)cells);
+	} else if (s.invariants_violated > 0)
 		textbuf_printf(out, "# ❌ Violated: %llu of %llu invariant checks failed\n\n",
 		               (unsigned long long)s.invariants_violated,
 		               (unsigned long long)cells);

@@ -302,12 +302,13 @@ static int run_all(struct run_common *rc, struct scenario **list, size_t n,
 	return 0;
 }
 
-static int finish(struct run_common *rc, const char *mode, struct scenario **list, size_t n,
+static int finish(struct run_common *rc, const char *mode, bool matrix,
+                  struct scenario **list, size_t n,
                   struct runner_result *results, size_t nresults, int status)
 {
 	if (rc->report_dir != NULL && status != EXIT_USAGE) {
 		char err[512];
-		if (report_fill_write(rc->report_dir, mode, list, n, results, nresults, err,
+		if (report_fill_write(rc->report_dir, mode, matrix, list, n, results, nresults, err,
 		                      sizeof err) != RESULT_OK) {
 			fprintf(stderr, "faultline: report: %s\n", err);
 			if (status == 0)
@@ -365,7 +366,7 @@ int cmd_run(int argc, char **argv)
 	       (unsigned long long)(n - violated - idle));
 	if (st == 0 && (violated || idle || tool_failed(results, n)))
 		st = EXIT_VIOLATED;
-	return finish(&rc, "simulated", list, n, results, n, st);
+	return finish(&rc, "simulated", false, list, n, results, n, st);
 }
 
 /* Whether a violation of inv speaks about fix f: each invariant belongs to
@@ -474,7 +475,7 @@ int cmd_matrix(int argc, char **argv)
 	st = run_all(&rc, list, n, vss, VARIANT_COUNT, results);
 	if (st == 0)
 		st = matrix_summary(list, n, results);
-	return finish(&rc, "simulated", list, n, results, nres, st);
+	return finish(&rc, "simulated", true, list, n, results, nres, st);
 }
 
 static void usage_replay(FILE *out)

@@ -240,7 +240,8 @@ enum result report_fill(const char *mode, struct scenario *const *list, size_t n
 	return RESULT_OK;
 }
 
-enum result report_fill_write(const char *dir, const char *mode, struct scenario *const *list,
+enum result report_fill_write(const char *dir, const char *mode, bool matrix,
+                              struct scenario *const *list,
                               size_t n, const struct runner_result *results, size_t nresults,
                               char *err, size_t errsize)
 {
@@ -249,6 +250,7 @@ enum result report_fill_write(const char *dir, const char *mode, struct scenario
 	enum result rc = report_fill(mode, list, n, results, nresults, &r, err, errsize);
 	if (rc != RESULT_OK)
 		return rc;
+	r->matrix = matrix;
 	rc = report_write_all(r, dir, err, errsize);
 	report_destroy(r);
 	return rc;

@@ -4,6 +4,7 @@
 #ifndef SIM_REPORT_FILL_H
 #define SIM_REPORT_FILL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/result.h"
@@ -20,7 +21,7 @@ MUST_USE enum result report_fill(const char *mode, struct scenario *const *list,
 
 /* report_fill, then report.json, junit.xml, report.md and report.html in
  * dir (traces/ is written by the runner). */
-MUST_USE enum result report_fill_write(const char *dir, const char *mode,
+MUST_USE enum result report_fill_write(const char *dir, const char *mode, bool matrix,
                                        struct scenario *const *list, size_t n,
                                        const struct runner_result *results,
                                        size_t nresults, char *err, size_t errsize);
