@@ -1,0 +1,99 @@
+# tests/cli/run.sh - run, matrix and replay as users and CI meet them: exit
+# statuses, replay lines, determinism across processes, --jobs, reports.
+# Sourced by tests/cli_test.sh (uses $bin, expect_status, expect_output).
+
+clitmp=$(mktemp -d)
+trap 'rm -rf "$clitmp"' EXIT
+
+expect_status 0 "run --help" "$bin" run --help
+expect_output "--variant" "run --help names --variant" "$bin" run --help
+expect_status 0 "matrix --help" "$bin" matrix --help
+expect_status 0 "replay --help" "$bin" replay --help
+expect_status 2 "run without a path" "$bin" run
+expect_status 2 "run with an unknown option" "$bin" run --frobnicate scenarios/
+expect_status 2 "run with a bad variant" "$bin" run --variant webhook=ancient scenarios/
+expect_output "unknown variant 'ancient'" "bad variant message" "$bin" run --variant webhook=ancient scenarios/
+expect_status 2 "run with --jobs 0" "$bin" run --jobs 0 scenarios/
+expect_status 2 "run on a missing path" "$bin" run no/such/dir
+expect_status 2 "run on a bad scenario" "$bin" run tests/data/scenarios/bad
+expect_output '^[^:]+\.yaml:[0-9]+:[0-9]+: ' "bad scenario error is located" "$bin" run tests/data/scenarios/bad
+expect_status 2 "replay without --seed" "$bin" replay scenarios/ratelimit-parallel-burst.yaml
+expect_status 2 "matrix refuses --variant" "$bin" matrix --variant legacy scenarios/
+
+# Hardened holds; legacy is caught with its replay line.
+expect_status 0 "hardened holds on the webhook race" "$bin" run scenarios/webhook-concurrent-copies.yaml
+expect_status 1 "legacy violates on the webhook race" "$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
+expect_output "replay: faultline replay scenarios/webhook-concurrent-copies.yaml --seed 1 --variant legacy" \
+	"violation prints its replay command" "$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
+expect_status 1 "seed loses the event after the claim" "$bin" run --variant webhook=seed scenarios/webhook-lost-after-claim.yaml
+expect_status 0 "one seed by --seed" "$bin" run --seed 7 scenarios/ratelimit-expire-fails-once.yaml
+expect_status 1 "legacy lockout on one seed" "$bin" run --seed 7 --variant legacy scenarios/ratelimit-expire-fails-once.yaml
+
+# A scenario whose faults never fire is not a pass.
+cat > "$clitmp/idle.yaml" <<'YAML'
+fixes: [ratelimit]
+seeds: 4
+workload:
+  ratelimit: {users: 1, requests_per_user: 3}
+faults:
+  - {target: redis, op: del, kind: error}
+YAML
+expect_status 1 "a scenario that exercised nothing fails" "$bin" run "$clitmp/idle.yaml"
+expect_output "not exercised: no fault fired" "not exercised is said" "$bin" run "$clitmp/idle.yaml"
+
+# The main job: the standard suite as a matrix.
+expect_status 0 "matrix over the standard suite passes" "$bin" matrix -q scenarios/
+expect_output "^verdict: PASS" "matrix verdict line" "$bin" matrix -q scenarios/
+
+# Determinism: the same seed gives a byte-identical trace in two processes.
+"$bin" replay scenarios/mixed-all-faults.yaml --seed 3 --variant seed >"$clitmp/a.jsonl" 2>/dev/null
+"$bin" replay scenarios/mixed-all-faults.yaml --seed 3 --variant seed >"$clitmp/b.jsonl" 2>/dev/null
+if [ -s "$clitmp/a.jsonl" ] && cmp -s "$clitmp/a.jsonl" "$clitmp/b.jsonl"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: replay of one seed differs between two processes"
+fi
+"$bin" replay scenarios/mixed-all-faults.yaml --seed 4 --variant seed >"$clitmp/c.jsonl" 2>/dev/null
+if ! cmp -s "$clitmp/a.jsonl" "$clitmp/c.jsonl"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: two different seeds gave the same trace"
+fi
+# Every trace line is JSON with a time and a kind (python3's json, not ours).
+if python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    assert isinstance(o["t"], int) and isinstance(o["ev"], str)
+' "$clitmp/a.jsonl"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: replay trace is not JSON lines with t and ev"
+fi
+
+# --jobs 2 gives the same report as one process.
+"$bin" run -q --variant legacy --jobs 1 --report "$clitmp/j1" scenarios/ >/dev/null 2>&1
+"$bin" run -q --variant legacy --jobs 2 --report "$clitmp/j2" scenarios/ >/dev/null 2>&1
+if [ -s "$clitmp/j1/report.json" ] && cmp -s "$clitmp/j1/report.json" "$clitmp/j2/report.json"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: --jobs 2 and --jobs 1 wrote different report.json"
+fi
+for f in report.json junit.xml report.md report.html; do
+	if [ -s "$clitmp/j1/$f" ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: --report did not write $f"
+	fi
+done
+if ls "$clitmp/j1/traces/"*.jsonl >/dev/null 2>&1; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: --report did not write the traces of failing seeds"
+fi
