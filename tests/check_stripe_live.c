@@ -385,6 +385,55 @@ START_TEST(test_fake_stripe_lists_customers_newest_first_with_paging)
 }
 END_TEST
 
+START_TEST(test_stripe_live_past_curl_loop_bound_is_conn_lost_unsent)
+{
+	struct fixture f;
+	fixture_init_with(&f, 100000, NULL, TEST_KEY, 2000000);
+	enum { RUNNING = 16 }; /* the fixture's curl_loop bound */
+	struct answer a[RUNNING + 1];
+	char user[RUNNING + 1][16];
+	for (int i = 0; i <= RUNNING; i++) {
+		snprintf(user[i], sizeof user[i], "user_%d", i);
+		create_async(&f, "many@example.org", user[i], NULL, &a[i]);
+	}
+	loop_until(&f, &a[RUNNING].calls, 1000000);
+	ck_assert_int_eq(a[RUNNING].oc, OUTCOME_CONN_LOST);
+	ck_assert_int_eq(a[0].calls, 0);
+	for (int i = 0; i < RUNNING; i++) {
+		loop_until(&f, &a[i].calls, 2000000);
+		ck_assert_int_eq(a[i].oc, OUTCOME_OK);
+	}
+	ck_assert_uint_eq(fake_stripe_customer_count(f.fake), RUNNING);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_fake_stripe_refuses_oversized_body_with_413)
+{
+	struct fixture f;
+	fixture_init(&f);
+	char url[160];
+	snprintf(url, sizeof url, "%s/v1/customers", fake_stripe_url(f.fake));
+	static char body[FAKE_STRIPE_BODY_MAX + 64];
+	memset(body, 'a', sizeof body - 1);
+	memcpy(body, "email=", 6);
+	CURL *easy = curl_easy_init();
+	ck_assert_ptr_nonnull(easy);
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+	curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, TEST_KEY);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+	struct got_list g = {0, 0, NULL};
+	ck_assert_int_eq(curl_loop_start(f.cl, easy, on_list, &g), RESULT_OK);
+	loop_until(&f, &g.calls, 2000000);
+	ck_assert_int_eq(g.calls, 1);
+	ck_assert_int_eq(g.status, 413);
+	json_decref(g.doc);
+	ck_assert_uint_eq(fake_stripe_customer_count(f.fake), 0);
+	fixture_fini(&f);
+}
+END_TEST
+
 START_TEST(test_stripe_live_key_comes_from_env_then_file)
 {
 	char key[STRIPE_LIVE_KEY_MAX], err[160];
@@ -439,6 +488,8 @@ Suite *check_stripe_live_suite(void)
 	tcase_add_test(faults, test_stripe_live_refused_connection_is_conn_lost);
 	tcase_add_test(faults, test_stripe_live_header_breaking_key_is_not_sent);
 	tcase_add_test(faults, test_stripe_live_key_comes_from_env_then_file);
+	tcase_add_test(faults, test_stripe_live_past_curl_loop_bound_is_conn_lost_unsent);
+	tcase_add_test(faults, test_fake_stripe_refuses_oversized_body_with_413);
 	suite_add_tcase(s, faults);
 	return s;
 }
