@@ -23,6 +23,7 @@
  * and its transaction rolls back instead of running on. */
 #define PG_LIVE_SETUP_SQL "SET client_connection_check_interval = 1000"
 #define PG_LIVE_BLOCKING_CONNECT_S "5"
+#define PG_LIVE_RESULTS_MAX 64 /* results read for one query */
 
 enum conn_state {
 	CONN_EMPTY,      /* no server connection */
@@ -537,8 +538,9 @@ static void conn_read(struct sql_conn *c)
 	                   !c->exec_answered);
 	if (!busy_query)
 		return; /* idle: notices, or nothing */
-	/* Bounded: libpq returns one result per statement, then NULL. */
-	for (int n = 0; n <= SQL_STMT_COUNT && !PQisBusy(c->pg); n++) {
+	/* Every query here is one statement: one result, then NULL. The
+	 * bound only guards against a server that sends more. */
+	for (int n = 0; n < PG_LIVE_RESULTS_MAX && !PQisBusy(c->pg); n++) {
 		PGresult *res = PQgetResult(c->pg);
 		if (res == NULL) {
 			conn_query_done(c);
