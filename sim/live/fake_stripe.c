@@ -117,12 +117,14 @@ static void reply_create(struct fake_stripe *fs, struct evhttp_request *req,
                          const char *user_id)
 {
 	if (r->http_status == 200) {
-		struct created_find cf = {r->customer_id, sched_now_us(fs->s)};
+		/* r's strings live until the next call on the model. */
+		char id[STRIPE_MODEL_CUSTOMER_ID_LEN + 1];
+		snprintf(id, sizeof id, "%s", r->customer_id);
+		struct created_find cf = {id, sched_now_us(fs->s)};
 		if (r->idempotent_replay)
 			stripe_model_foreach_customer(fs->model, created_on_customer,
 			                              &cf);
-		reply_json(req, 200, customer_json(r->customer_id, email, user_id,
-		                                   cf.created_us),
+		reply_json(req, 200, customer_json(id, email, user_id, cf.created_us),
 		           r->idempotent_replay);
 		return;
 	}
