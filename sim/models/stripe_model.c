@@ -1,9 +1,8 @@
 /* sim/models/stripe_model.c - customers and idempotency keys. Key records
- * sit in a ring in the order their first request began, which is also the
- * order they expire in, so forgetting old keys is a walk from the head; a
- * hash index over record sequence numbers finds a key. Pending requests
- * live in a fixed table named by tokens that carry a generation, so a stale
- * token is caught rather than followed. */
+ * sit in a ring in the order their first request began, which is the order
+ * they expire in, so pruning is a walk from the head; a hash index over
+ * record sequence numbers finds a key. Pending requests live in a fixed
+ * table named by tokens with a generation, so stale tokens are caught. */
 #include "sim/models/stripe_model.h"
 
 #include <stdlib.h>

@@ -1,9 +1,8 @@
-/* sim/models/stripe_model.h - an in-process model of Stripe's customer
- * creation and its Idempotency-Key contract, on a virtual clock passed in.
- * A request is two-phase (begin when it reaches Stripe, finish when Stripe
- * answers) so that "in flight" exists in virtual time. Synchronous; knows
- * nothing of the scheduler or of faults. Not for webhooks (see
- * core/stripe_sig.h) or any other Stripe object. Not thread-safe. */
+/* sim/models/stripe_model.h - in-process Stripe customer creation and its
+ * Idempotency-Key contract, on a virtual clock passed in. Two-phase (begin
+ * when a request reaches Stripe, finish when Stripe answers) so "in flight"
+ * exists in virtual time. Knows nothing of the scheduler or of faults. Not
+ * for webhooks (core/stripe_sig.h) or other Stripe objects; not thread-safe. */
 #ifndef SIM_MODELS_STRIPE_MODEL_H
 #define SIM_MODELS_STRIPE_MODEL_H
 
