@@ -391,7 +391,7 @@ START_TEST(test_stripe_live_past_curl_loop_bound_is_conn_lost_unsent)
 	fixture_init_with(&f, 100000, NULL, TEST_KEY, 2000000);
 	enum { RUNNING = 16 }; /* the fixture's curl_loop bound */
 	struct answer a[RUNNING + 1];
-	char user[RUNNING + 1][16];
+	char user[RUNNING + 1][24];
 	for (int i = 0; i <= RUNNING; i++) {
 		snprintf(user[i], sizeof user[i], "user_%d", i);
 		create_async(&f, "many@example.org", user[i], NULL, &a[i]);
