@@ -1,9 +1,8 @@
-/* sim/live/fake_stripe.h - a built-in fake of Stripe's customer API served
- * by evhttp on 127.0.0.1, for live runs without network or keys: POST
- * /v1/customers with the Idempotency-Key contract of the Stripe model
- * (sim/models/stripe_model.h), GET /v1/customers for the no-orphan check,
- * Bearer auth. Not Stripe: no other objects, no webhooks, no TLS. Runs on
- * the caller's event_base; not thread-safe. */
+/* sim/live/fake_stripe.h - a built-in fake of Stripe's customer API on
+ * 127.0.0.1 (evhttp on the caller's event_base), for live runs without
+ * network or keys: the Stripe model's Idempotency-Key contract behind POST
+ * and GET /v1/customers, with Bearer auth. Not Stripe: no other objects, no
+ * webhooks, no TLS; not thread-safe. */
 #ifndef SIM_LIVE_FAKE_STRIPE_H
 #define SIM_LIVE_FAKE_STRIPE_H
 

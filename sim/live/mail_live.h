@@ -1,11 +1,7 @@
 /* sim/live/mail_live.h - the mail port (core/env.h struct mail_port) over
  * SMTP with libcurl, through the shared curl_loop: to the built-in sink
  * (smtp_sink.h) at smtp://127.0.0.1:PORT or to any SMTP server URL. Not for
- * the simulated runs; no AUTH; not thread-safe.
- * Known limit of libcurl (curl issue #8555): it reads the reply to the
- * final "." (and to QUIT when it closes a connection) in a blocking call,
- * so each send holds the loop for that one round trip, at most timeout_us.
- * A server on the same thread would deadlock: smtp_sink has its own. */
+ * the simulated runs; no AUTH; not thread-safe. */
 #ifndef SIM_LIVE_MAIL_LIVE_H
 #define SIM_LIVE_MAIL_LIVE_H
 
@@ -38,7 +34,12 @@ struct mail_live *mail_live_create(struct curl_loop *cl, struct sched *s,
  * from inside one of its callbacks. */
 void mail_live_destroy(struct mail_live *ml);
 
-/* Fills *out with the port. Its contract (core/env.h) holds; the message's
+/* Known limit of libcurl (curl issue #8555): it reads the reply to the
+ * final "." (and to QUIT when it closes a connection) in a blocking call,
+ * so each send holds the loop for that one round trip, at most timeout_us.
+ * A server on the same thread would deadlock: smtp_sink has its own.
+ *
+ * Fills *out with the port. Its contract (core/env.h) holds; the message's
  * data is copied, so it is borrowed only for the call. Outcomes:
  *  - OUTCOME_OK, smtp_code 250: the server accepted the message;
  *  - OUTCOME_ERROR with the server's 4xx/5xx code (the first refusal ends

@@ -1,9 +1,8 @@
 /* sim/live/smtp_sink.c - the SMTP sink: one bufferevent per session, a line
- * at a time, a small state machine per RFC 5321's mail transaction (MAIL,
- * RCPT..., DATA). Replies are written whole; a session that must end
- * (QUIT, idle, a line too long) is closed once its reply has drained.
- * Everything but the message list belongs to the sink's thread; the list is
- * shared under a mutex, and a socketpair tells the thread to stop. */
+ * at a time, RFC 5321's mail transaction (MAIL, RCPT..., DATA) as a small
+ * state machine; a session that must end is closed once its reply drained.
+ * All but the message list belongs to the sink's thread; the list is shared
+ * under a mutex, and a socketpair tells the thread to stop. */
 #include "sim/live/smtp_sink.h"
 
 #include <ctype.h>

@@ -1,10 +1,8 @@
-/* sim/live/smtp_sink.h - a minimal SMTP server on 127.0.0.1 for live runs
- * and tests: it accepts mail (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)
- * and records each message exactly as received, envelope and data, so the
- * email-safe invariant can read the real bytes. It runs on its own thread
- * and event_base, so a client that blocks on it (libcurl waits for the
- * reply to the final "." in a blocking call) cannot deadlock the run. Not a
- * mail relay: nothing is delivered anywhere; no AUTH, no TLS. */
+/* sim/live/smtp_sink.h - a minimal SMTP server on 127.0.0.1 that records
+ * each message exactly as received (envelope and data) for the email-safe
+ * invariant. Its own thread and event_base, so a client that blocks on it
+ * (libcurl's wait for the reply to the final ".") cannot deadlock the run.
+ * Not a relay: nothing is delivered anywhere; no AUTH, no TLS. */
 #ifndef SIM_LIVE_SMTP_SINK_H
 #define SIM_LIVE_SMTP_SINK_H
 
@@ -40,7 +38,9 @@ struct smtp_sink_message {
 	size_t len;
 };
 
-/* Listens on 127.0.0.1 only and serves from a thread of its own. NULL
+/* Speaks EHLO/HELO, MAIL FROM, RCPT TO, DATA (dot-unstuffed), RSET, NOOP
+ * and QUIT; anything else gets 502. Listens on 127.0.0.1 only and serves
+ * from a thread of its own. NULL
  * with a message in err (errsize bytes) on a bad configuration, a port in
  * use, or out of memory. */
 struct smtp_sink *smtp_sink_create(const struct smtp_sink_config *cfg,
