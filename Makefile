@@ -90,6 +90,8 @@ $(CHECK): $(TEST_OBJ) $(LIB)
 # re-enters make so pkg-config sees the freshly installed packages.
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-run
+	@echo "== again under AddressSanitizer and UndefinedBehaviorSanitizer"
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-run
 
 suite: deps
 	$(Q)$(MAKE) --no-print-directory suite-run

@@ -1273,6 +1273,9 @@ void simnet_destroy(struct simnet *n)
 		n->wait_head = w->next_waiter;
 		op_unref(w);
 	}
+	/* Every op must be gone by now: a reference that outlived its timer
+	 * is a leak (the destroy runs after the drain of world_free). */
+	ASSERT(n->live == NULL);
 	while (n->cache != NULL) {
 		struct op *op = n->cache;
 		n->cache = op->live_next;
