@@ -103,8 +103,15 @@ test-run: $(BIN) $(CHECK)
 suite-run: $(BIN)
 	$(Q)$(BIN) matrix --report $(BUILD)/report scenarios/
 
-bench: deps $(BIN)
-	$(Q)scripts/bench.sh $(BIN)
+$(BUILD)/bench_sched: bench/bench_sched.c $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+bench: deps
+	$(Q)scripts/deps.sh live
+	$(Q)$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_sched
+	$(Q)scripts/bench.sh $(BIN) $(BUILD)/bench_sched
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
