@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "core/assert.h"
+#include "sim/assert_ctx.h"
 #include "sim/sched.h"
 #include "sim/trace.h"
 
@@ -235,8 +236,11 @@ static void run_share(const struct scenario *sc, const struct variant_set *vs,
 		return;
 	}
 	struct world_result r;
+	char var[160];
+	variant_set_format(vs, sc, var, sizeof var);
 	for (size_t i = worker; i < p->count; i += workers) {
 		uint64_t seed = plan_seed(p, i);
+		assert_ctx_run(sc->path, var, seed);
 		struct trace tr;
 		if (p->opt->trace_digest)
 			trace_init_digest(&tr);
@@ -353,6 +357,9 @@ static enum result run_traced(const struct scenario *sc, const struct variant_se
 		return RESULT_NOMEM;
 	struct world_config cfg = {.sc = sc, .seed = seed, .base = base, .trace = tr};
 	memcpy(cfg.variants, vs->v, sizeof cfg.variants);
+	char var[160];
+	variant_set_format(vs, sc, var, sizeof var);
+	assert_ctx_run(sc->path, var, seed);
 	enum result rc = world_run(&cfg, res);
 	event_base_free(base);
 	return rc;

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "core/assert.h"
+#include "sim/assert_ctx.h"
 #include "sim/prng.h"
 
 struct slot {
@@ -99,6 +100,7 @@ struct sched *sched_create(struct event_base *base, enum sched_clock clock,
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	assert_ctx_sched(s);
 	return s;
 }
 
@@ -106,6 +108,7 @@ void sched_destroy(struct sched *s)
 {
 	if (s == NULL)
 		return;
+	assert_ctx_sched(NULL);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		if (s->slots[i].ev != NULL)
 			event_free(s->slots[i].ev);
