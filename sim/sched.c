@@ -162,11 +162,15 @@ static inline void heap_put(struct sched *s, uint32_t pos, const struct heap_ent
 	s->slots[e->slot].heap_pos = pos;
 }
 
+/* A 4-ary heap: half the levels of a binary one, and the four children of
+ * a node share a cache line or two. */
+#define HEAP_ARITY 4
+
 static void heap_up(struct sched *s, uint32_t pos)
 {
 	struct heap_entry e = s->heap[pos];
 	while (pos > 0) {
-		uint32_t parent = (pos - 1) / 2;
+		uint32_t parent = (pos - 1) / HEAP_ARITY;
 		if (!entry_before(&e, &s->heap[parent]))
 			break;
 		heap_put(s, pos, &s->heap[parent]);
@@ -179,15 +183,19 @@ static void heap_down(struct sched *s, uint32_t pos)
 {
 	struct heap_entry e = s->heap[pos];
 	for (;;) {
-		uint32_t child = 2 * pos + 1;
-		if (child >= s->nheap)
+		uint32_t first = HEAP_ARITY * pos + 1;
+		if (first >= s->nheap)
 			break;
-		if (child + 1 < s->nheap && entry_before(&s->heap[child + 1], &s->heap[child]))
-			child++;
-		if (!entry_before(&s->heap[child], &e))
+		uint32_t best = first;
+		uint32_t end = first + HEAP_ARITY < s->nheap ? first + HEAP_ARITY : s->nheap;
+		for (uint32_t c = first + 1; c < end; c++) {
+			if (entry_before(&s->heap[c], &s->heap[best]))
+				best = c;
+		}
+		if (!entry_before(&s->heap[best], &e))
 			break;
-		heap_put(s, pos, &s->heap[child]);
-		pos = child;
+		heap_put(s, pos, &s->heap[best]);
+		pos = best;
 	}
 	heap_put(s, pos, &e);
 }
@@ -200,7 +208,7 @@ static void heap_remove(struct sched *s, uint32_t pos)
 	if (pos == s->nheap)
 		return;
 	heap_put(s, pos, &last);
-	if (pos > 0 && entry_before(&last, &s->heap[(pos - 1) / 2]))
+	if (pos > 0 && entry_before(&last, &s->heap[(pos - 1) / HEAP_ARITY]))
 		heap_up(s, pos);
 	else
 		heap_down(s, pos);
