@@ -160,7 +160,6 @@ static struct op *op_new(struct simnet *n, enum op_type type,
                          enum fault_target target, const char *opname,
                          void *arg)
 {
-	ASSERT(n->inflight < SIMNET_OPS_MAX);
 	struct op *op = n->cache;
 	if (op != NULL) {
 		n->cache = op->live_next;
@@ -487,6 +486,13 @@ static bool target_down(struct simnet *n, enum fault_target t)
 {
 	if (n->shutdown)
 		return true;
+	if (n->inflight > SIMNET_OPS_MAX) {
+		/* The client's own limit on operations in flight: past it,
+		 * new operations fail at once, as a connection pool that is
+		 * out of sockets does. */
+		n->stats.overloaded++;
+		return true;
+	}
 	return n->plan != NULL && fault_plan_down(n->plan, t, sched_now_us(n->s), NULL);
 }
 
