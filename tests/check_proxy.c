@@ -23,6 +23,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "sim/live/control_api.h"
 #include "sim/live/pg_wire.h"
 #include "sim/live/proxy.h"
 #include "sim/live/resp_wire.h"
@@ -1359,6 +1360,289 @@ START_TEST(test_proxy_pg_stall_on_commit_leaves_it_unsent)
 }
 END_TEST
 
+/* ---- the HTTP control API -------------------------------------------------- */
+
+struct http_result {
+	bool done;
+	int code;
+	char body[16384];
+};
+
+static void http_on_done(struct evhttp_request *req, void *arg)
+{
+	struct http_result *r = arg;
+	r->done = true;
+	if (req == NULL) {
+		r->code = -1;
+		return;
+	}
+	r->code = evhttp_request_get_response_code(req);
+	ev_ssize_t n = evbuffer_copyout(evhttp_request_get_input_buffer(req), r->body,
+	                                sizeof r->body - 1);
+	r->body[n > 0 ? n : 0] = '\0';
+}
+
+static bool http_done(void *arg)
+{
+	return ((struct http_result *)arg)->done;
+}
+
+static int http_ua(struct event_base *base, uint16_t port, enum evhttp_cmd_type m,
+                   const char *path, const char *body, const char *ua, struct http_result *r)
+{
+	memset(r, 0, sizeof *r);
+	struct evhttp_connection *conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", port);
+	ck_assert_ptr_nonnull(conn);
+	struct evhttp_request *req = evhttp_request_new(http_on_done, r);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Host", "127.0.0.1");
+	if (ua != NULL)
+		evhttp_add_header(h, "User-Agent", ua);
+	if (body != NULL)
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+	ck_assert_int_eq(evhttp_make_request(conn, req, m, path), 0);
+	ck_assert(run_until(base, http_done, r, WAIT_MS));
+	evhttp_connection_free(conn);
+	return r->code;
+}
+
+static int http(struct event_base *base, uint16_t port, enum evhttp_cmd_type m,
+                const char *path, const char *body, struct http_result *r)
+{
+	return http_ua(base, port, m, path, body, "faultline-test", r);
+}
+
+static json_t *body_of(const struct http_result *r)
+{
+	json_error_t e;
+	json_t *j = json_loads(r->body, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", r->body);
+	return j;
+}
+
+struct api_fixture {
+	struct event_base *base;
+	struct server srv;
+	struct control_api *api;
+	uint16_t port; /* the API's */
+	char upstream[64];
+};
+
+static void api_open(struct api_fixture *f)
+{
+	signal(SIGPIPE, SIG_IGN);
+	f->base = sched_base_new(SCHED_REAL);
+	server_start(&f->srv, f->base, SERVER_ECHO);
+	snprintf(f->upstream, sizeof f->upstream, "127.0.0.1:%u", (unsigned)f->srv.port);
+	struct control_api_config cfg = {.listen = "127.0.0.1:0", .seed = 1};
+	char err[256] = "";
+	f->api = control_api_create(f->base, &cfg, err, sizeof err);
+	ck_assert_msg(f->api != NULL, "control_api_create: %s", err);
+	f->port = control_api_port(f->api);
+	ck_assert_uint_ne(f->port, 0);
+}
+
+static void api_close(struct api_fixture *f)
+{
+	control_api_destroy(f->api);
+	server_stop(&f->srv);
+	event_base_free(f->base);
+}
+
+START_TEST(test_control_api_version_answers_json)
+{
+	struct api_fixture f;
+	api_open(&f);
+	struct http_result r;
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET, "/version", NULL, &r), 200);
+	json_t *j = body_of(&r);
+	ck_assert(json_is_string(json_object_get(j, "version")));
+	json_decref(j);
+	api_close(&f);
+}
+END_TEST
+
+START_TEST(test_control_api_proxy_and_toxic_lifecycle)
+{
+	struct api_fixture f;
+	api_open(&f);
+	struct http_result r;
+	char body[256];
+	snprintf(body, sizeof body,
+	         "{\"name\":\"echo\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\"}", f.upstream);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies", body, &r), 201);
+	json_t *j = body_of(&r);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "echo");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "upstream")), f.upstream);
+	ck_assert(json_is_true(json_object_get(j, "enabled")));
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "toxics")), 0);
+	const char *listen = json_string_value(json_object_get(j, "listen"));
+	struct proxy *p = control_api_find(f.api, "echo");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(listen, proxy_listen(p));
+	json_decref(j);
+
+	struct fixture pf = {.base = f.base, .proxy = p, .port = proxy_listen_port(p)};
+	expect_echo(&pf, "through the api");
+
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/echo/toxics",
+	                      "{\"type\":\"latency\",\"attributes\":{\"latency\":50,\"jitter\":5}}",
+	                      &r), 200);
+	j = body_of(&r);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "latency_downstream");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "stream")), "downstream");
+	ck_assert(json_number_value(json_object_get(j, "toxicity")) == 1.0);
+	json_decref(j);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET, "/proxies/echo/toxics", NULL, &r),
+	                 200);
+	j = body_of(&r);
+	ck_assert_uint_eq(json_array_size(j), 1);
+	json_decref(j);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET, "/proxies", NULL, &r), 200);
+	j = body_of(&r);
+	ck_assert_ptr_nonnull(json_object_get(j, "echo"));
+	json_decref(j);
+
+	/* Update keeps what the body does not name. */
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST,
+	                      "/proxies/echo/toxics/latency_downstream",
+	                      "{\"attributes\":{\"latency\":70}}", &r), 200);
+	ck_assert_uint_eq(proxy_find_toxic(p, "latency_downstream")->latency.latency_ms, 70);
+	ck_assert_uint_eq(proxy_find_toxic(p, "latency_downstream")->latency.jitter_ms, 5);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_DELETE,
+	                      "/proxies/echo/toxics/latency_downstream", NULL, &r), 204);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET,
+	                      "/proxies/echo/toxics/latency_downstream", NULL, &r), 404);
+
+	/* Down: connections refused; reset brings it back. */
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/echo",
+	                      "{\"enabled\":false}", &r), 200);
+	ck_assert(!proxy_is_enabled(p));
+	struct client cl;
+	client_open(&cl, f.base, pf.port);
+	ck_assert(wait_closed(f.base, &cl));
+	ck_assert_int_eq(cl.err, ECONNREFUSED);
+	client_close(&cl);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/reset", NULL, &r), 204);
+	ck_assert(proxy_is_enabled(p));
+	expect_echo(&pf, "up again");
+
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_DELETE, "/proxies/echo", NULL, &r), 204);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET, "/proxies/echo", NULL, &r), 404);
+	j = body_of(&r);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "error")), "proxy not found");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 404);
+	json_decref(j);
+	api_close(&f);
+}
+END_TEST
+
+START_TEST(test_control_api_moving_upstream_restarts_the_proxy)
+{
+	struct api_fixture f;
+	api_open(&f);
+	struct http_result r;
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies",
+	                      "{\"name\":\"m\",\"upstream\":\"127.0.0.1:1\","
+	                      "\"toxics\":[{\"type\":\"slow_close\"}]}", &r), 201);
+	char body[128];
+	snprintf(body, sizeof body, "{\"upstream\":\"%s\"}", f.upstream);
+	ck_assert_msg(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/m", body, &r) == 200, "%s", r.body);
+	struct proxy *p = control_api_find(f.api, "m");
+	ck_assert_str_eq(proxy_upstream(p), f.upstream);
+	ck_assert_uint_eq(proxy_toxic_count(p), 1); /* toxics carried over */
+	struct fixture pf = {.base = f.base, .proxy = p, .port = proxy_listen_port(p)};
+	expect_echo(&pf, "moved");
+	api_close(&f);
+}
+END_TEST
+
+START_TEST(test_control_api_refuses_bad_requests)
+{
+	struct api_fixture f;
+	api_open(&f);
+	struct http_result r;
+	char body[256];
+	snprintf(body, sizeof body, "{\"name\":\"x\",\"upstream\":\"%s\"}", f.upstream);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies", "not json", &r), 400);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies", "{\"name\":\"x\"}", &r),
+	                 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "missing required field: upstream"));
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies",
+	                      "{\"name\":\"a/b\",\"upstream\":\"127.0.0.1:1\"}", &r), 400);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies", body, &r), 201);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies", body, &r), 409);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/x/toxics",
+	                      "{\"type\":\"nope\"}", &r), 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "invalid toxic type"));
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/x/toxics",
+	                      "{\"type\":\"latency\",\"stream\":\"sideways\"}", &r), 400);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/x/toxics",
+	                      "{\"type\":\"latency\",\"toxicity\":1.5}", &r), 400);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/x/toxics",
+	                      "{\"type\":\"latency\",\"attributes\":{\"latency\":-1}}", &r), 400);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/x/toxics",
+	                      "{\"type\":\"redis_command\",\"attributes\":"
+	                      "{\"command\":\"GET\",\"message\":\"two\\r\\nlines\"}}", &r), 400);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/x/toxics",
+	                      "{\"type\":\"latency\"}", &r), 200);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies/x/toxics",
+	                      "{\"type\":\"latency\"}", &r), 409);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET, "/nope", NULL, &r), 404);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET, "/proxies/x/nope", NULL, &r), 404);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_DELETE, "/version", NULL, &r), 405);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_PUT, "/proxies", NULL, &r), 405);
+	ck_assert_int_eq(http_ua(f.base, f.port, EVHTTP_REQ_GET, "/proxies", NULL,
+	                         "Mozilla/5.0 (X11)", &r), 403);
+	char *big = malloc(CONTROL_BODY_MAX + 100);
+	memset(big, ' ', CONTROL_BODY_MAX + 99);
+	big[CONTROL_BODY_MAX + 99] = '\0';
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/proxies", big, &r), 413);
+	free(big);
+	api_close(&f);
+}
+END_TEST
+
+START_TEST(test_control_api_populate_creates_then_keeps_unchanged_proxies)
+{
+	struct api_fixture f;
+	api_open(&f);
+	char body[512];
+	snprintf(body, sizeof body,
+	         "[{\"name\":\"r\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\","
+	         "\"toxics\":[{\"type\":\"redis_command\",\"attributes\":"
+	         "{\"command\":\"EXPIRE\",\"action\":\"drop_reply\",\"then\":\"close\"}}]},"
+	         "{\"name\":\"s\",\"upstream\":\"%s\",\"enabled\":false}]",
+	         f.upstream, f.upstream);
+	struct http_result r;
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/populate", body, &r), 201);
+	json_t *j = body_of(&r);
+	json_t *list = json_object_get(j, "proxies");
+	ck_assert_uint_eq(json_array_size(list), 2);
+	json_t *tox = json_array_get(json_object_get(json_array_get(list, 0), "toxics"), 0);
+	json_t *attrs = json_object_get(tox, "attributes");
+	ck_assert_str_eq(json_string_value(json_object_get(attrs, "action")), "drop_reply");
+	ck_assert_str_eq(json_string_value(json_object_get(attrs, "then")), "close");
+	ck_assert(json_is_false(json_object_get(json_array_get(list, 1), "enabled")));
+	json_decref(j);
+	struct proxy *before = control_api_find(f.api, "r");
+	uint16_t port = proxy_listen_port(before);
+	ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_POST, "/populate", body, &r), 201);
+	ck_assert_uint_eq(control_api_proxy_count(f.api), 2);
+	ck_assert_uint_eq(proxy_listen_port(control_api_find(f.api, "r")), port);
+
+	char err[256];
+	ck_assert_int_eq(control_api_populate(f.api, "[{", 2, err, sizeof err), RESULT_REJECT);
+	ck_assert_ptr_nonnull(strstr(err, "line 1"));
+	const char *bad = "[{\"name\":\"t\",\"upstream\":\"127.0.0.1:1\"},{\"name\":\"u\"}]";
+	ck_assert_int_eq(control_api_populate(f.api, bad, strlen(bad), err, sizeof err),
+	                 RESULT_REJECT);
+	ck_assert_str_eq(err, "proxy 2: missing required field: upstream");
+	ck_assert_ptr_nonnull(control_api_find(f.api, "t"));
+	api_close(&f);
+}
+END_TEST
+
 Suite *check_proxy_suite(void);
 Suite *check_proxy_suite(void)
 {
@@ -1410,6 +1694,14 @@ Suite *check_proxy_suite(void)
 	tcase_add_test(tc, test_proxy_pg_command_error_on_commit_is_not_forwarded);
 	tcase_add_test(tc, test_proxy_pg_drop_reply_of_a_prepared_statement_then_close);
 	tcase_add_test(tc, test_proxy_pg_stall_on_commit_leaves_it_unsent);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("control");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_control_api_version_answers_json);
+	tcase_add_test(tc, test_control_api_proxy_and_toxic_lifecycle);
+	tcase_add_test(tc, test_control_api_moving_upstream_restarts_the_proxy);
+	tcase_add_test(tc, test_control_api_refuses_bad_requests);
+	tcase_add_test(tc, test_control_api_populate_creates_then_keeps_unchanged_proxies);
 	suite_add_tcase(s, tc);
 	return s;
 }
