@@ -46,13 +46,6 @@ int cmd_report(int argc, char **argv)
 	return not_built("report", "report writers");
 }
 
-int cmd_proxy(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("proxy", "live mode");
-}
-
 int cmd_serve(int argc, char **argv)
 {
 	(void)argc;
