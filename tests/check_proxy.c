@@ -703,6 +703,27 @@ START_TEST(test_proxy_slow_close_delays_the_close)
 }
 END_TEST
 
+START_TEST(test_proxy_client_half_close_still_gets_the_replies)
+{
+	struct fixture f;
+	fixture_open(&f, SERVER_ECHO, 1);
+	for (int i = 0; i < 5; i++) {
+		struct client cl;
+		client_open(&cl, f.base, f.port);
+		ck_assert(run_until(f.base, is_connected, &cl, WAIT_MS));
+		/* Bytes and FIN together; then the echo must still come back. */
+		evutil_socket_t fd = bufferevent_getfd(cl.bev);
+		ck_assert_int_eq(send(fd, "last words", 10, 0), 10);
+		ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+		ck_assert(wait_closed(f.base, &cl));
+		ck_assert(cl.eof);
+		ck_assert_str_eq(client_text(&cl), "last words");
+		client_close(&cl);
+	}
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_proxy_disabled_refuses_then_enabled_serves_again)
 {
 	struct fixture f;
@@ -1662,6 +1683,7 @@ Suite *check_proxy_suite(void)
 	tcase_add_test(tc, test_proxy_timeout_drops_data_then_closes);
 	tcase_add_test(tc, test_proxy_timeout_zero_stalls_until_removed);
 	tcase_add_test(tc, test_proxy_slow_close_delays_the_close);
+	tcase_add_test(tc, test_proxy_client_half_close_still_gets_the_replies);
 	tcase_add_test(tc, test_proxy_disabled_refuses_then_enabled_serves_again);
 	tcase_add_test(tc, test_proxy_reset_removes_toxics_and_enables);
 	tcase_add_test(tc, test_proxy_server_down_closes_the_client);

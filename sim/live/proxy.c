@@ -150,6 +150,7 @@ struct conn {
 	bool server_connected;
 	bool client_eof;
 	bool server_eof;
+	bool server_shut;      /* the client's FIN was passed on */
 	bool closing;
 	bool dead;
 };
@@ -561,6 +562,8 @@ static bool link_want_read(const struct link *l)
 	const struct conn *c = l->c;
 	if (c->closing || c->dead || l->limit_hit)
 		return false;
+	if (l->up ? c->client_eof : c->server_eof)
+		return false;
 	if (evbuffer_get_length(bufferevent_get_output(link_dst(l))) >= PROXY_BUFFER_MAX)
 		return false;
 	if (l->delayed != NULL && evbuffer_get_length(l->delayed) >= PROXY_BUFFER_MAX)
@@ -633,6 +636,19 @@ static void conn_check_closed(struct conn *c)
 		return;
 	}
 	timer_at(c->close_ev, c->close_deadline_us);
+}
+
+/* The client sent FIN: once every byte it sent reached the server, pass the
+ * FIN on and keep carrying the server's answers back until it closes. */
+static void conn_pass_client_fin(struct conn *c)
+{
+	if (c->dead || c->closing || !c->client_eof || c->server_shut || !c->server_connected)
+		return;
+	if (c->up.chunk_count > 0 || evbuffer_get_length(link_in(&c->up)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->server)) > 0)
+		return;
+	c->server_shut = true;
+	(void)shutdown(bufferevent_getfd(c->server), SHUT_WR);
 }
 
 /* Moves what the link may move now from its input to its destination. */
@@ -744,6 +760,8 @@ static void link_on_release(evutil_socket_t fd, short what, void *arg)
 	/* Room in the queue: bytes that waited may move, reading may resume. */
 	link_pump(l);
 	link_flow(l);
+	if (l->up)
+		conn_pass_client_fin(c);
 	if (c->closing)
 		conn_check_closed(c);
 }
@@ -1371,6 +1389,7 @@ static void conn_on_server_write(struct bufferevent *bev, void *arg)
 	}
 	if (!c->up.reading)
 		link_flow(&c->up);
+	conn_pass_client_fin(c);
 }
 
 static void conn_on_client_event(struct bufferevent *bev, short what, void *arg)
@@ -1378,8 +1397,10 @@ static void conn_on_client_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	struct conn *c = arg;
 	if (what & BEV_EVENT_EOF) {
+		/* Perhaps only a half close: replies may still be on their way. */
 		c->client_eof = true;
-		conn_close(c, CLOSE_FLUSH);
+		c->up.reading = false;
+		conn_pass_client_fin(c);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
@@ -1393,6 +1414,7 @@ static void conn_on_server_event(struct bufferevent *bev, short what, void *arg)
 		c->server_connected = true;
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		set_nodelay(bev);
+		conn_pass_client_fin(c);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
