@@ -89,7 +89,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
-static bool address_ok(const char *addr)
+static bool is_valid_address(const char *addr)
 {
 	char host[PROXY_ADDR_MAX];
 	uint16_t port;
@@ -191,7 +191,7 @@ static int cmd_proxy_parse(int argc, char **argv, struct cmd_proxy_opts *o, bool
 		return usage_error("--listen and --name need --upstream");
 	const char *addrs[] = {o->listen, o->upstream, o->control};
 	for (size_t i = 0; i < 3; i++) {
-		if (addrs[i] != NULL && !address_ok(addrs[i]))
+		if (addrs[i] != NULL && !is_valid_address(addrs[i]))
 			return usage_error("bad address '%s': want HOST:PORT", addrs[i]);
 	}
 	return EXIT_HELD;

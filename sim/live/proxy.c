@@ -1,12 +1,7 @@
-/* sim/live/proxy.c - the fault proxy: one listener, and per client
- * connection two bufferevents (client, server) joined by two links (up:
- * client->server, down: server->client). A link moves bytes from its source
- * through an optional protocol stage (commands and their replies, only once
- * a protocol toxic exists) and a stream stage (drop, reset, byte limit, and
- * a release queue for latency, bandwidth and slicing) into its destination.
- * With no toxic a link is one zero-copy evbuffer_add_buffer per read.
- * Connections are never freed inside their own callbacks: they are marked
- * dead, unlinked, and reaped from a separate event. */
+/* sim/live/proxy.c - the fault proxy: per client connection two
+ * bufferevents joined by two links, each moving bytes through a protocol
+ * stage (only once a protocol toxic exists) and a stream stage (drop, reset,
+ * byte limit, release queue). Not the HTTP API (control_api.c). */
 #include "sim/live/proxy.h"
 
 #include <arpa/inet.h>
@@ -31,6 +26,11 @@
 #include "sim/live/pg_wire.h"
 #include "sim/live/resp_wire.h"
 #include "sim/prng.h"
+
+/* Up links carry client -> server, down links server -> client. With no
+ * toxic a link is one zero-copy move (or a direct write) per read.
+ * Connections are never freed inside their own callbacks: they are marked
+ * dead, unlinked, and freed from a separate event (proxy_on_reap). */
 
 #define LINK_CHUNKS_MAX 1024            /* release-queue entries per link */
 #define PROXY_CONNECT_TIMEOUT_MS 5000   /* to reach the server */
@@ -375,7 +375,7 @@ static struct bufferevent *link_dst(const struct link *l)
 }
 
 /* The destination socket can be written to directly. */
-static bool link_dst_ready(const struct link *l)
+static bool link_dst_is_ready(const struct link *l)
 {
 	return !l->up || l->c->server_connected;
 }
@@ -557,7 +557,7 @@ static void link_arm_release(struct link *l)
 	timer_at(l->release_ev, l->chunks[l->chunk_head].due_us);
 }
 
-static bool link_want_read(const struct link *l)
+static bool link_wants_read(const struct link *l)
 {
 	const struct conn *c = l->c;
 	if (c->closing || c->dead || l->limit_hit)
@@ -583,7 +583,7 @@ static void link_flow(struct link *l)
 {
 	if (l->c->dead)
 		return;
-	bool want = link_want_read(l);
+	bool want = link_wants_read(l);
 	if (want == l->reading)
 		return;
 	l->reading = want;
@@ -599,7 +599,7 @@ static void link_flow(struct link *l)
 	}
 }
 
-static bool conn_flushed(const struct conn *c)
+static bool conn_is_flushed(const struct conn *c)
 {
 	/* A side that closed cannot take more bytes: do not wait for it. */
 	if (!c->server_eof) {
@@ -627,7 +627,7 @@ static void conn_check_closed(struct conn *c)
 		conn_close(c, CLOSE_NOW);
 		return;
 	}
-	if (conn_flushed(c)) {
+	if (conn_is_flushed(c)) {
 		if (now >= c->close_not_before_us) {
 			conn_close(c, CLOSE_NOW);
 			return;
@@ -687,7 +687,7 @@ static void link_pump(struct link *l)
 		moved = 0;
 		/* Nothing queued ahead: write now. This saves registering write
 		 * interest and a loop pass per chunk, most of a proxy's cost. */
-		if (evbuffer_get_length(out) == 0 && link_dst_ready(l)) {
+		if (n > 0 && evbuffer_get_length(out) == 0 && link_dst_is_ready(l)) {
 			int w = evbuffer_write_atmost(in, bufferevent_getfd(link_dst(l)),
 			                              (ev_ssize_t)n);
 			if (w > 0) {
