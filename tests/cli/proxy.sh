@@ -94,6 +94,11 @@ check "the API resets every proxy" "204" "$code"
 check "redis-cli works after reset" "PONG" "$(rcli PING)"
 
 kill -TERM "$pid"
+for _ in $(seq 1 100); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+kill -KILL "$pid" 2>/dev/null
 wait "$pid"
 check "SIGTERM stops the proxy cleanly" "0" "$?"
 trap - EXIT
