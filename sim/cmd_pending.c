@@ -11,13 +11,6 @@ static int not_built(const char *name, const char *what)
 	return EXIT_USAGE;
 }
 
-int cmd_proxy(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("proxy", "live mode");
-}
-
 int cmd_serve(int argc, char **argv)
 {
 	(void)argc;
