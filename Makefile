@@ -89,6 +89,7 @@ $(CHECK): $(TEST_OBJ) $(LIB)
 # The README's two commands. Each installs what is missing first, then
 # re-enters make so pkg-config sees the freshly installed packages.
 test: deps
+	$(Q)scripts/deps.sh all
 	$(Q)$(MAKE) --no-print-directory test-run
 	@echo "== again under AddressSanitizer and UndefinedBehaviorSanitizer"
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-run
