@@ -476,6 +476,22 @@ START_TEST(test_simnet_redis_error_is_conn_lost_and_not_applied)
 }
 END_TEST
 
+/* conn-lost on a lone command fails it before the server sees it, as an
+ * error does: loop index 0 = FAULT_ERROR, 1 = FAULT_CONN_LOST. */
+START_TEST(test_simnet_redis_refused_kinds_are_conn_lost_and_not_applied)
+{
+	struct fixture *f = fixture_new(1, 4);
+	fixture_rule(f, FAULT_TARGET_REDIS, "set", _i == 0 ? FAULT_ERROR : FAULT_CONN_LOST);
+	struct kv_got g;
+	kv_issue(f, &g, CMD("SET", "k", "v", "PX", "60000"));
+	fixture_run(f);
+	ck_assert_int_eq(g.c.oc, OUTCOME_CONN_LOST);
+	ck_assert_uint_eq(g.c.at_us, LEG_US);
+	ck_assert_int_eq(model_kv(f, CMD("GET", "k")).type, KV_REPLY_NIL);
+	fixture_free(f);
+}
+END_TEST
+
 START_TEST(test_simnet_redis_server_error_carries_rule_message_not_applied)
 {
 	struct fixture *f = fixture_new(1, 4);
@@ -880,6 +896,42 @@ START_TEST(test_simnet_pg_timeout_not_applied_insert_is_absent)
 	sql_expect(f, c, SQL_QUOTE_CLAIM, "q1", NULL, OUTCOME_TIMEOUT);
 	f->env.sql.release(f->env.sql.ctx, c);
 	ck_assert_int_eq(model_rows(f, "quote_emails", NULL), 0);
+	fixture_free(f);
+}
+END_TEST
+
+/* _i = 0: the stalled autocommit claim is not applied; 1: it is (and so
+ * committed, though the client timed out). */
+START_TEST(test_simnet_pg_stall_commits_autocommit_insert_only_when_applied)
+{
+	struct fixture *f = fixture_new(1, 4);
+	struct fault_rule *r = fixture_rule(f, FAULT_TARGET_POSTGRES, "quote_claim", FAULT_STALL);
+	r->stall_applied = _i == 1;
+	struct sql_conn *c = conn_take(f);
+	uint64_t t0 = now_us(f);
+	struct sql_got g;
+	sql_issue(f, &g, c, SQL_QUOTE_CLAIM, "q1", NULL);
+	fixture_run(f);
+	ck_assert_int_eq(g.c.oc, OUTCOME_TIMEOUT);
+	ck_assert_uint_eq(g.c.at_us, t0 + TIMEOUT_US);
+	f->env.sql.release(f->env.sql.ctx, c);
+	ck_assert_int_eq(model_rows(f, "quote_emails", NULL), _i == 1 ? 1 : 0);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_simnet_pg_error_fails_statement_before_server)
+{
+	struct fixture *f = fixture_new(1, 4);
+	fixture_rule(f, FAULT_TARGET_POSTGRES, "customer_insert", FAULT_ERROR);
+	struct sql_conn *c = conn_take(f);
+	struct sql_got g;
+	sql_issue(f, &g, c, SQL_CUSTOMER_INSERT, "u1", "cus_1");
+	fixture_run(f);
+	ck_assert_int_eq(g.c.oc, OUTCOME_CONN_LOST);
+	ck_assert(!g.had_result);
+	f->env.sql.release(f->env.sql.ctx, c);
+	ck_assert_int_eq(model_rows(f, "stripe_customers", NULL), 0);
 	fixture_free(f);
 }
 END_TEST
@@ -1356,6 +1408,8 @@ Suite *check_simnet_suite(void)
 	tcase_add_test(redis, test_simnet_redis_timeout_applied_increments_but_client_times_out);
 	tcase_add_test(redis, test_simnet_redis_timeout_not_applied_leaves_counter_untouched);
 	tcase_add_test(redis, test_simnet_redis_error_is_conn_lost_and_not_applied);
+	tcase_add_loop_test(redis, test_simnet_redis_refused_kinds_are_conn_lost_and_not_applied,
+	                    0, 2);
 	tcase_add_test(redis, test_simnet_redis_server_error_carries_rule_message_not_applied);
 	tcase_add_test(redis, test_simnet_redis_server_error_without_message_says_err_injected);
 	tcase_add_test(redis, test_simnet_redis_latency_delays_answer_by_drawn_amount_and_applies);
@@ -1378,6 +1432,8 @@ Suite *check_simnet_suite(void)
 	tcase_add_test(pg, test_simnet_pg_server_error_in_autocommit_fails_only_that_statement);
 	tcase_add_test(pg, test_simnet_pg_timeout_applied_commit_is_committed);
 	tcase_add_test(pg, test_simnet_pg_timeout_not_applied_insert_is_absent);
+	tcase_add_loop_test(pg, test_simnet_pg_stall_commits_autocommit_insert_only_when_applied, 0, 2);
+	tcase_add_test(pg, test_simnet_pg_error_fails_statement_before_server);
 	tcase_add_test(pg, test_simnet_pg_pool_exhausted_fault_is_53300);
 	tcase_add_test(pg, test_simnet_pg_pool_of_one_second_acquire_waits_for_release);
 	tcase_add_test(pg, test_simnet_pg_pool_of_one_waiter_fails_53300_at_deadline);
