@@ -1,10 +1,8 @@
 /* tests/check_conformance.c - the models agree with the real servers: each
- * script of tests/support/redis_scripts.c and pg_scripts.c runs against the
- * model and against redis-server / PostgreSQL (synchronous hiredis, libpq
- * with one connection per script session), and every step's result is
- * checked against the script and against the other side. Needs
- * FAULTLINE_REDIS_URL and FAULTLINE_PG_URL (tests/conformance_test.sh);
- * without them only the model halves run. Known differences: docs/conformance.md. */
+ * Redis and PostgreSQL script (tests/support/) runs on the model and on the
+ * server, and every step is checked against the script and the other side.
+ * Needs FAULTLINE_REDIS_URL and FAULTLINE_PG_URL (tests/conformance_test.sh);
+ * without them only the model halves run. Differences: docs/conformance.md. */
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -1,9 +1,8 @@
 /* tests/check_simnet.c - the simulated network's fault outcomes, each checked
- * twice: what the client saw (outcome, reply, when) and what the model holds
- * afterwards (applied or not, committed or not). Also the port contract
- * (exactly one callback, never inside the call), the pool, late replies,
- * restarts, shutdown and determinism. Not for the models' own rules (see
- * check_*_model.c) nor for whole scenarios (see the runner's suites). */
+ * twice: what the client saw and what the model holds afterwards. Also the
+ * port contract (one callback, never inside the call), the pool, late
+ * replies, restarts, shutdown and determinism. Not for the models' own rules
+ * (check_*_model.c) nor for whole scenarios. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
