@@ -110,6 +110,14 @@ struct deadline_q {
 	bool armed;                    /* a timer is pending for the queue */
 };
 
+/* A scheduled restart: the timer's argument, kept inside the network so
+ * that a restart still pending when the run ends is dropped with the
+ * scheduler instead of leaking. */
+struct restart_ctx {
+	struct simnet *n;
+	size_t rule;
+};
+
 struct simnet {
 	struct sched *s;
 	struct prng *rng;
@@ -132,6 +140,7 @@ struct simnet {
 	bool shutdown;             /* every operation now fails at once */
 	uint32_t nwaiting;
 	bool redis_down_flushed[FAULT_RULES_MAX];
+	struct restart_ctx restarts[FAULT_RULES_MAX];
 };
 
 static const struct backend_settings *backend(const struct simnet *n,
@@ -390,10 +399,26 @@ static void op_answer(struct op *op)
 		                op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR ? &op->sr : NULL);
 		break;
 	case OP_MAIL:
-		op->done.mail(op->arg, op->oc, op->smtp_code);
+		/* A client that got no answer has no code either, even when the
+		 * server accepted the message (timeout-applied). */
+		op->done.mail(op->arg, op->oc,
+		              op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR ? op->smtp_code : 0);
 		break;
 	}
 	op_unref(op); /* the client's wait */
+}
+
+/* A reply that comes after the client's deadline: counted, never delivered. */
+static void op_count_late(struct op *op)
+{
+	ASSERT(op->answered);
+	op->net->stats.late_replies++;
+	if (TRACE_ON(op->net->tr)) {
+		trace_begin(op->net->tr, sched_now_us(op->net->s), "late_reply");
+		trace_str(op->net->tr, "target", fault_target_name(op->target));
+		trace_str(op->net->tr, "op", op->opname);
+		trace_end(op->net->tr);
+	}
 }
 
 /* The reply reaches the client, unless the deadline already answered. */
@@ -401,13 +426,7 @@ static void op_on_reply(void *arg)
 {
 	struct op *op = arg;
 	if (op->answered) {
-		op->net->stats.late_replies++;
-		if (TRACE_ON(op->net->tr)) {
-			trace_begin(op->net->tr, sched_now_us(op->net->s), "late_reply");
-			trace_str(op->net->tr, "target", fault_target_name(op->target));
-			trace_str(op->net->tr, "op", op->opname);
-			trace_end(op->net->tr);
-		}
+		op_count_late(op);
 	} else {
 		op_answer(op);
 	}
@@ -415,6 +434,7 @@ static void op_on_reply(void *arg)
 }
 
 static void sql_conn_break(struct sql_conn *c);
+static void sql_release(void *ctx, struct sql_conn *c);
 
 
 static void op_on_deadline(struct op *op)
@@ -425,7 +445,25 @@ static void op_on_deadline(struct op *op)
 	 * the server then rolls back what is open. */
 	if (op->type == OP_SQL_EXEC)
 		sql_conn_break(op->conn);
+	struct sql_conn *granted = NULL;
+	if (op->type == OP_SQL_ACQUIRE) {
+		enum fault_kind k = op->faulted ? op->fd.rule->kind : FAULT_KIND_COUNT;
+		if (op->conn != NULL) {
+			/* Granted, but the answer was still on its way: the client
+			 * never holds it, so the pool takes it back. */
+			granted = op->conn;
+			op->conn = NULL;
+		} else if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_TIMEOUT_NOT_APPLIED &&
+		           k != FAULT_STALL) {
+			/* Waited in the queue for a free connection until its
+			 * deadline: a pool answers "too many connections". */
+			op->oc = OUTCOME_ERROR;
+			memcpy(op->sqlstate, SQLSTATE_TOO_MANY_CONNECTIONS, 6);
+		}
+	}
 	op_answer(op);
+	if (granted != NULL)
+		sql_release(op->net, granted);
 	op_unref(op);
 }
 
@@ -566,6 +604,8 @@ static void kv_on_apply(void *arg)
 	op->oc = op->reply.type == KV_REPLY_ERROR ? OUTCOME_ERROR : OUTCOME_OK;
 	if (reply && !op->answered)
 		op_reply_later(op);
+	else if (reply)
+		op_count_late(op); /* applied after the deadline: its reply is late */
 	op_unref(op);
 }
 
@@ -937,7 +977,12 @@ static void sql_on_resume(void *arg)
 	struct simnet *n = op->net;
 	struct sql_conn *c = op->conn;
 	if (!c->open || c->pending != op) {
-		/* The connection died while it waited (deadline). */
+		/* The connection died while it waited: at its deadline (the
+		 * client has its answer) or with the server (it has not). */
+		if (!op->answered) {
+			op->oc = OUTCOME_CONN_LOST;
+			op_reply_later(op);
+		}
 		op_unref(op);
 		return;
 	}
@@ -1302,11 +1347,6 @@ void simnet_ports(struct simnet *n, struct core_env *env)
 	env->mail = (struct mail_port){.ctx = n, .send = mail_send};
 }
 
-struct restart_ctx {
-	struct simnet *n;
-	size_t rule;
-};
-
 static void simnet_on_restart(void *arg)
 {
 	struct restart_ctx *rc = arg;
@@ -1332,13 +1372,25 @@ static void simnet_on_restart(void *arg)
 	if (r->target == FAULT_TARGET_POSTGRES) {
 		/* Every backend dies with the server. */
 		for (uint32_t i = 0; i < n->pool_size; i++) {
+			/* A statement waiting on a lock has no apply step left to
+			 * notice the dead backend: it hears it from here. */
+			struct op *p = n->pool[i].pending;
+			bool blocked = p != NULL && p->blocked;
+			if (blocked)
+				p->refs++;
 			if (n->pool[i].open)
 				sql_conn_break(&n->pool[i]);
 			if (!n->pool[i].in_use)
 				n->pool[i].broken = false;
+			if (blocked) {
+				if (!p->answered) {
+					p->oc = OUTCOME_CONN_LOST;
+					op_reply_later(p);
+				}
+				op_unref(p);
+			}
 		}
 	}
-	free(rc);
 }
 
 void simnet_schedule_restarts(struct simnet *n)
@@ -1353,8 +1405,8 @@ void simnet_schedule_restarts(struct simnet *n)
 		 * switches it off, anything else schedules it. */
 		if (r->probability <= 0.0)
 			continue;
-		struct restart_ctx *rc = malloc(sizeof *rc);
-		ASSERT(rc != NULL);
+		ASSERT(i < FAULT_RULES_MAX);
+		struct restart_ctx *rc = &n->restarts[i];
 		rc->n = n;
 		rc->rule = i;
 		uint64_t now = sched_now_us(n->s);
