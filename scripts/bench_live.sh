@@ -15,8 +15,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-redis_bench() { # port -> "rps p50_ms p99_ms" for GET and SET averaged
-	redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -n 200000 -t get,set --csv 2>/dev/null |
+redis_bench() { # port [clients] [requests] -> "rps p50_ms p99_ms", GET and SET averaged
+	redis-benchmark -h 127.0.0.1 -p "$1" -c "${2:-50}" -n "${3:-200000}" -t get,set --csv 2>/dev/null |
 		python3 -c '
 import csv, sys
 rows = [r for r in csv.reader(sys.stdin)]
@@ -43,7 +43,7 @@ proxy_start() { # upstream-port -> prints listen port
 	return 1
 }
 
-r_ratio=null r_p50=null r_p99=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
+r_ratio=null r_p50=null r_p99=null r1_p50=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
 if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null; then
 	read -r d_rps d_p50 d_p99 < <(redis_bench "$rport")
 	if pport=$(proxy_start "$rport"); then
@@ -51,6 +51,10 @@ if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null;
 		r_ratio=$(python3 -c "print(round($p_rps / $d_rps, 3))")
 		r_p50=$(python3 -c "print(round(($p_p50 - $d_p50) * 1000, 1))")
 		r_p99=$(python3 -c "print(round(($p_p99 - $d_p99) * 1000, 1))")
+		# One client: the latency the proxy adds when nothing queues.
+		read -r _ d1_p50 _ < <(redis_bench "$rport" 1 20000)
+		read -r _ p1_p50 _ < <(redis_bench "$pport" 1 20000)
+		r1_p50=$(python3 -c "print(round(($p1_p50 - $d1_p50) * 1000, 1))")
 	fi
 	PGUSER=faultline pgbench -h 127.0.0.1 -p "$pgport" -i -s 4 faultline >/dev/null 2>&1
 	d_tps=$(pg_bench "$pgport")
@@ -86,14 +90,15 @@ else
 	notes+=("faultline serve or scripts/bench_webhooks.py missing: webhook figures are null")
 fi
 
-python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" "${notes[@]}" <<'PY'
+python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" "${notes[@]}" <<'PY'
 import json, sys
 def num(s):
     try: return float(s)
     except ValueError: return None
-o, *v = sys.argv[1:10]
-notes = sys.argv[10:]
+o, *v = sys.argv[1:11]
+notes = sys.argv[11:]
 keys = ["proxy_redis_throughput_ratio", "proxy_redis_p50_added_us", "proxy_redis_p99_added_us",
+        "proxy_redis_p50_added_us_1client",
         "proxy_pg_throughput_ratio", "proxy_pg_select_throughput_ratio", "pgbench_tps",
         "webhook_live_per_s", "webhook_live_dup_per_s"]
 d = {k: num(x) for k, x in zip(keys, v)}
