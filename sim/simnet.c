@@ -520,6 +520,33 @@ static void op_fail_conn(struct op *op, uint64_t delay_us)
 	op_after(op, delay_us, op_on_reply);
 }
 
+/* Sends the request leg of op (d1 microseconds) toward apply, or not, as
+ * its fault says. Kinds that need the target's own answer (server-error)
+ * are the caller's, before this. */
+static void op_send(struct op *op, uint64_t d1, sched_fn *apply)
+{
+	switch (op_kind(op)) {
+	case FAULT_ERROR:
+	case FAULT_CONN_LOST:
+	case FAULT_RESTART:
+	case FAULT_POOL_EXHAUSTED:
+		op_fail_conn(op, d1);
+		return;
+	case FAULT_TIMEOUT_NOT_APPLIED:
+		return; /* lost on the way: only the deadline answers */
+	case FAULT_STALL:
+		if (op->fd.rule->stall_applied)
+			op_after(op, d1, apply);
+		return;
+	case FAULT_LATENCY:
+		d1 += op->fd.latency_us;
+		break;
+	default:
+		break;
+	}
+	op_after(op, d1, apply);
+}
+
 static bool target_down(struct simnet *n, enum fault_target t)
 {
 	if (n->shutdown)
@@ -623,20 +650,7 @@ static void kv_start(struct op *op)
 	for (int i = 0; !op->faulted && op->type == OP_KV_TXN && i < op->ncmds; i++)
 		op_decide(op, kv_opname(&op->cmds[i]));
 	uint64_t d1 = leg_us(n, FAULT_TARGET_REDIS);
-	switch (op_kind(op)) {
-	case FAULT_ERROR:
-	case FAULT_CONN_LOST:
-	case FAULT_POOL_EXHAUSTED:
-	case FAULT_RESTART:
-		op_fail_conn(op, d1);
-		return;
-	case FAULT_TIMEOUT_NOT_APPLIED:
-		return; /* lost on the way: only the deadline answers */
-	case FAULT_STALL:
-		if (op->fd.rule->stall_applied)
-			op_after(op, d1, kv_on_apply);
-		return;
-	case FAULT_SERVER_ERROR: {
+	if (op_kind(op) == FAULT_SERVER_ERROR) {
 		op->oc = OUTCOME_ERROR;
 		const char *msg = op->fd.rule->error[0] ? op->fd.rule->error : "ERR injected";
 		op->reply.type = KV_REPLY_ERROR;
@@ -645,13 +659,7 @@ static void kv_start(struct op *op)
 		op_after(op, d1 + leg_us(n, FAULT_TARGET_REDIS), op_on_reply);
 		return;
 	}
-	case FAULT_LATENCY:
-		d1 += op->fd.latency_us;
-		break;
-	default:
-		break;
-	}
-	op_after(op, d1, kv_on_apply);
+	op_send(op, d1, kv_on_apply);
 }
 
 static size_t kv_cmd_size(const struct kv_cmd *c)
@@ -1181,27 +1189,9 @@ static void stripe_customer_create(void *ctx, const struct stripe_customer_param
 		return;
 	}
 	op_decide(op, "customers.create");
-	uint64_t d1 = leg_us(n, FAULT_TARGET_STRIPE);
-	switch (op_kind(op)) {
-	case FAULT_ERROR:
-	case FAULT_CONN_LOST:
-	case FAULT_RESTART:
-	case FAULT_POOL_EXHAUSTED:
-		op_fail_conn(op, d1);
-		return;
-	case FAULT_TIMEOUT_NOT_APPLIED:
-		return;
-	case FAULT_STALL:
-		if (op->fd.rule->stall_applied)
-			op_after(op, d1, stripe_on_arrive);
-		return;
-	case FAULT_LATENCY:
-		d1 += op->fd.latency_us;
-		break;
-	default:
-		break;
-	}
-	op_after(op, d1, stripe_on_arrive);
+	/* server-error is answered by stripe_on_arrive: some statuses are
+	 * saved under the idempotency key. */
+	op_send(op, leg_us(n, FAULT_TARGET_STRIPE), stripe_on_arrive);
 }
 
 /* ---- Mail --------------------------------------------------------------- */
@@ -1254,31 +1244,13 @@ static void mail_send(void *ctx, const struct mail_message *m, mail_done_fn *don
 	}
 	op_decide(op, "send");
 	uint64_t d1 = leg_us(n, FAULT_TARGET_MAIL);
-	switch (op_kind(op)) {
-	case FAULT_ERROR:
-	case FAULT_CONN_LOST:
-	case FAULT_RESTART:
-	case FAULT_POOL_EXHAUSTED:
-		op_fail_conn(op, d1);
-		return;
-	case FAULT_TIMEOUT_NOT_APPLIED:
-		return;
-	case FAULT_STALL:
-		if (op->fd.rule->stall_applied)
-			op_after(op, d1, mail_on_apply);
-		return;
-	case FAULT_SERVER_ERROR:
+	if (op_kind(op) == FAULT_SERVER_ERROR) {
 		op->oc = OUTCOME_ERROR;
 		op->smtp_code = op->fd.rule->status ? op->fd.rule->status : 451;
 		op_after(op, d1 + leg_us(n, FAULT_TARGET_MAIL), op_on_reply);
 		return;
-	case FAULT_LATENCY:
-		d1 += op->fd.latency_us;
-		break;
-	default:
-		break;
 	}
-	op_after(op, d1, mail_on_apply);
+	op_send(op, d1, mail_on_apply);
 }
 
 /* ---- the network -------------------------------------------------------- */
