@@ -348,7 +348,7 @@ struct dd_token {
 };
 
 static void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
-                              const struct kv_reply *reply)
+                              const struct kv_reply *reply, uint64_t at_us)
 {
 	if (reply->type != KV_REPLY_STATUS)
 		return; /* nil: the key existed; errors: nothing written */
@@ -358,7 +358,7 @@ static void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
 			struct hist_dd_request *r = &w->h.dd[t->copy];
 			if (!r->claimed) {
 				r->claimed = true;
-				r->claimed_us = now_us(w);
+				r->claimed_us = at_us;
 			}
 			return;
 		}
@@ -409,13 +409,15 @@ static bool rl_key_user(const char *key, uint32_t *user)
 	return true;
 }
 
-static void on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_reply *reply)
+static void on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_reply *reply,
+                          uint64_t age_us)
 {
 	struct world *w = arg;
+	uint64_t at_us = now_us(w) > age_us ? now_us(w) - age_us : 0;
 	uint32_t user;
 	if (w->dd_reqs != NULL && cmd->argc >= 3 && strcasecmp(cmd->argv[0], "SET") == 0 &&
 	    strncmp(cmd->argv[1], "dedup:", 6) == 0) {
-		dd_on_set_applied(w, cmd, reply);
+		dd_on_set_applied(w, cmd, reply, at_us);
 		return;
 	}
 	if (w->rl_users == NULL || cmd->argc < 2 || strcasecmp(cmd->argv[0], "INCR") != 0 ||
@@ -425,7 +427,7 @@ static void on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_r
 	struct hist_rl_incr *i = hist_push((void **)&w->h.rl_incr, &w->h.nrl_incr,
 	                                   &w->cap_rl_incr, sizeof *i);
 	i->user = user;
-	i->t_us = now_us(w);
+	i->t_us = at_us;
 	i->count = reply->integer;
 	i->faults = backend_faults(w, FAULT_TARGET_REDIS);
 }
@@ -1397,13 +1399,29 @@ static enum result world_check(struct world *w)
 	return RESULT_OK;
 }
 
+static void world_on_deadline(void *arg)
+{
+	struct world *w = arg;
+	sched_stop(w->s);
+}
+
+/* Real clock: runs the loop for at most for_us. The bound is a timer of
+ * the scheduler, not sched_run's own: that one is an event_base loopexit
+ * which outlives an early stop and would cut a later seed's run short. */
+static void world_run_real(struct world *w, uint64_t for_us)
+{
+	struct sched_timer t = sched_after(w->s, for_us, world_on_deadline, w);
+	sched_run(w->s, UINT64_MAX);
+	sched_cancel(w->s, t);
+}
+
 /* Real clock: after the shutdown every port fails at once, so the core
  * finishes within a few passes of the loop; bounded all the same. */
 static void world_drain_real(struct world *w)
 {
 	uint64_t start = sched_now_us(w->s);
 	while (w->core_busy > 0 && sched_now_us(w->s) - start < WORLD_LIVE_DRAIN_US)
-		sched_run(w->s, sched_now_us(w->s) + WORLD_LIVE_DRAIN_SLICE_US);
+		world_run_real(w, WORLD_LIVE_DRAIN_SLICE_US);
 }
 
 static void world_free(struct world *w)
@@ -1476,8 +1494,10 @@ enum result world_run(const struct world_config *cfg, struct world_result *out)
 		}
 		world_schedule(w);
 		/* A real-clock run also stops as soon as no work is left. */
-		if (!w->be.real_clock || w->nwork > 0)
-			sched_run(w->s, w->t0_us + w->sc->duration_us);
+		if (!w->be.real_clock)
+			sched_run(w->s, w->sc->duration_us);
+		else if (w->nwork > 0)
+			world_run_real(w, w->sc->duration_us);
 		rc = world_check(w);
 	}
 	world_free(w);

@@ -23,10 +23,12 @@ struct trace;
 /* What the backend tells the world while the run goes on. */
 typedef void world_fault_fn(void *arg, enum fault_target target, enum fault_kind kind,
                             const char *op);
-/* Redis applied cmd and answered reply. The models report it when the server
- * applies the command; live mode when the reply reaches the client. */
+/* Redis applied cmd and answered reply, age_us ago. The models report it
+ * as the server applies it (age 0); live mode when the reply reaches the
+ * client, or when a lost reply's effect is found, dated back to when the
+ * command was sent (the earliest it can have been applied). */
 typedef void world_kv_applied_fn(void *arg, const struct kv_cmd *cmd,
-                                 const struct kv_reply *reply);
+                                 const struct kv_reply *reply, uint64_t age_us);
 
 struct world_hooks {
 	world_fault_fn *on_fault;

@@ -16,6 +16,7 @@
 #include "sim/simnet.h"
 
 struct world_sim {
+	struct world_hooks hooks;     /* the world's */
 	struct event_base *base;
 	struct prng *ties;
 	struct sched *s;
@@ -32,6 +33,20 @@ static void sim_pg_wake(void *arg, uint32_t session)
 	simnet_pg_wake(ws->simnet, session);
 }
 
+/* The models apply a command the moment they report it. */
+static void sim_on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_reply *reply)
+{
+	struct world_sim *ws = arg;
+	ws->hooks.on_kv_applied(ws->hooks.arg, cmd, reply, 0);
+}
+
+static void sim_on_fault(void *arg, enum fault_target target, enum fault_kind kind,
+                         const char *op)
+{
+	struct world_sim *ws = arg;
+	ws->hooks.on_fault(ws->hooks.arg, target, kind, op);
+}
+
 static enum result sim_open(void *ctx, const struct world_seed *seed, struct sched **s,
                             struct core_env *env, char *err, size_t errsize)
 {
@@ -46,9 +61,9 @@ static enum result sim_open(void *ctx, const struct world_seed *seed, struct sch
 	if (!ws->s || !ws->redis || !ws->pg || !ws->stripe || !ws->mail)
 		return RESULT_NOMEM;
 	struct simnet_models models = {ws->redis, ws->pg, ws->stripe, ws->mail};
-	struct simnet_hooks hooks = {.on_fault = seed->hooks.on_fault,
-	                             .on_kv_applied = seed->hooks.on_kv_applied,
-	                             .arg = seed->hooks.arg};
+	ws->hooks = seed->hooks;
+	struct simnet_hooks hooks = {.on_fault = sim_on_fault,
+	                             .on_kv_applied = sim_on_kv_applied, .arg = ws};
 	ws->simnet = simnet_create(ws->s, seed->net, seed->plan, seed->tr, &models, seed->sc,
 	                           &hooks);
 	if (ws->simnet == NULL)
