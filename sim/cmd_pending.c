@@ -17,10 +17,3 @@ int cmd_proxy(int argc, char **argv)
 	(void)argv;
 	return not_built("proxy", "live mode");
 }
-
-int cmd_serve(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return not_built("serve", "live mode");
-}

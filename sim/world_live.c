@@ -377,6 +377,22 @@ out_opts:
 enum result world_live_check_servers(struct world_live *wl, char *err, size_t errsize)
 {
 	ASSERT(wl != NULL);
+	return world_live_check(wl->redis_url, wl->pg_conninfo, err, errsize);
+}
+
+enum result world_live_check(const char *redis_url, const char *pg_conninfo, char *err,
+                             size_t errsize)
+{
+	struct world_live probe;
+	struct world_live *wl = &probe;
+	memset(wl, 0, sizeof *wl);
+	snprintf(wl->redis_url, sizeof wl->redis_url, "%s", redis_url);
+	snprintf(wl->pg_conninfo, sizeof wl->pg_conninfo, "%s", pg_conninfo);
+	if (world_live_redis_addr(wl->redis_url, wl->redis_host, sizeof wl->redis_host,
+	                          &wl->redis_port, err, errsize) != RESULT_OK ||
+	    world_live_pg_addr(wl->pg_conninfo, 0, wl->pg_host, sizeof wl->pg_host, &wl->pg_port,
+	                       NULL, 0, err, errsize) != RESULT_OK)
+		return RESULT_REJECT;
 	struct timeval tv = {.tv_sec = WORLD_LIVE_CONNECT_TIMEOUT_MS / 1000,
 	                     .tv_usec = (WORLD_LIVE_CONNECT_TIMEOUT_MS % 1000) * 1000};
 	redisContext *rc = redisConnectWithTimeout(wl->redis_host, wl->redis_port, tv);
@@ -408,7 +424,7 @@ enum result world_live_check_servers(struct world_live *wl, char *err, size_t er
 		return RESULT_ERROR;
 
 	char ci[WORLD_LIVE_URL_MAX + 64];
-	snprintf(ci, sizeof ci, "%s connect_timeout=%d", wl->pg_conninfo,
+	snprintf(ci, sizeof ci, "%.1023s connect_timeout=%d", wl->pg_conninfo,
 	         (WORLD_LIVE_CONNECT_TIMEOUT_MS + 999) / 1000);
 	bool uri = strstr(wl->pg_conninfo, "://") != NULL;
 	PGconn *pg = PQconnectdb(uri ? wl->pg_conninfo : ci);

@@ -47,6 +47,11 @@ void world_live_destroy(struct world_live *wl); /* accepts NULL */
 MUST_USE enum result world_live_check_servers(struct world_live *wl, char *err,
                                               size_t errsize);
 
+/* The same for any two servers (faultline serve): RESULT_REJECT when an
+ * address does not parse, RESULT_ERROR when a server failed. */
+MUST_USE enum result world_live_check(const char *redis_url, const char *pg_conninfo,
+                                      char *err, size_t errsize);
+
 /* The scenario plan the next seeds run under (borrowed until replaced). */
 void world_live_set_plan(struct world_live *wl, const struct live_plan *lp);
 
