@@ -89,7 +89,10 @@ $(CHECK): $(TEST_OBJ) $(LIB)
 # The README's two commands. Each installs what is missing first, then
 # re-enters make so pkg-config sees the freshly installed packages.
 test: deps
+	$(Q)scripts/deps.sh all
 	$(Q)$(MAKE) --no-print-directory test-run
+	@echo "== again under AddressSanitizer and UndefinedBehaviorSanitizer"
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-run
 
 suite: deps
 	$(Q)$(MAKE) --no-print-directory suite-run
@@ -101,8 +104,15 @@ test-run: $(BIN) $(CHECK)
 suite-run: $(BIN)
 	$(Q)$(BIN) matrix --report $(BUILD)/report scenarios/
 
-bench: deps $(BIN)
-	$(Q)scripts/bench.sh $(BIN)
+$(BUILD)/bench_sched: bench/bench_sched.c $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+bench: deps
+	$(Q)scripts/deps.sh live
+	$(Q)$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_sched
+	$(Q)scripts/bench.sh $(BIN) $(BUILD)/bench_sched
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

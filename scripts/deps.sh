@@ -6,10 +6,11 @@ set -euo pipefail
 
 what=${1:-build}
 
-build_pkgs=(gcc make pkg-config libevent-dev libhiredis-dev libpq-dev
+build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-dev
             libcurl4-openssl-dev check libsubunit-dev libfyaml-dev
             libjansson-dev libssl-dev)
-live_pkgs=(redis-server redis-tools postgresql postgresql-client libxml2-utils)
+live_pkgs=(redis-server redis-tools postgresql postgresql-client
+           libxml2-utils chromium)
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}") ;;

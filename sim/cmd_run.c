@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/assert.h"
@@ -28,6 +29,7 @@ struct run_common {
 	bool jobs_set;
 	bool determinism_set;
 	bool live_option;             /* a live-only option was given */
+	bool stats;
 };
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -53,6 +55,13 @@ static bool parse_scale(const char *s, double *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static bool want_progress(void)
@@ -143,6 +152,33 @@ static void print_result(const struct runner_result *r, bool quiet)
 static int run_options(int argc, char **argv, bool matrix, struct run_common *rc,
                        struct variant_set *vs, int *first_path);
 
+static void print_stats(const struct runner_result *r)
+{
+	double sweep = r->sweep_wall_s > 0 ? r->sweep_wall_s : 1e-9;
+	printf("      stats: %llu events in %.4f s (%.0f events/s), %llu seeds (%.0f seeds/s), "
+	       "simulated %.1f s (%.0fx wall)",
+	       (unsigned long long)r->events, sweep, (double)r->events / sweep,
+	       (unsigned long long)r->seeds_run, (double)r->seeds_run / sweep,
+	       (double)r->sim_us / 1e6, (double)r->sim_us / 1e6 / sweep);
+	if (r->first_violation_wall_s >= 0)
+		printf(", first violation after %.4f s", r->first_violation_wall_s);
+	printf("\n");
+}
+
+static void print_totals(const struct runner_result *res, size_t n, double wall_s)
+{
+	uint64_t events = 0, seeds = 0;
+	double sweep = 0;
+	for (size_t i = 0; i < n; i++) {
+		events += res[i].events;
+		seeds += res[i].seeds_run;
+		sweep += res[i].sweep_wall_s;
+	}
+	printf("stats: total %llu events, %llu seeds, sweep %.3f s (%.0f events/s), wall %.3f s\n",
+	       (unsigned long long)events, (unsigned long long)seeds, sweep,
+	       sweep > 0 ? (double)events / sweep : 0.0, wall_s);
+}
+
 static void usage_run(FILE *out, bool matrix)
 {
 	if (matrix)
@@ -177,7 +213,11 @@ static void usage_run(FILE *out, bool matrix)
 	        "                      and traces/ of failing seeds into DIR\n"
 	        "      --determinism N re-run N seeds per result and compare trace digests\n"
 	        "                      (default 2; 0 turns the self-check off)\n"
-	        "  -q, --quiet         one line per result, no violation details\n");
+	        "  -q, --quiet         one line per result, no violation details\n"
+	        "      --stats         print events, events per second and time to the first\n"
+	        "                      violation for each result, and totals (make bench)\n"
+	        "      --trace-digest  trace every seed into a digest, to measure what\n"
+	        "                      tracing costs (results are unchanged)\n");
 	if (!matrix)
 		fprintf(out,
 		        "\n"
@@ -221,7 +261,9 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		{"pg-url", required_argument, NULL, 'P'},
 		{"smtp-url", required_argument, NULL, 'M'},
 		{"stripe-key-file", required_argument, NULL, 'K'},
-		{"time-scale", required_argument, NULL, 'T'},
+		{"time-scale", required_argument, NULL, 'X'},
+		{"stats", no_argument, NULL, 'S'},
+		{"trace-digest", no_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -299,7 +341,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		case 'P':
 		case 'M':
 		case 'K':
-		case 'T':
+		case 'X':
 			if (matrix) {
 				fprintf(stderr, "faultline matrix: live options do not apply to the "
 				                "matrix\n");
@@ -319,6 +361,12 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 				return EXIT_USAGE;
 			}
 			rc->live_option = true;
+			break;
+		case 'S':
+			rc->stats = true;
+			break;
+		case 'T':
+			rc->ropt.trace_digest = true;
 			break;
 		case 'h':
 			usage_run(stdout, matrix);
@@ -370,6 +418,8 @@ static int run_all(struct run_common *rc, struct scenario **list, size_t n,
 			}
 			progress_clear(rc);
 			print_result(r, rc->quiet);
+			if (rc->stats)
+				print_stats(r);
 			fflush(stdout);
 		}
 	}
@@ -419,9 +469,11 @@ static int run_live(struct run_common *rc, const struct variant_set *vs, int npa
 		                "and --time-scale need --live\n");
 		return EXIT_USAGE;
 	}
-	if (rc->jobs_set || rc->determinism_set) {
+	if (rc->jobs_set || rc->determinism_set || rc->stats || rc->ropt.trace_digest) {
 		fprintf(stderr, "faultline run: --%s does not apply to --live (one set of servers, "
-		                "runs that are not replayed)\n", rc->jobs_set ? "jobs" : "determinism");
+		                "runs that are not replayed)\n",
+		        rc->jobs_set ? "jobs" : rc->determinism_set ? "determinism"
+		        : rc->stats ? "stats" : "trace-digest");
 		return EXIT_USAGE;
 	}
 	struct scenario **list;
@@ -461,7 +513,10 @@ int cmd_run(int argc, char **argv)
 		return st;
 	struct runner_result *results = calloc(n, sizeof *results);
 	ASSERT(results != NULL);
+	double t0 = now_s();
 	st = run_all(&rc, list, n, &vs, 1, results);
+	if (rc.stats)
+		print_totals(results, n, now_s() - t0);
 	uint64_t violated = 0, idle = 0;
 	for (size_t i = 0; i < n; i++) {
 		violated += results[i].violated != 0;
@@ -578,7 +633,10 @@ int cmd_matrix(int argc, char **argv)
 	size_t nres = n * VARIANT_COUNT;
 	struct runner_result *results = calloc(nres, sizeof *results);
 	ASSERT(results != NULL);
+	double t0 = now_s();
 	st = run_all(&rc, list, n, vss, VARIANT_COUNT, results);
+	if (rc.stats)
+		print_totals(results, nres, now_s() - t0);
 	if (st == 0)
 		st = matrix_summary(list, n, results);
 	return finish(&rc, "simulated", true, list, n, results, nres, st);

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -60,6 +61,32 @@ static bool check_eventually_applied(const struct history *h, struct inv_violati
 
 /* ---- no-lockout --------------------------------------------------------- */
 
+static const struct history *rl_sort_h;
+
+static int rl_cmp(const void *a, const void *b)
+{
+	const struct hist_rl_incr *x = &rl_sort_h->rl_incr[*(const size_t *)a];
+	const struct hist_rl_incr *y = &rl_sort_h->rl_incr[*(const size_t *)b];
+	if (x->user != y->user)
+		return x->user < y->user ? -1 : 1;
+	if (x->t_us != y->t_us)
+		return x->t_us < y->t_us ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* INCR indices ordered by (user, time, order applied). Caller frees. */
+static size_t *rl_order(const struct history *h)
+{
+	size_t *idx = malloc((h->nrl_incr ? h->nrl_incr : 1) * sizeof *idx);
+	ASSERT(idx != NULL);
+	for (size_t i = 0; i < h->nrl_incr; i++)
+		idx[i] = i;
+	rl_sort_h = h;
+	qsort(idx, h->nrl_incr, sizeof *idx, rl_cmp);
+	rl_sort_h = NULL;
+	return idx;
+}
+
 static bool check_no_lockout(const struct history *h, struct inv_violation *v)
 {
 	int64_t window_ms = (int64_t)(h->rl_window_us / 1000);
@@ -84,43 +111,61 @@ static bool check_no_lockout(const struct history *h, struct inv_violation *v)
 	 * answered <= limit. A key that vanished early starts a new window
 	 * inside the old one, and the admissions of both then count. Only
 	 * INCRs with no Redis fault since the window began are judged. */
-	for (size_t i = 0; i < h->nrl_incr; i++) {
-		const struct hist_rl_incr *w = &h->rl_incr[i];
+	size_t *idx = rl_order(h);
+	for (size_t ii = 0; ii < h->nrl_incr; ii++) {
+		const struct hist_rl_incr *w = &h->rl_incr[idx[ii]];
 		if (w->count != 1)
 			continue;
 		uint64_t admitted = 0;
 		uint64_t last = w->t_us;
-		for (size_t j = i; j < h->nrl_incr; j++) {
-			const struct hist_rl_incr *a = &h->rl_incr[j];
-			if (a->user != w->user || a->t_us >= w->t_us + h->rl_window_us ||
-			    a->faults != w->faults)
+		for (size_t jj = ii; jj < h->nrl_incr; jj++) {
+			const struct hist_rl_incr *a = &h->rl_incr[idx[jj]];
+			if (a->user != w->user || a->t_us >= w->t_us + h->rl_window_us)
+				break;
+			if (a->faults != w->faults)
 				continue;
 			if (a->count >= 1 && a->count <= (long long)h->rl_limit) {
 				admitted++;
 				last = a->t_us;
 			}
 		}
-		if (admitted > h->rl_limit)
+		if (admitted > h->rl_limit) {
+			free(idx);
 			return violate(v, last, "user u%u admitted %llu times in one %llu ms window "
 			               "(limit %u) while Redis was healthy", w->user,
 			               (unsigned long long)admitted,
 			               (unsigned long long)(h->rl_window_us / 1000), h->rl_limit);
+		}
 	}
+	free(idx);
 	return true;
 }
 
 /* ---- request-dedup ------------------------------------------------------ */
 
-/* The first call of each logical request: lowest seq. */
-static const struct hist_dd_request *dd_first(const struct history *h, uint32_t request)
+static const struct history *dd_sort_h;
+
+static int dd_cmp(const void *a, const void *b)
 {
-	const struct hist_dd_request *first = NULL;
-	for (size_t i = 0; i < h->ndd; i++) {
-		const struct hist_dd_request *r = &h->dd[i];
-		if (r->request == request && (first == NULL || r->seq < first->seq))
-			first = r;
-	}
-	return first;
+	const struct hist_dd_request *x = &dd_sort_h->dd[*(const size_t *)a];
+	const struct hist_dd_request *y = &dd_sort_h->dd[*(const size_t *)b];
+	if (x->request != y->request)
+		return x->request < y->request ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The copies' indices ordered by (request, seq): each request's copies form
+ * one run, its first copy first. Caller frees. */
+static size_t *dd_order(const struct history *h)
+{
+	size_t *idx = malloc((h->ndd ? h->ndd : 1) * sizeof *idx);
+	ASSERT(idx != NULL);
+	for (size_t i = 0; i < h->ndd; i++)
+		idx[i] = i;
+	dd_sort_h = h;
+	qsort(idx, h->ndd, sizeof *idx, dd_cmp);
+	dd_sort_h = NULL;
+	return idx;
 }
 
 /* A copy may be rejected as a duplicate only when another copy of the same
@@ -129,41 +174,59 @@ static const struct hist_dd_request *dd_first(const struct history *h, uint32_t 
  * all (a timeout called "duplicate"), was rejected falsely. */
 static bool check_no_false_duplicate(const struct history *h, struct inv_violation *v)
 {
-	for (size_t i = 0; i < h->ndd; i++) {
-		const struct hist_dd_request *r = &h->dd[i];
-		if (!r->done || !r->duplicate)
-			continue;
-		bool other_claimed = false;
-		for (size_t j = 0; j < h->ndd && !other_claimed; j++) {
-			const struct hist_dd_request *o = &h->dd[j];
-			other_claimed = j != i && o->request == r->request && o->claimed &&
-			                o->claimed_us <= r->end_us;
+	size_t *idx = dd_order(h);
+	bool ok = true;
+	for (size_t g = 0; g < h->ndd && ok;) {
+		size_t e = g;
+		while (e < h->ndd && h->dd[idx[e]].request == h->dd[idx[g]].request)
+			e++;
+		for (size_t a = g; a < e && ok; a++) {
+			const struct hist_dd_request *r = &h->dd[idx[a]];
+			if (!r->done || !r->duplicate)
+				continue;
+			bool other_claimed = false;
+			for (size_t b = g; b < e && !other_claimed; b++) {
+				const struct hist_dd_request *o = &h->dd[idx[b]];
+				other_claimed = b != a && o->claimed && o->claimed_us <= r->end_us;
+			}
+			if (!other_claimed)
+				ok = violate(v, r->end_us, "request req-%u was rejected as a duplicate "
+				             "although no other copy had claimed it%s", r->request,
+				             r->claimed ? " (its own write was mistaken for another's)"
+				                        : "");
 		}
-		if (!other_claimed)
-			return violate(v, r->end_us, "request req-%u was rejected as a duplicate "
-			               "although no other copy had claimed it%s", r->request,
-			               r->claimed ? " (its own write was mistaken for another's)" : "");
+		g = e;
 	}
-	return true;
+	free(idx);
+	return ok;
 }
 
 static bool check_dedup_effective(const struct history *h, struct inv_violation *v)
 {
-	for (size_t i = 0; i < h->ndd; i++) {
-		const struct hist_dd_request *r = &h->dd[i];
-		const struct hist_dd_request *first = dd_first(h, r->request);
-		if (first == r || !r->done || r->duplicate || !first->done)
-			continue;
-		if (first->duplicate || first->failed_open || r->failed_open || !r->healthy)
-			continue;
-		/* The first copy's key was written between its start and end and
-		 * lives ttl from then: a copy entirely inside that span must see
-		 * it. */
-		if (r->start_us >= first->end_us && r->end_us < first->start_us + h->dd_ttl_us)
-			return violate(v, r->end_us, "a true duplicate of req-%u was accepted within "
-			               "the TTL while Redis was healthy", r->request);
+	size_t *idx = dd_order(h);
+	bool ok = true;
+	for (size_t g = 0; g < h->ndd && ok;) {
+		size_t e = g;
+		while (e < h->ndd && h->dd[idx[e]].request == h->dd[idx[g]].request)
+			e++;
+		const struct hist_dd_request *first = &h->dd[idx[g]];
+		for (size_t a = g + 1; a < e && ok; a++) {
+			const struct hist_dd_request *r = &h->dd[idx[a]];
+			if (!r->done || r->duplicate || !first->done)
+				continue;
+			if (first->duplicate || first->failed_open || r->failed_open || !r->healthy)
+				continue;
+			/* The first copy's key was written between its start and end
+			 * and lives ttl from then: a copy entirely inside that span
+			 * must see it. */
+			if (r->start_us >= first->end_us && r->end_us < first->start_us + h->dd_ttl_us)
+				ok = violate(v, r->end_us, "a true duplicate of req-%u was accepted within "
+				             "the TTL while Redis was healthy", r->request);
+		}
+		g = e;
 	}
-	return true;
+	free(idx);
+	return ok;
 }
 
 /* ---- stripe-customer ---------------------------------------------------- */

@@ -160,6 +160,7 @@ static int run_scenario(struct world_live *wl, const struct scenario *sc,
 	memset(r, 0, sizeof *r);
 	r->sc = sc;
 	r->vs = *vs;
+	r->first_violation_wall_s = -1.0;
 	double t0 = wall_now();
 	world_live_set_plan(wl, lp);
 	struct world_backend be;
@@ -178,9 +179,12 @@ static int run_scenario(struct world_live *wl, const struct scenario *sc,
 			return rc == RESULT_ERROR ? 3 : 1;
 		}
 		fold_seed(r, seed, &w);
+		if (w.violated && r->first_violation_wall_s < 0)
+			r->first_violation_wall_s = wall_now() - t0;
 	}
 	judge_exercised(r, lp);
 	r->wall_s = wall_now() - t0;
+	r->sweep_wall_s = r->wall_s;
 	return 0;
 }
 

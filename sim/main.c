@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/assert_ctx.h"
 #include "sim/cli.h"
 
 struct command {
@@ -45,6 +46,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	assert_ctx_install();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "core/assert.h"
+#include "sim/assert_ctx.h"
 #include "sim/sched.h"
 #include "sim/trace.h"
 
@@ -122,12 +123,14 @@ struct agg {
 	uint64_t events, sim_us;
 	uint8_t fault_fired, race_seen;
 	uint8_t failed;                      /* a seed could not run */
+	double first_violation_wall_s;       /* < 0: none yet */
 };
 
 static void agg_init(struct agg *a)
 {
 	memset(a, 0, sizeof *a);
 	a->seed_min = UINT64_MAX;
+	a->first_violation_wall_s = -1;
 	for (int i = 0; i < INV_COUNT; i++)
 		a->first_seed[i] = UINT64_MAX;
 }
@@ -195,12 +198,23 @@ static void agg_merge(struct agg *a, const struct agg *b)
 	a->fault_fired |= b->fault_fired;
 	a->race_seen |= b->race_seen;
 	a->failed |= b->failed;
+	if (b->first_violation_wall_s >= 0 &&
+	    (a->first_violation_wall_s < 0 || b->first_violation_wall_s < a->first_violation_wall_s))
+		a->first_violation_wall_s = b->first_violation_wall_s;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 struct seed_plan {
 	size_t count;
 	const struct runner_options *opt;
 	const struct scenario *sc;
+	double t0;                 /* wall clock when the sweep began */
 };
 
 static uint64_t plan_seed(const struct seed_plan *p, size_t i)
@@ -222,15 +236,27 @@ static void run_share(const struct scenario *sc, const struct variant_set *vs,
 		return;
 	}
 	struct world_result r;
+	char var[160];
+	variant_set_format(vs, sc, var, sizeof var);
 	for (size_t i = worker; i < p->count; i += workers) {
 		uint64_t seed = plan_seed(p, i);
-		struct world_config cfg = {.sc = sc, .seed = seed, .base = base};
+		assert_ctx_run(sc->path, var, seed);
+		struct trace tr;
+		if (p->opt->trace_digest)
+			trace_init_digest(&tr);
+		else
+			trace_init_off(&tr);
+		struct world_config cfg = {.sc = sc, .seed = seed, .base = base, .trace = &tr};
 		memcpy(cfg.variants, vs->v, sizeof cfg.variants);
-		if (world_run(&cfg, &r) != RESULT_OK) {
+		enum result rc = world_run(&cfg, &r);
+		trace_fini(&tr);
+		if (rc != RESULT_OK) {
 			a->failed = 1;
 			break;
 		}
 		agg_add_seed(a, seed, &r);
+		if (r.violated && a->first_violation_wall_s < 0)
+			a->first_violation_wall_s = wall_now() - p->t0;
 	}
 	event_base_free(base);
 }
@@ -331,6 +357,9 @@ static enum result run_traced(const struct scenario *sc, const struct variant_se
 		return RESULT_NOMEM;
 	struct world_config cfg = {.sc = sc, .seed = seed, .base = base, .trace = tr};
 	memcpy(cfg.variants, vs->v, sizeof cfg.variants);
+	char var[160];
+	variant_set_format(vs, sc, var, sizeof var);
+	assert_ctx_run(sc->path, var, seed);
 	enum result rc = world_run(&cfg, res);
 	event_base_free(base);
 	return rc;
@@ -483,13 +512,6 @@ static void determinism_check(struct runner_result *out, const struct seed_plan 
 	}
 }
 
-static double wall_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
                        const struct runner_options *opt, struct runner_result *out,
                        char *err, size_t errsize)
@@ -498,7 +520,7 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 	out->sc = sc;
 	out->vs = *vs;
 	double t0 = wall_now();
-	struct seed_plan p = {.opt = opt, .sc = sc};
+	struct seed_plan p = {.opt = opt, .sc = sc, .t0 = t0};
 	p.count = opt->seed_set ? 1 : opt->seeds_set ? opt->seeds : scenario_seed_count(sc);
 	unsigned jobs = opt->jobs ? opt->jobs : 1;
 	if (jobs > RUNNER_JOBS_MAX)
@@ -519,6 +541,8 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 		snprintf(err, errsize, "a seed could not be run (out of memory)");
 		return RESULT_NOMEM;
 	}
+	out->sweep_wall_s = wall_now() - t0;
+	out->first_violation_wall_s = a.first_violation_wall_s;
 	out->seeds_run = a.seeds_run;
 	out->seed_min = a.seeds_run ? a.seed_min : 0;
 	out->seed_max = a.seed_max;

@@ -38,6 +38,8 @@ struct runner_options {
 	uint64_t seed;
 	unsigned determinism_samples;/* seeds re-run to compare trace digests */
 	const char *traces_dir;      /* write failing-seed traces here, or NULL */
+	bool trace_digest;           /* trace every seed into a digest (measures
+	                              * the cost of tracing; results unchanged) */
 };
 
 /* What one invariant did over all seeds. */
@@ -71,7 +73,10 @@ struct runner_result {
 	char not_exercised[160];
 	uint64_t events;
 	uint64_t sim_us;             /* simulated time, summed over seeds */
-	double wall_s;
+	double wall_s;               /* the whole result, replays included */
+	double sweep_wall_s;         /* the seed sweep alone */
+	double first_violation_wall_s; /* sweep time until the first violating
+	                              * seed finished; negative when none */
 	uint64_t determinism_checked;
 	uint64_t determinism_mismatches;
 };

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "core/assert.h"
+#include "sim/assert_ctx.h"
 #include "sim/prng.h"
 
 struct slot {
@@ -26,6 +27,14 @@ struct slot {
 	uint32_t gen;
 	uint32_t heap_pos;     /* virtual mode: index in heap, or UINT32_MAX */
 	uint32_t next_free;
+};
+
+/* The heap holds its order keys itself, so comparisons never leave it. */
+struct heap_entry {
+	uint64_t due_us;
+	uint64_t tie;
+	uint64_t seq;
+	uint32_t slot;
 };
 
 struct real_cookie {
@@ -43,7 +52,7 @@ struct sched {
 	struct slot *slots;
 	uint32_t nslots, capslots;
 	uint32_t free_head;        /* UINT32_MAX when empty */
-	uint32_t *heap;            /* virtual mode: slot indices */
+	struct heap_entry *heap;   /* virtual mode: the order keys and slots */
 	uint32_t nheap;
 	uint64_t seq;
 	uint64_t pending;
@@ -91,6 +100,7 @@ struct sched *sched_create(struct event_base *base, enum sched_clock clock,
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	assert_ctx_sched(s);
 	return s;
 }
 
@@ -98,6 +108,7 @@ void sched_destroy(struct sched *s)
 {
 	if (s == NULL)
 		return;
+	assert_ctx_sched(NULL);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		if (s->slots[i].ev != NULL)
 			event_free(s->slots[i].ev);
@@ -136,7 +147,7 @@ uint64_t sched_now_us(const struct sched *s)
 
 /* ---- virtual heap ----------------------------------------------------- */
 
-static inline bool slot_before(const struct slot *a, const struct slot *b)
+static inline bool entry_before(const struct heap_entry *a, const struct heap_entry *b)
 {
 	if (a->due_us != b->due_us)
 		return a->due_us < b->due_us;
@@ -145,53 +156,62 @@ static inline bool slot_before(const struct slot *a, const struct slot *b)
 	return a->seq < b->seq;
 }
 
-static inline void heap_set(struct sched *s, uint32_t pos, uint32_t slot)
+static inline void heap_put(struct sched *s, uint32_t pos, const struct heap_entry *e)
 {
-	s->heap[pos] = slot;
-	s->slots[slot].heap_pos = pos;
+	s->heap[pos] = *e;
+	s->slots[e->slot].heap_pos = pos;
 }
+
+/* A 4-ary heap: half the levels of a binary one, and the four children of
+ * a node share a cache line or two. */
+#define HEAP_ARITY 4
 
 static void heap_up(struct sched *s, uint32_t pos)
 {
-	uint32_t slot = s->heap[pos];
+	struct heap_entry e = s->heap[pos];
 	while (pos > 0) {
-		uint32_t parent = (pos - 1) / 2;
-		if (!slot_before(&s->slots[slot], &s->slots[s->heap[parent]]))
+		uint32_t parent = (pos - 1) / HEAP_ARITY;
+		if (!entry_before(&e, &s->heap[parent]))
 			break;
-		heap_set(s, pos, s->heap[parent]);
+		heap_put(s, pos, &s->heap[parent]);
 		pos = parent;
 	}
-	heap_set(s, pos, slot);
+	heap_put(s, pos, &e);
 }
 
 static void heap_down(struct sched *s, uint32_t pos)
 {
-	uint32_t slot = s->heap[pos];
+	struct heap_entry e = s->heap[pos];
 	for (;;) {
-		uint32_t child = 2 * pos + 1;
-		if (child >= s->nheap)
+		uint32_t first = HEAP_ARITY * pos + 1;
+		if (first >= s->nheap)
 			break;
-		if (child + 1 < s->nheap &&
-		    slot_before(&s->slots[s->heap[child + 1]], &s->slots[s->heap[child]]))
-			child++;
-		if (!slot_before(&s->slots[s->heap[child]], &s->slots[slot]))
+		uint32_t best = first;
+		uint32_t end = first + HEAP_ARITY < s->nheap ? first + HEAP_ARITY : s->nheap;
+		for (uint32_t c = first + 1; c < end; c++) {
+			if (entry_before(&s->heap[c], &s->heap[best]))
+				best = c;
+		}
+		if (!entry_before(&s->heap[best], &e))
 			break;
-		heap_set(s, pos, s->heap[child]);
-		pos = child;
+		heap_put(s, pos, &s->heap[best]);
+		pos = best;
 	}
-	heap_set(s, pos, slot);
+	heap_put(s, pos, &e);
 }
 
 static void heap_remove(struct sched *s, uint32_t pos)
 {
 	ASSERT(pos < s->nheap);
-	uint32_t last = s->heap[--s->nheap];
-	s->slots[s->heap[pos]].heap_pos = NONE;
+	s->slots[s->heap[pos].slot].heap_pos = NONE;
+	struct heap_entry last = s->heap[--s->nheap];
 	if (pos == s->nheap)
 		return;
-	heap_set(s, pos, last);
-	heap_up(s, pos);
-	heap_down(s, s->slots[last].heap_pos);
+	heap_put(s, pos, &last);
+	if (pos > 0 && entry_before(&last, &s->heap[(pos - 1) / HEAP_ARITY]))
+		heap_up(s, pos);
+	else
+		heap_down(s, pos);
 }
 
 /* ---- slots ------------------------------------------------------------ */
@@ -210,7 +230,7 @@ static uint32_t slot_alloc(struct sched *s)
 		ASSERT(ns != NULL); /* out of memory in the simulator is fatal */
 		s->slots = ns;
 		if (s->clock == SCHED_VIRTUAL) {
-			uint32_t *nh = realloc(s->heap, cap * sizeof *nh);
+			struct heap_entry *nh = realloc(s->heap, cap * sizeof *nh);
 			ASSERT(nh != NULL);
 			s->heap = nh;
 		}
@@ -247,10 +267,10 @@ struct sched_timer sched_after(struct sched *s, uint64_t delay_us, sched_fn *fn,
 
 	if (s->clock == SCHED_VIRTUAL) {
 		sl->due_us = s->now_us + delay_us;
-		sl->tie = prng_next(s->rng);
-		s->heap[s->nheap] = i;
-		sl->heap_pos = s->nheap++;
-		heap_up(s, sl->heap_pos);
+		struct heap_entry e = {.due_us = sl->due_us, .tie = prng_next(s->rng),
+		                       .seq = sl->seq, .slot = i};
+		heap_put(s, s->nheap++, &e);
+		heap_up(s, s->nheap - 1);
 	} else {
 		sl->due_us = real_now_us(s) + delay_us;
 		if (sl->ev == NULL) {
@@ -334,20 +354,19 @@ static void sched_on_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (s->nheap == 0 || s->stopping)
 		return;
-	uint64_t due = s->slots[s->heap[0]].due_us;
+	uint64_t due = s->heap[0].due_us;
 	if (due > s->run_until_us)
 		return;
 	ASSERT(due >= s->now_us);
 	s->now_us = due;
 	for (int n = 0; n < SCHED_BATCH_MAX && s->nheap > 0 && !s->stopping; n++) {
-		uint32_t i = s->heap[0];
-		if (s->slots[i].due_us != due)
+		if (s->heap[0].due_us != due)
 			break;
+		uint32_t i = s->heap[0].slot;
 		heap_remove(s, 0);
 		run_slot(s, i);
 	}
-	if (s->nheap > 0 && !s->stopping &&
-	    s->slots[s->heap[0]].due_us <= s->run_until_us)
+	if (s->nheap > 0 && !s->stopping && s->heap[0].due_us <= s->run_until_us)
 		event_active(s->tick, EV_TIMEOUT, 0);
 }
 

@@ -27,7 +27,7 @@ struct sched_timer {
 
 typedef void sched_fn(void *arg);
 
-#define SCHED_TIMERS_MAX (1u << 22)  /* pending timers at once */
+#define SCHED_TIMERS_MAX (1u << 24)  /* pending timers at once */
 #define SCHED_BATCH_MAX 4096         /* timers run in one loop pass */
 
 /* A new event_base fit for the clock: real mode asks libevent for its

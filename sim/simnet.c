@@ -2,10 +2,15 @@
  * and faults. Every operation is a heap object (struct op) referenced by the
  * timers that will touch it; it is freed when the client has its answer and
  * no timer refers to it any more. The client's answer comes exactly once:
- * either the reply timer or the deadline timer delivers it, and the other is
- * cancelled or finds the op done (a late reply is counted and dropped). */
+ * either the reply or the deadline delivers it, and the other finds the op
+ * answered (a late reply is counted and dropped). Deadlines are not one
+ * timer each: a target's timeout is fixed, so its waiting ops form a queue
+ * in deadline order with one timer for the head, and an answer just unlinks
+ * its op (most operations answer in time, and a cancelled timer costs a heap
+ * removal). */
 #include "sim/simnet.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +24,14 @@
 #include "sim/trace.h"
 
 #define SQL_VALUES_MAX 64      /* values in one copied result */
-#define REPLY_STRINGS_MAX (SQL_VALUES_MAX + KV_TXN_MAX + 8)
+#define OP_ARENA_BYTES 192      /* reply strings kept inline in the op */
+#define OP_ARGSPACE_BYTES 160   /* request strings kept inline in the op */
+#define OP_CACHE_MAX 4096       /* freed ops kept for reuse */
+
+struct strblock {
+	struct strblock *next;
+	char text[];
+};
 
 enum op_type { OP_KV, OP_KV_TXN, OP_SQL_ACQUIRE, OP_SQL_EXEC, OP_STRIPE, OP_MAIL };
 
@@ -46,7 +58,9 @@ struct op {
 	struct op *live_prev, *live_next; /* every op not yet freed */
 	bool faulted;
 	struct fault_decision fd;
-	struct sched_timer deadline;
+	uint64_t deadline_us;
+	bool on_deadline_q;
+	struct op *dl_prev, *dl_next;  /* the target's deadline queue */
 	uint64_t issued_us;
 	void *arg;
 	union {
@@ -75,13 +89,33 @@ struct op {
 	struct kv_reply reply;
 	struct kv_reply elems[KV_TXN_MAX];
 	struct sql_result res;
-	const char *values[SQL_VALUES_MAX];
+	const char **values;       /* SQL result values (owned array) */
 	struct stripe_reply sr;
 	int smtp_code;
 	char sqlstate[6];
-	char *replystr[REPLY_STRINGS_MAX]; /* owned copies of reply strings */
-	size_t nreplystr;
+	size_t arena_used;
+	struct strblock *blocks;
 	struct op *next_waiter;    /* pool queue */
+	/* Everything above is cleared for each new op; what follows is
+	 * written before it is read. Reply strings: a small inline arena,
+	 * then blocks of their own. */
+	char arena[OP_ARENA_BYTES];
+	char argspace[OP_ARGSPACE_BYTES]; /* request strings when they fit */
+};
+
+struct deadline_q {
+	struct simnet *net;
+	enum fault_target target;
+	struct op *head, *tail;        /* waiting ops, earliest deadline first */
+	bool armed;                    /* a timer is pending for the queue */
+};
+
+/* A scheduled restart: the timer's argument, kept inside the network so
+ * that a restart still pending when the run ends is dropped with the
+ * scheduler instead of leaking. */
+struct restart_ctx {
+	struct simnet *n;
+	size_t rule;
 };
 
 struct simnet {
@@ -100,9 +134,13 @@ struct simnet {
 	uint32_t pool_size;
 	struct op *wait_head, *wait_tail;
 	struct op *live;           /* list of ops not yet freed */
+	struct op *cache;          /* freed ops for reuse (via live_next) */
+	uint32_t ncache;
+	struct deadline_q dq[FAULT_TARGET_COUNT];
 	bool shutdown;             /* every operation now fails at once */
 	uint32_t nwaiting;
 	bool redis_down_flushed[FAULT_RULES_MAX];
+	struct restart_ctx restarts[FAULT_RULES_MAX];
 };
 
 static const struct backend_settings *backend(const struct simnet *n,
@@ -131,9 +169,18 @@ static struct op *op_new(struct simnet *n, enum op_type type,
                          enum fault_target target, const char *opname,
                          void *arg)
 {
-	ASSERT(n->inflight < SIMNET_OPS_MAX);
-	struct op *op = calloc(1, sizeof *op);
-	ASSERT(op != NULL);
+	struct op *op = n->cache;
+	if (op != NULL) {
+		n->cache = op->live_next;
+		n->ncache--;
+		/* Only the header needs clearing: the arena and the argument
+		 * space are written before they are read. */
+		memset(op, 0, offsetof(struct op, arena));
+	} else {
+		op = malloc(sizeof *op);
+		ASSERT(op != NULL);
+		memset(op, 0, offsetof(struct op, arena));
+	}
 	op->net = n;
 	op->type = type;
 	op->target = target;
@@ -162,10 +209,21 @@ static void op_unref(struct op *op)
 		n->live = op->live_next;
 	if (op->live_next)
 		op->live_next->live_prev = op->live_prev;
-	free(op->argbuf);
-	for (size_t i = 0; i < op->nreplystr; i++)
-		free(op->replystr[i]);
-	free(op);
+	if (op->argbuf != op->argspace)
+		free(op->argbuf);
+	free(op->values);
+	while (op->blocks != NULL) {
+		struct strblock *b = op->blocks;
+		op->blocks = b->next;
+		free(b);
+	}
+	if (n->ncache < OP_CACHE_MAX) {
+		op->live_next = n->cache;
+		n->cache = op;
+		n->ncache++;
+	} else {
+		free(op);
+	}
 }
 
 static void op_after(struct op *op, uint64_t delay_us, sched_fn *fn)
@@ -177,8 +235,12 @@ static void op_after(struct op *op, uint64_t delay_us, sched_fn *fn)
 /* Gives the op an argument buffer of cap bytes. */
 static void op_alloc_args(struct op *op, size_t cap)
 {
-	op->argbuf = malloc(cap ? cap : 1);
-	ASSERT(op->argbuf != NULL);
+	if (cap <= OP_ARGSPACE_BYTES) {
+		op->argbuf = op->argspace;
+	} else {
+		op->argbuf = malloc(cap);
+		ASSERT(op->argbuf != NULL);
+	}
 	op->argcap = cap;
 }
 
@@ -199,12 +261,19 @@ static const char *reply_copy(struct op *op, const char *s, size_t len)
 {
 	if (s == NULL)
 		return NULL;
-	ASSERT(op->nreplystr < REPLY_STRINGS_MAX);
-	char *d = malloc(len + 1);
-	ASSERT(d != NULL);
+	char *d;
+	if (op->arena_used + len + 1 <= OP_ARENA_BYTES) {
+		d = op->arena + op->arena_used;
+		op->arena_used += len + 1;
+	} else {
+		struct strblock *b = malloc(sizeof *b + len + 1);
+		ASSERT(b != NULL);
+		b->next = op->blocks;
+		op->blocks = b;
+		d = b->text;
+	}
 	memcpy(d, s, len);
 	d[len] = '\0';
-	op->replystr[op->nreplystr++] = d;
 	return d;
 }
 
@@ -283,13 +352,30 @@ static void trace_answer(struct simnet *n, const struct op *op)
 	trace_end(n->tr);
 }
 
+static void deadline_unlink(struct op *op)
+{
+	if (!op->on_deadline_q)
+		return;
+	struct deadline_q *q = &op->net->dq[op->target];
+	if (op->dl_prev)
+		op->dl_prev->dl_next = op->dl_next;
+	else
+		q->head = op->dl_next;
+	if (op->dl_next)
+		op->dl_next->dl_prev = op->dl_prev;
+	else
+		q->tail = op->dl_prev;
+	op->on_deadline_q = false;
+	op->dl_prev = op->dl_next = NULL;
+}
+
 /* Gives the client its answer (op->oc and the reply fields are set). */
 static void op_answer(struct op *op)
 {
 	struct simnet *n = op->net;
 	ASSERT(!op->answered);
 	op->answered = true;
-	sched_cancel(n->s, op->deadline);
+	deadline_unlink(op);
 	n->inflight--;
 	trace_answer(n, op);
 	switch (op->type) {
@@ -313,10 +399,26 @@ static void op_answer(struct op *op)
 		                op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR ? &op->sr : NULL);
 		break;
 	case OP_MAIL:
-		op->done.mail(op->arg, op->oc, op->smtp_code);
+		/* A client that got no answer has no code either, even when the
+		 * server accepted the message (timeout-applied). */
+		op->done.mail(op->arg, op->oc,
+		              op->oc == OUTCOME_OK || op->oc == OUTCOME_ERROR ? op->smtp_code : 0);
 		break;
 	}
 	op_unref(op); /* the client's wait */
+}
+
+/* A reply that comes after the client's deadline: counted, never delivered. */
+static void op_count_late(struct op *op)
+{
+	ASSERT(op->answered);
+	op->net->stats.late_replies++;
+	if (TRACE_ON(op->net->tr)) {
+		trace_begin(op->net->tr, sched_now_us(op->net->s), "late_reply");
+		trace_str(op->net->tr, "target", fault_target_name(op->target));
+		trace_str(op->net->tr, "op", op->opname);
+		trace_end(op->net->tr);
+	}
 }
 
 /* The reply reaches the client, unless the deadline already answered. */
@@ -324,13 +426,7 @@ static void op_on_reply(void *arg)
 {
 	struct op *op = arg;
 	if (op->answered) {
-		op->net->stats.late_replies++;
-		if (TRACE_ON(op->net->tr)) {
-			trace_begin(op->net->tr, sched_now_us(op->net->s), "late_reply");
-			trace_str(op->net->tr, "target", fault_target_name(op->target));
-			trace_str(op->net->tr, "op", op->opname);
-			trace_end(op->net->tr);
-		}
+		op_count_late(op);
 	} else {
 		op_answer(op);
 	}
@@ -338,26 +434,77 @@ static void op_on_reply(void *arg)
 }
 
 static void sql_conn_break(struct sql_conn *c);
+static void sql_release(void *ctx, struct sql_conn *c);
 
-static void op_on_deadline(void *arg)
+
+static void op_on_deadline(struct op *op)
 {
-	struct op *op = arg;
-	if (!op->answered) {
-		op->oc = OUTCOME_TIMEOUT;
-		/* A Postgres client that gives up on a statement drops the
-		 * connection: the server then rolls back what is open. */
-		if (op->type == OP_SQL_EXEC)
-			sql_conn_break(op->conn);
-		op_answer(op);
+	op->refs++;
+	op->oc = OUTCOME_TIMEOUT;
+	/* A Postgres client that gives up on a statement drops the connection:
+	 * the server then rolls back what is open. */
+	if (op->type == OP_SQL_EXEC)
+		sql_conn_break(op->conn);
+	struct sql_conn *granted = NULL;
+	if (op->type == OP_SQL_ACQUIRE) {
+		enum fault_kind k = op->faulted ? op->fd.rule->kind : FAULT_KIND_COUNT;
+		if (op->conn != NULL) {
+			/* Granted, but the answer was still on its way: the client
+			 * never holds it, so the pool takes it back. */
+			granted = op->conn;
+			op->conn = NULL;
+		} else if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_TIMEOUT_NOT_APPLIED &&
+		           k != FAULT_STALL) {
+			/* Waited in the queue for a free connection until its
+			 * deadline: a pool answers "too many connections". */
+			op->oc = OUTCOME_ERROR;
+			memcpy(op->sqlstate, SQLSTATE_TOO_MANY_CONNECTIONS, 6);
+		}
 	}
+	op_answer(op);
+	if (granted != NULL)
+		sql_release(op->net, granted);
 	op_unref(op);
+}
+
+static void deadline_on_timer(void *arg);
+
+static void deadline_arm(struct deadline_q *q)
+{
+	if (q->armed || q->head == NULL)
+		return;
+	uint64_t now = sched_now_us(q->net->s);
+	q->armed = true;
+	sched_after(q->net->s, q->head->deadline_us > now ? q->head->deadline_us - now : 0,
+	            deadline_on_timer, q);
+}
+
+/* Answers every op whose deadline has come, then waits for the next. */
+static void deadline_on_timer(void *arg)
+{
+	struct deadline_q *q = arg;
+	q->armed = false;
+	uint64_t now = sched_now_us(q->net->s);
+	while (q->head != NULL && q->head->deadline_us <= now)
+		op_on_deadline(q->head); /* unlinks it */
+	deadline_arm(q);
 }
 
 static void op_arm_deadline(struct op *op)
 {
-	op->refs++;
-	op->deadline = sched_after(op->net->s, backend(op->net, op->target)->timeout_us,
-	                           op_on_deadline, op);
+	struct deadline_q *q = &op->net->dq[op->target];
+	op->deadline_us = sched_now_us(op->net->s) + backend(op->net, op->target)->timeout_us;
+	/* One timeout per target: deadlines arrive in order. */
+	ASSERT(q->tail == NULL || q->tail->deadline_us <= op->deadline_us);
+	op->dl_prev = q->tail;
+	op->dl_next = NULL;
+	if (q->tail)
+		q->tail->dl_next = op;
+	else
+		q->head = op;
+	q->tail = op;
+	op->on_deadline_q = true;
+	deadline_arm(q);
 }
 
 /* Answers after the reply leg. */
@@ -377,6 +524,13 @@ static bool target_down(struct simnet *n, enum fault_target t)
 {
 	if (n->shutdown)
 		return true;
+	if (n->inflight > SIMNET_OPS_MAX) {
+		/* The client's own limit on operations in flight: past it,
+		 * new operations fail at once, as a connection pool that is
+		 * out of sockets does. */
+		n->stats.overloaded++;
+		return true;
+	}
 	return n->plan != NULL && fault_plan_down(n->plan, t, sched_now_us(n->s), NULL);
 }
 
@@ -386,8 +540,10 @@ static const char *kv_opname(const struct kv_cmd *c)
 {
 	static const char *const names[] = {"incr", "expire", "pexpire", "set", "get",
 	                                    "del", "ttl", "pttl"};
+	const char *cmd = c->argv[0];
+	char first = (char)(cmd[0] | 0x20); /* ASCII lower case */
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcasecmp(c->argv[0], names[i]) == 0)
+		if (names[i][0] == first && strcasecmp(cmd, names[i]) == 0)
 			return names[i];
 	}
 	return "other";
@@ -448,6 +604,8 @@ static void kv_on_apply(void *arg)
 	op->oc = op->reply.type == KV_REPLY_ERROR ? OUTCOME_ERROR : OUTCOME_OK;
 	if (reply && !op->answered)
 		op_reply_later(op);
+	else if (reply)
+		op_count_late(op); /* applied after the deadline: its reply is late */
 	op_unref(op);
 }
 
@@ -687,6 +845,9 @@ static void sql_copy_result(struct op *op, const struct sql_result *r)
 	op->res = *r;
 	size_t nv = (size_t)r->nrows * (size_t)r->ncols;
 	ASSERT(nv <= SQL_VALUES_MAX);
+	free(op->values);
+	op->values = calloc(nv ? nv : 1, sizeof *op->values);
+	ASSERT(op->values != NULL);
 	for (size_t i = 0; i < nv; i++) {
 		const char *v = r->values[i];
 		op->values[i] = v ? reply_copy(op, v, strlen(v)) : NULL;
@@ -816,7 +977,12 @@ static void sql_on_resume(void *arg)
 	struct simnet *n = op->net;
 	struct sql_conn *c = op->conn;
 	if (!c->open || c->pending != op) {
-		/* The connection died while it waited (deadline). */
+		/* The connection died while it waited: at its deadline (the
+		 * client has its answer) or with the server (it has not). */
+		if (!op->answered) {
+			op->oc = OUTCOME_CONN_LOST;
+			op_reply_later(op);
+		}
 		op_unref(op);
 		return;
 	}
@@ -1144,6 +1310,10 @@ struct simnet *simnet_create(struct sched *s, struct prng *rng,
 		n->pool[i].net = n;
 		n->pool[i].index = i;
 	}
+	for (int t = 0; t < FAULT_TARGET_COUNT; t++) {
+		n->dq[t].net = n;
+		n->dq[t].target = (enum fault_target)t;
+	}
 	return n;
 }
 
@@ -1155,6 +1325,14 @@ void simnet_destroy(struct simnet *n)
 		struct op *w = n->wait_head;
 		n->wait_head = w->next_waiter;
 		op_unref(w);
+	}
+	/* Every op must be gone by now: a reference that outlived its timer
+	 * is a leak (the destroy runs after the drain of world_free). */
+	ASSERT(n->live == NULL);
+	while (n->cache != NULL) {
+		struct op *op = n->cache;
+		n->cache = op->live_next;
+		free(op);
 	}
 	free(n);
 }
@@ -1168,11 +1346,6 @@ void simnet_ports(struct simnet *n, struct core_env *env)
 	env->stripe = (struct stripe_port){.ctx = n, .customer_create = stripe_customer_create};
 	env->mail = (struct mail_port){.ctx = n, .send = mail_send};
 }
-
-struct restart_ctx {
-	struct simnet *n;
-	size_t rule;
-};
 
 static void simnet_on_restart(void *arg)
 {
@@ -1199,13 +1372,25 @@ static void simnet_on_restart(void *arg)
 	if (r->target == FAULT_TARGET_POSTGRES) {
 		/* Every backend dies with the server. */
 		for (uint32_t i = 0; i < n->pool_size; i++) {
+			/* A statement waiting on a lock has no apply step left to
+			 * notice the dead backend: it hears it from here. */
+			struct op *p = n->pool[i].pending;
+			bool blocked = p != NULL && p->blocked;
+			if (blocked)
+				p->refs++;
 			if (n->pool[i].open)
 				sql_conn_break(&n->pool[i]);
 			if (!n->pool[i].in_use)
 				n->pool[i].broken = false;
+			if (blocked) {
+				if (!p->answered) {
+					p->oc = OUTCOME_CONN_LOST;
+					op_reply_later(p);
+				}
+				op_unref(p);
+			}
 		}
 	}
-	free(rc);
 }
 
 void simnet_schedule_restarts(struct simnet *n)
@@ -1220,8 +1405,8 @@ void simnet_schedule_restarts(struct simnet *n)
 		 * switches it off, anything else schedules it. */
 		if (r->probability <= 0.0)
 			continue;
-		struct restart_ctx *rc = malloc(sizeof *rc);
-		ASSERT(rc != NULL);
+		ASSERT(i < FAULT_RULES_MAX);
+		struct restart_ctx *rc = &n->restarts[i];
 		rc->n = n;
 		rc->rule = i;
 		uint64_t now = sched_now_us(n->s);

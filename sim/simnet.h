@@ -47,9 +47,11 @@ struct simnet_stats {
 	uint64_t faults[FAULT_KIND_COUNT];
 	uint64_t late_replies;       /* replies that arrived after the deadline */
 	uint64_t pool_waits;
+	uint64_t overloaded;         /* refused: SIMNET_OPS_MAX ops in flight */
 };
 
-#define SIMNET_OPS_MAX 65536         /* operations in flight */
+#define SIMNET_OPS_MAX 65536         /* operations in flight; past it new
+                                      * ones fail with OUTCOME_CONN_LOST */
 #define SIMNET_POOL_MAX 64           /* postgres pool size bound */
 #define SIMNET_POOL_WAITERS_MAX 4096
 

@@ -108,7 +108,8 @@ struct world {
 	struct dd_request *dd_reqs;
 	uint64_t dd_seq;
 	struct wh_event *wh_events;
-	struct dd_token *dd_tokens;
+	struct dd_token *dd_tokens;   /* hash table, dd_token_slots entries */
+	size_t dd_token_slots;
 	size_t ndd_tokens;
 	size_t dd_current;            /* copy whose dedup_check is being called */
 	struct kv_port kv_inner;      /* the backend's kv port, behind the dedup wrapper */
@@ -347,21 +348,39 @@ struct dd_token {
 	size_t copy;              /* index in h.dd */
 };
 
+static uint64_t dd_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Open addressing over w->dd_tokens, 2 slots per copy: never full. */
+static struct dd_token *dd_token_slot(struct world *w, const char *token)
+{
+	size_t mask = w->dd_token_slots - 1;
+	for (size_t i = dd_hash(token) & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		struct dd_token *t = &w->dd_tokens[i];
+		if (t->token[0] == '\0' || strcmp(t->token, token) == 0)
+			return t;
+	}
+	ASSERT(!"dedup token table full");
+	return NULL;
+}
+
 static void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
                               const struct kv_reply *reply, uint64_t at_us)
 {
-	if (reply->type != KV_REPLY_STATUS)
+	if (reply->type != KV_REPLY_STATUS || strlen(cmd->argv[2]) >= DD_TOKEN_MAX)
 		return; /* nil: the key existed; errors: nothing written */
-	for (size_t i = 0; i < w->ndd_tokens; i++) {
-		struct dd_token *t = &w->dd_tokens[i];
-		if (strcmp(t->token, cmd->argv[2]) == 0) {
-			struct hist_dd_request *r = &w->h.dd[t->copy];
-			if (!r->claimed) {
-				r->claimed = true;
-				r->claimed_us = at_us;
-			}
-			return;
-		}
+	struct dd_token *t = dd_token_slot(w, cmd->argv[2]);
+	if (t->token[0] == '\0')
+		return; /* not a token a copy sent */
+	struct hist_dd_request *r = &w->h.dd[t->copy];
+	if (!r->claimed) {
+		r->claimed = true;
+		r->claimed_us = at_us;
 	}
 }
 
@@ -369,10 +388,14 @@ static void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done,
 {
 	struct world *w = ctx;
 	if (w->dd_current != SIZE_MAX && cmd->argc >= 3 && strcasecmp(cmd->argv[0], "SET") == 0 &&
-	    w->ndd_tokens < w->h.ndd && strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
-		struct dd_token *t = &w->dd_tokens[w->ndd_tokens++];
-		snprintf(t->token, sizeof t->token, "%s", cmd->argv[2]);
-		t->copy = w->dd_current;
+	    w->ndd_tokens < w->h.ndd && cmd->argv[2][0] != '\0' &&
+	    strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
+		struct dd_token *t = dd_token_slot(w, cmd->argv[2]);
+		if (t->token[0] == '\0') {
+			snprintf(t->token, sizeof t->token, "%s", cmd->argv[2]);
+			t->copy = w->dd_current;
+			w->ndd_tokens++;
+		}
 		w->dd_current = SIZE_MAX;
 	}
 	w->kv_inner.command(w->kv_inner.ctx, cmd, done, arg);
@@ -615,7 +638,10 @@ static void dd_schedule(struct world *w)
 	ASSERT(w->dd_reqs != NULL && w->h.dd != NULL);
 	w->h.ndd = total;
 	w->h.dd_ttl_us = sc->dedup.ttl_us;
-	w->dd_tokens = calloc(total ? total : 1, sizeof *w->dd_tokens);
+	w->dd_token_slots = 2;
+	while (w->dd_token_slots < 2 * total)
+		w->dd_token_slots *= 2;
+	w->dd_tokens = calloc(w->dd_token_slots, sizeof *w->dd_tokens);
 	ASSERT(w->dd_tokens != NULL);
 	size_t k = 0;
 	for (uint32_t i = 0; i < sc->dedup.requests; i++) {
@@ -642,13 +668,16 @@ static void dd_count_let_through(struct world *w)
 		const struct hist_dd_request *r = &w->h.dd[i];
 		if (!r->done || r->duplicate)
 			continue;
+		/* The copies of a request sit together in h.dd (dd_schedule). */
+		size_t per = 1 + w->sc->dedup.duplicates;
+		size_t base = (size_t)r->request * per;
 		const struct hist_dd_request *first = NULL;
-		for (size_t j = 0; j < w->h.ndd; j++) {
+		for (size_t j = base; j < base + per && j < w->h.ndd; j++) {
 			const struct hist_dd_request *c = &w->h.dd[j];
-			if (c->request == r->request && (first == NULL || c->seq < first->seq))
+			if (c->done && (first == NULL || c->seq < first->seq))
 				first = c;
 		}
-		if (first != r && r->start_us < first->start_us + w->h.dd_ttl_us)
+		if (first != NULL && first != r && r->start_us < first->start_us + w->h.dd_ttl_us)
 			w->out->duplicates_let_through++;
 	}
 }

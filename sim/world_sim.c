@@ -123,7 +123,7 @@ static void sim_read_order(void *ctx, const char *order_id, world_order_fn *fn, 
 {
 	struct world_sim *ws = ctx;
 	struct order_lookup ol = {.order = order_id};
-	pg_model_foreach(ws->pg, "orders", on_order_row, &ol);
+	pg_model_lookup(ws->pg, "orders", order_id, on_order_row, &ol);
 	fn(arg, true, ol.found && ol.paid);
 }
 

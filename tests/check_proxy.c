@@ -617,6 +617,26 @@ START_TEST(test_proxy_limit_data_cuts_at_n_bytes)
 }
 END_TEST
 
+START_TEST(test_proxy_limit_data_zero_closes_at_the_first_byte)
+{
+	struct fixture f;
+	fixture_open(&f, SERVER_ECHO, 1);
+	struct toxic_spec t = spec(TOXIC_LIMIT_DATA, TOXIC_UPSTREAM);
+	add_toxic(&f, &t);
+	struct client cl;
+	client_open(&cl, f.base, f.port);
+	ck_assert(run_until(f.base, is_connected, &cl, WAIT_MS));
+	run_for(f.base, 30);
+	ck_assert(!is_closed(&cl)); /* open until data comes */
+	client_sends(&cl, "x");
+	ck_assert(wait_closed(f.base, &cl));
+	ck_assert_uint_eq(client_len(&cl), 0);
+	ck_assert_uint_eq(f.srv.bytes_in, 0);
+	client_close(&cl);
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_proxy_limit_data_upstream_counts_across_writes)
 {
 	struct fixture f;
@@ -699,6 +719,27 @@ START_TEST(test_proxy_slow_close_delays_the_close)
 	ck_assert_uint_ge(mono_us() - t0, 80000);
 	ck_assert_str_eq(client_text(&cl), "QUIT"); /* the echo came before the close */
 	client_close(&cl);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_proxy_client_half_close_still_gets_the_replies)
+{
+	struct fixture f;
+	fixture_open(&f, SERVER_ECHO, 1);
+	for (int i = 0; i < 5; i++) {
+		struct client cl;
+		client_open(&cl, f.base, f.port);
+		ck_assert(run_until(f.base, is_connected, &cl, WAIT_MS));
+		/* Bytes and FIN together; then the echo must still come back. */
+		evutil_socket_t fd = bufferevent_getfd(cl.bev);
+		ck_assert_int_eq(send(fd, "last words", 10, 0), 10);
+		ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+		ck_assert(wait_closed(f.base, &cl));
+		ck_assert(cl.eof);
+		ck_assert_str_eq(client_text(&cl), "last words");
+		client_close(&cl);
+	}
 	fixture_close(&f);
 }
 END_TEST
@@ -1603,6 +1644,31 @@ START_TEST(test_control_api_refuses_bad_requests)
 }
 END_TEST
 
+START_TEST(test_control_api_connection_limit_counts_open_connections_only)
+{
+	struct api_fixture f;
+	api_open(&f);
+	struct http_result r;
+	/* Twice the limit, one after another: each closes before the next. */
+	for (int i = 0; i < 2 * CONTROL_CONNS_MAX; i++)
+		ck_assert_int_eq(http(f.base, f.port, EVHTTP_REQ_GET, "/version", NULL, &r), 200);
+	/* Held open (keep-alive), the limit is reached: the next one gets 503. */
+	struct evhttp_connection *held[CONTROL_CONNS_MAX + 1];
+	for (int i = 0; i <= CONTROL_CONNS_MAX; i++) {
+		held[i] = evhttp_connection_base_new(f.base, NULL, "127.0.0.1", f.port);
+		memset(&r, 0, sizeof r);
+		struct evhttp_request *req = evhttp_request_new(http_on_done, &r);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+		ck_assert_int_eq(evhttp_make_request(held[i], req, EVHTTP_REQ_GET, "/version"), 0);
+		ck_assert(run_until(f.base, http_done, &r, WAIT_MS));
+		ck_assert_int_eq(r.code, i < CONTROL_CONNS_MAX ? 200 : 503);
+	}
+	for (int i = 0; i <= CONTROL_CONNS_MAX; i++)
+		evhttp_connection_free(held[i]);
+	api_close(&f);
+}
+END_TEST
+
 START_TEST(test_control_api_populate_creates_then_keeps_unchanged_proxies)
 {
 	struct api_fixture f;
@@ -1658,10 +1724,12 @@ Suite *check_proxy_suite(void)
 	tcase_add_test(tc, test_proxy_reset_peer_gives_client_econnreset);
 	tcase_add_test(tc, test_proxy_reset_peer_waits_its_timeout);
 	tcase_add_test(tc, test_proxy_limit_data_cuts_at_n_bytes);
+	tcase_add_test(tc, test_proxy_limit_data_zero_closes_at_the_first_byte);
 	tcase_add_test(tc, test_proxy_limit_data_upstream_counts_across_writes);
 	tcase_add_test(tc, test_proxy_timeout_drops_data_then_closes);
 	tcase_add_test(tc, test_proxy_timeout_zero_stalls_until_removed);
 	tcase_add_test(tc, test_proxy_slow_close_delays_the_close);
+	tcase_add_test(tc, test_proxy_client_half_close_still_gets_the_replies);
 	tcase_add_test(tc, test_proxy_disabled_refuses_then_enabled_serves_again);
 	tcase_add_test(tc, test_proxy_reset_removes_toxics_and_enables);
 	tcase_add_test(tc, test_proxy_server_down_closes_the_client);
@@ -1702,6 +1770,7 @@ Suite *check_proxy_suite(void)
 	tcase_add_test(tc, test_control_api_moving_upstream_restarts_the_proxy);
 	tcase_add_test(tc, test_control_api_refuses_bad_requests);
 	tcase_add_test(tc, test_control_api_populate_creates_then_keeps_unchanged_proxies);
+	tcase_add_test(tc, test_control_api_connection_limit_counts_open_connections_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,9 +1,6 @@
 /* sim/live/control_api.c - Toxiproxy's HTTP API over evhttp, on a set of
- * proxies. Routes, status codes and JSON shapes follow Toxiproxy: proxies
- * as {"name", "listen", "upstream", "enabled", "toxics"}, errors as
- * {"error", "status"}, 201 on proxy creation and populate, 204 on delete
- * and reset. Requests from browsers (User-Agent "Mozilla/...") are refused,
- * as Toxiproxy does, so a web page cannot drive the API. */
+ * proxies: routes, status codes and JSON shapes as Toxiproxy's. Not the
+ * proxying (proxy.c) nor the toxic JSON (toxic.c). */
 #include "sim/live/control_api.h"
 
 #include <arpa/inet.h>
@@ -24,6 +21,11 @@
 #include "core/assert.h"
 #include "sim/cli.h"
 #include "sim/live/toxic.h"
+
+/* Proxies are {"name", "listen", "upstream", "enabled", "toxics"}, errors
+ * {"error", "status"}; 201 on proxy creation and populate, 204 on delete and
+ * reset. Browsers (User-Agent "Mozilla/...") are refused, as Toxiproxy does,
+ * so a web page cannot drive the API. */
 
 #define CONTROL_SEGMENTS_MAX 4 /* /proxies/NAME/toxics/NAME */
 #define CONTROL_HOST_MAX 256
@@ -87,7 +89,7 @@ struct proxy *control_api_find(const struct control_api *api, const char *name)
 	return i < 0 ? NULL : api->proxies[i].p;
 }
 
-static bool name_ok(const char *s)
+static bool is_valid_name(const char *s)
 {
 	if (s[0] == '\0' || strlen(s) >= PROXY_NAME_MAX)
 		return false;
@@ -104,7 +106,7 @@ enum result control_api_add_proxy(struct control_api *api, const struct proxy_co
 	ASSERT(api != NULL);
 	ASSERT(cfg != NULL);
 	const char *name = cfg->name != NULL && cfg->name[0] != '\0' ? cfg->name : "proxy";
-	if (!name_ok(name)) {
+	if (!is_valid_name(name)) {
 		set_err(err, errsize, "invalid proxy name '%s'", name);
 		return RESULT_REJECT;
 	}
@@ -231,6 +233,10 @@ static enum result proxy_req_read(const json_t *o, struct proxy_req *r, char *er
 static enum result toxics_apply(struct proxy *p, const json_t *toxics, char *err,
                                 size_t errsize)
 {
+	if (json_array_size(toxics) > PROXY_TOXICS_MAX) {
+		set_err(err, errsize, "too many toxics (at most %d)", PROXY_TOXICS_MAX);
+		return RESULT_REJECT;
+	}
 	size_t i;
 	const json_t *t;
 	json_array_foreach(toxics, i, t) {
@@ -323,6 +329,10 @@ static enum result populate_json(struct control_api *api, const json_t *doc, jso
 		list = json_object_get(doc, "proxies");
 	if (!json_is_array(list)) {
 		set_err(err, errsize, "bad request body: want a JSON array of proxies");
+		return RESULT_REJECT;
+	}
+	if (json_array_size(list) > CONTROL_PROXIES_MAX) {
+		set_err(err, errsize, "too many proxies (at most %d)", CONTROL_PROXIES_MAX);
 		return RESULT_REJECT;
 	}
 	size_t i;

@@ -1,8 +1,6 @@
 /* sim/live/control_api.h - the fault proxy's HTTP control API, compatible
- * with Toxiproxy's: a set of named proxies on one event_base and an evhttp
- * server (127.0.0.1 unless told otherwise) that lists, creates, updates and
- * deletes proxies and their toxics with Toxiproxy's JSON bodies, and loads
- * Toxiproxy's populate format (with toxics) at start-up.
+ * with Toxiproxy's: a named set of proxies on one event_base, an evhttp
+ * server (127.0.0.1 by default), and Toxiproxy's populate format.
  * Not the proxying itself: see proxy.h. */
 #ifndef SIM_LIVE_CONTROL_API_H
 #define SIM_LIVE_CONTROL_API_H

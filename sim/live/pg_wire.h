@@ -1,19 +1,19 @@
 /* sim/live/pg_wire.h - incremental, bounded framing of the PostgreSQL v3
- * wire protocol for the fault proxy. Frontend (client) bytes are split into
- * units that each get exactly one ReadyForQuery back: the startup packet, a
- * simple Query, or an extended-protocol batch (Parse/Bind/Describe/Execute/
- * Close/Flush) up to its Sync; messages that get no answer of their own
- * (Terminate, COPY data, passwords) are units without a reply. Backend bytes
- * are split into messages; ReadyForQuery ends the reply to one unit.
- * Pure functions over caller-given bytes and caller-owned state: no I/O, no
- * allocation, so a fuzz target can drive them. Not a decoder: only command
- * keywords and prepared statement names are kept. */
+ * wire protocol for the fault proxy: client bytes into units that each get
+ * one ReadyForQuery, server bytes into messages. Pure functions over bytes
+ * and caller-owned state (no I/O, no allocation), so a fuzz target can drive
+ * them. Not a decoder: only keywords and statement names are kept. */
 #ifndef SIM_LIVE_PG_WIRE_H
 #define SIM_LIVE_PG_WIRE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A unit is the startup packet, a simple Query, or an extended-protocol
+ * batch (Parse/Bind/Describe/Execute/Close/Flush) up to its Sync; messages
+ * that get no answer of their own (Terminate, COPY data, passwords) are
+ * units without a reply. ReadyForQuery ends the reply to one unit. */
 
 #define PG_WIRE_MSG_MAX (64u << 20)   /* one message's body; longer means the
                                        * stream is not what we think it is */

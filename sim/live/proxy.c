@@ -1,12 +1,7 @@
-/* sim/live/proxy.c - the fault proxy: one listener, and per client
- * connection two bufferevents (client, server) joined by two links (up:
- * client->server, down: server->client). A link moves bytes from its source
- * through an optional protocol stage (commands and their replies, only once
- * a protocol toxic exists) and a stream stage (drop, reset, byte limit, and
- * a release queue for latency, bandwidth and slicing) into its destination.
- * With no toxic a link is one zero-copy evbuffer_add_buffer per read.
- * Connections are never freed inside their own callbacks: they are marked
- * dead, unlinked, and reaped from a separate event. */
+/* sim/live/proxy.c - the fault proxy: per client connection two
+ * bufferevents joined by two links, each moving bytes through a protocol
+ * stage (only once a protocol toxic exists) and a stream stage (drop, reset,
+ * byte limit, release queue). Not the HTTP API (control_api.c). */
 #include "sim/live/proxy.h"
 
 #include <arpa/inet.h>
@@ -31,6 +26,11 @@
 #include "sim/live/pg_wire.h"
 #include "sim/live/resp_wire.h"
 #include "sim/prng.h"
+
+/* Up links carry client -> server, down links server -> client. With no
+ * toxic a link is one zero-copy move (or a direct write) per read.
+ * Connections are never freed inside their own callbacks: they are marked
+ * dead, unlinked, and freed from a separate event (proxy_on_reap). */
 
 #define LINK_CHUNKS_MAX 1024            /* release-queue entries per link */
 #define PROXY_CONNECT_TIMEOUT_MS 5000   /* to reach the server */
@@ -150,6 +150,7 @@ struct conn {
 	bool server_connected;
 	bool client_eof;
 	bool server_eof;
+	bool server_shut;      /* the client's FIN was passed on */
 	bool closing;
 	bool dead;
 };
@@ -373,6 +374,12 @@ static struct bufferevent *link_dst(const struct link *l)
 	return l->up ? l->c->server : l->c->client;
 }
 
+/* The destination socket can be written to directly. */
+static bool link_dst_is_ready(const struct link *l)
+{
+	return !l->up || l->c->server_connected;
+}
+
 static struct evbuffer *link_in(const struct link *l)
 {
 	return l->staged != NULL ? l->staged : bufferevent_get_input(link_src(l));
@@ -550,10 +557,12 @@ static void link_arm_release(struct link *l)
 	timer_at(l->release_ev, l->chunks[l->chunk_head].due_us);
 }
 
-static bool link_want_read(const struct link *l)
+static bool link_wants_read(const struct link *l)
 {
 	const struct conn *c = l->c;
 	if (c->closing || c->dead || l->limit_hit)
+		return false;
+	if (l->up ? c->client_eof : c->server_eof)
 		return false;
 	if (evbuffer_get_length(bufferevent_get_output(link_dst(l))) >= PROXY_BUFFER_MAX)
 		return false;
@@ -574,7 +583,7 @@ static void link_flow(struct link *l)
 {
 	if (l->c->dead)
 		return;
-	bool want = link_want_read(l);
+	bool want = link_wants_read(l);
 	if (want == l->reading)
 		return;
 	l->reading = want;
@@ -590,7 +599,7 @@ static void link_flow(struct link *l)
 	}
 }
 
-static bool conn_flushed(const struct conn *c)
+static bool conn_is_flushed(const struct conn *c)
 {
 	/* A side that closed cannot take more bytes: do not wait for it. */
 	if (!c->server_eof) {
@@ -618,7 +627,7 @@ static void conn_check_closed(struct conn *c)
 		conn_close(c, CLOSE_NOW);
 		return;
 	}
-	if (conn_flushed(c)) {
+	if (conn_is_flushed(c)) {
 		if (now >= c->close_not_before_us) {
 			conn_close(c, CLOSE_NOW);
 			return;
@@ -627,6 +636,19 @@ static void conn_check_closed(struct conn *c)
 		return;
 	}
 	timer_at(c->close_ev, c->close_deadline_us);
+}
+
+/* The client sent FIN: once every byte it sent reached the server, pass the
+ * FIN on and keep carrying the server's answers back until it closes. */
+static void conn_pass_client_fin(struct conn *c)
+{
+	if (c->dead || c->closing || !c->client_eof || c->server_shut || !c->server_connected)
+		return;
+	if (c->up.chunk_count > 0 || evbuffer_get_length(link_in(&c->up)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->server)) > 0)
+		return;
+	c->server_shut = true;
+	(void)shutdown(bufferevent_getfd(c->server), SHUT_WR);
 }
 
 /* Moves what the link may move now from its input to its destination. */
@@ -662,16 +684,29 @@ static void link_pump(struct link *l)
 	struct evbuffer *out = bufferevent_get_output(link_dst(l));
 	size_t moved;
 	if (!l->fx.delays && l->chunk_count == 0) {
-		/* Everything read moves; link_flow stops reading the source
-		 * once the destination holds PROXY_BUFFER_MAX. */
-		if (n == evbuffer_get_length(in)) {
-			evbuffer_add_buffer(out, in);
-		} else {
-			int r = evbuffer_remove_buffer(in, out, n);
-			ASSERT(r >= 0 && (size_t)r == n);
+		moved = 0;
+		/* Nothing queued ahead: write now. This saves registering write
+		 * interest and a loop pass per chunk, most of a proxy's cost. */
+		if (n > 0 && evbuffer_get_length(out) == 0 && link_dst_is_ready(l)) {
+			int w = evbuffer_write_atmost(in, bufferevent_getfd(link_dst(l)),
+			                              (ev_ssize_t)n);
+			if (w > 0) {
+				moved = (size_t)w;
+				link_account(l, moved);
+			}
 		}
+		/* The rest moves whole; link_flow stops reading the source once
+		 * the destination holds PROXY_BUFFER_MAX. */
+		size_t rest = n - moved;
+		if (rest > 0 && rest == evbuffer_get_length(in)) {
+			evbuffer_add_buffer(out, in);
+		} else if (rest > 0) {
+			int r = evbuffer_remove_buffer(in, out, rest);
+			ASSERT(r >= 0 && (size_t)r == rest);
+		}
+		if (rest > 0)
+			link_account(l, rest);
 		moved = n;
-		link_account(l, moved);
 	} else {
 		if (l->delayed == NULL) {
 			l->delayed = evbuffer_new();
@@ -725,6 +760,8 @@ static void link_on_release(evutil_socket_t fd, short what, void *arg)
 	/* Room in the queue: bytes that waited may move, reading may resume. */
 	link_pump(l);
 	link_flow(l);
+	if (l->up)
+		conn_pass_client_fin(c);
 	if (c->closing)
 		conn_check_closed(c);
 }
@@ -1315,7 +1352,8 @@ static void conn_on_client_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
-	c->last_active_us = now_us();
+	if (c->p->idle_timeout_ms > 0) /* the clock costs a syscall here */
+		c->last_active_us = now_us();
 	conn_pump_up(c);
 }
 
@@ -1323,7 +1361,8 @@ static void conn_on_server_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
-	c->last_active_us = now_us();
+	if (c->p->idle_timeout_ms > 0) /* the clock costs a syscall here */
+		c->last_active_us = now_us();
 	conn_pump_down(c);
 }
 
@@ -1350,6 +1389,7 @@ static void conn_on_server_write(struct bufferevent *bev, void *arg)
 	}
 	if (!c->up.reading)
 		link_flow(&c->up);
+	conn_pass_client_fin(c);
 }
 
 static void conn_on_client_event(struct bufferevent *bev, short what, void *arg)
@@ -1357,8 +1397,10 @@ static void conn_on_client_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	struct conn *c = arg;
 	if (what & BEV_EVENT_EOF) {
+		/* Perhaps only a half close: replies may still be on their way. */
 		c->client_eof = true;
-		conn_close(c, CLOSE_FLUSH);
+		c->up.reading = false;
+		conn_pass_client_fin(c);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
@@ -1372,6 +1414,7 @@ static void conn_on_server_event(struct bufferevent *bev, short what, void *arg)
 		c->server_connected = true;
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		set_nodelay(bev);
+		conn_pass_client_fin(c);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {

@@ -1,9 +1,7 @@
-/* sim/live/proxy.h - a TCP fault proxy between a client and one real server
- * (redis-server, PostgreSQL), on a caller's libevent event_base, single
- * threaded. Forwards bytes both ways untouched until toxics are added: wire
- * faults (latency, bandwidth, stalls, closes, resets, slicing, byte limits,
- * the server going down) and protocol faults on chosen Redis commands or
- * PostgreSQL statements. Not the HTTP control API: see control_api.h.
+/* sim/live/proxy.h - a TCP fault proxy between clients and one real server,
+ * on a caller's event_base, single-threaded: wire faults (latency, stalls,
+ * closes, resets, limits, the server going down) and faults on chosen Redis
+ * commands or PostgreSQL statements. Not the HTTP API: see control_api.h.
  * The process must ignore SIGPIPE (writes to a closed peer). */
 #ifndef SIM_LIVE_PROXY_H
 #define SIM_LIVE_PROXY_H

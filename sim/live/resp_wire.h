@@ -1,10 +1,8 @@
-/* sim/live/resp_wire.h - incremental RESP framing for the fault proxy: splits
- * a client's bytes into commands (arrays of bulk strings, or inline lines)
- * and a server's bytes into replies (RESP2 and RESP3), so the proxy can act
- * on one command and on the reply that belongs to it. Pure functions over
- * caller-given bytes and caller-owned state: no I/O, no allocation, every
- * length bounded, so a fuzz target can drive them directly.
- * Not a decoder: apart from a command's name, values are skipped unread. */
+/* sim/live/resp_wire.h - incremental RESP framing for the fault proxy: a
+ * client's bytes into commands, a server's into replies (RESP2 and RESP3).
+ * Pure functions over bytes and caller-owned state (no I/O, no allocation,
+ * every length bounded), so a fuzz target can drive them. Not a decoder:
+ * apart from a command's name, values are skipped unread. */
 #ifndef SIM_LIVE_RESP_WIRE_H
 #define SIM_LIVE_RESP_WIRE_H
 

@@ -112,7 +112,7 @@ static enum result reject(char *err, size_t errsize, const char *fmt, ...)
 }
 
 /* Names travel in URLs and JSON: printable ASCII without '/' or blanks. */
-static bool name_ok(const char *s)
+static bool is_valid_name(const char *s)
 {
 	if (s[0] == '\0')
 		return false;
@@ -125,7 +125,7 @@ static bool name_ok(const char *s)
 
 /* An injected error goes into a RESP line or a PostgreSQL string field:
  * printable ASCII only, so no CR, LF or NUL can break the framing. */
-static bool text_ok(const char *s)
+static bool is_printable_text(const char *s)
 {
 	for (const char *c = s; *c != '\0'; c++) {
 		if (*c < ' ' || *c > '~')
@@ -134,7 +134,7 @@ static bool text_ok(const char *s)
 	return true;
 }
 
-static bool sqlstate_ok(const char *s)
+static bool is_valid_sqlstate(const char *s)
 {
 	if (strlen(s) != 5)
 		return false;
@@ -150,7 +150,7 @@ enum result toxic_spec_check(const struct toxic_spec *t, char *err, size_t errsi
 	ASSERT(t != NULL);
 	if (t->type >= TOXIC_TYPE_COUNT)
 		return reject(err, errsize, "invalid toxic type");
-	if (t->name[0] != '\0' && !name_ok(t->name))
+	if (t->name[0] != '\0' && !is_valid_name(t->name))
 		return reject(err, errsize, "invalid toxic name '%s'", t->name);
 	if (t->stream != TOXIC_UPSTREAM && t->stream != TOXIC_DOWNSTREAM)
 		return reject(err, errsize, "stream was invalid");
@@ -190,7 +190,7 @@ enum result toxic_spec_check(const struct toxic_spec *t, char *err, size_t errsi
 		break;
 	case TOXIC_REDIS_COMMAND:
 	case TOXIC_PG_COMMAND:
-		if (!name_ok(t->command.command))
+		if (!is_valid_name(t->command.command))
 			return reject(err, errsize, "invalid command '%s'", t->command.command);
 		if (t->command.nth > TOXIC_NTH_MAX)
 			return reject(err, errsize, "nth too large");
@@ -198,10 +198,10 @@ enum result toxic_spec_check(const struct toxic_spec *t, char *err, size_t errsi
 			return reject(err, errsize, "invalid action");
 		if (t->command.then != TOXIC_ACTION_STALL && t->command.then != TOXIC_ACTION_CLOSE)
 			return reject(err, errsize, "then must be stall or close");
-		if (t->command.message[0] == '\0' || !text_ok(t->command.message))
+		if (t->command.message[0] == '\0' || !is_printable_text(t->command.message))
 			return reject(err, errsize,
 			              "message must be printable ASCII, not empty");
-		if (!sqlstate_ok(t->command.sqlstate))
+		if (!is_valid_sqlstate(t->command.sqlstate))
 			return reject(err, errsize, "invalid sqlstate '%s'", t->command.sqlstate);
 		break;
 	default:

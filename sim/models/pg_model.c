@@ -1151,3 +1151,18 @@ uint64_t pg_model_statements(const struct pg_model *m)
 	ASSERT(m != NULL);
 	return m->statements;
 }
+
+bool pg_model_lookup(const struct pg_model *m, const char *table, const char *key,
+                     pg_model_row_fn *fn, void *arg)
+{
+	ASSERT(m != NULL);
+	ASSERT(table != NULL);
+	ASSERT(fn != NULL);
+	const struct pg_table *t = &m->tables[table_by_name(table)];
+	/* PG_NO_SESSION owns no row: the committed version is what it sees. */
+	const struct pg_row *r = table_find_visible(t, 0, key, PG_NO_SESSION);
+	if (r == NULL)
+		return false;
+	fn(arg, (const char *const *)r->committed.val, t->def->ncols);
+	return true;
+}

@@ -95,6 +95,11 @@ void pg_model_seed_order(struct pg_model *m, const char *order_id,
 typedef void pg_model_row_fn(void *arg, const char *const *cols, int ncols);
 void pg_model_foreach(const struct pg_model *m, const char *table, pg_model_row_fn *fn,
                       void *arg);
+/* The committed row of table whose first unique key (the primary key of
+ * every table here) equals key: calls fn once and returns true, or returns
+ * false when there is none. O(1). */
+bool pg_model_lookup(const struct pg_model *m, const char *table, const char *key,
+                     pg_model_row_fn *fn, void *arg);
 
 /* Statements run since create (pg_model_exec calls; resumes not counted). */
 uint64_t pg_model_statements(const struct pg_model *m);

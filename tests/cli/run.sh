@@ -97,3 +97,12 @@ else
 	fail=$((fail + 1))
 	echo "FAIL: --report did not write the traces of failing seeds"
 fi
+
+# A burst larger than the client's in-flight limit is refused, not a crash.
+cat > "$clitmp/burst.yaml" <<'YAML'
+fixes: [request-dedup]
+seeds: 1
+workload:
+  request-dedup: {requests: 40000, duplicates: 1, spread: 0s, duplicate_delay: 0s, ttl: 10s}
+YAML
+expect_status 0 "a burst over the in-flight limit is handled" "$bin" run -q --determinism 0 "$clitmp/burst.yaml"

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# scripts/bench.sh - what `make bench` measures: simulator throughput, suite
+# time, time to first detection, scaling in seeds and workload, --jobs, the
+# fault proxy's overhead and live webhook throughput. Prints a table and
+# writes build/bench.json. Nothing here passes or fails: it measures.
+#   scripts/bench.sh BIN BENCH_SCHED
+set -uo pipefail
+bin=${1:-build/faultline}
+bench_sched=${2:-build/bench_sched}
+out=${BENCH_OUT:-build/bench.json}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
+
+# Runs a command, prints "wall_s peak_rss_kib" of it (children included).
+measure() {
+	python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+w = time.monotonic() - t
+print(f"{w:.4f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+PY
+}
+
+echo "== machine"
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+cores=$(nproc)
+mem=$(free -g | awk '/Mem:/ {print $2}')
+echo "$cpu, $cores cores, ${mem} GiB"
+
+echo "== scheduler alone (virtual clock, 1000 timers in flight)"
+"$bench_sched" 20000000 1000 | tee "$work/sched.json"
+
+echo "== simulator end to end: a large mixed workload, tracing off and on"
+cat >"$work/big.yaml" <<'YAML'
+name: bench-big
+fixes: [ratelimit, request-dedup, webhook, stripe-customer]
+seeds: 4
+duration: 1h
+workload:
+  ratelimit: {users: 200, requests_per_user: 50, spread: 60s, limit: 20, window: 60s}
+  request-dedup: {requests: 5000, duplicates: 1, spread: 60s, duplicate_delay: 2s, ttl: 10s}
+  webhook: {events: 500, copies: 2, copy_spread: 5ms, spread: 60s}
+  stripe-customer: {users: 500, concurrent: 2, spread: 60s, copy_spread: 10ms}
+YAML
+"$bin" run -q --stats --determinism 0 "$work/big.yaml" | grep 'stats:' | head -1 | tee "$work/big_off.txt"
+"$bin" run -q --stats --determinism 0 --trace-digest "$work/big.yaml" | grep 'stats:' | head -1 | tee "$work/big_on.txt"
+
+echo "== the standard suite (the main job), seeds per second per result"
+measure "$bin" matrix -q scenarios/ >"$work/suite_measure.txt"
+"$bin" matrix -q --stats scenarios/ >"$work/suite_stats.txt"
+cat "$work/suite_measure.txt"
+
+echo "== scaling in seeds (webhook-concurrent-copies, hardened)"
+: >"$work/seeds.txt"
+for n in 1 10 100 1000 10000; do
+	r=$(measure "$bin" run -q --determinism 0 --seeds "$n" scenarios/webhook-concurrent-copies.yaml)
+	echo "$n $r" | tee -a "$work/seeds.txt"
+done
+
+echo "== scaling in workload (request-dedup, requests per seed, 1 seed)"
+: >"$work/work.txt"
+for n in 10 100 1000 10000 100000; do
+	cat >"$work/w$n.yaml" <<YAML
+name: bench-dedup-$n
+fixes: [request-dedup]
+seeds: 1
+duration: 2h
+workload:
+  request-dedup: {requests: $n, duplicates: 1, spread: 600s, duplicate_delay: 2s, ttl: 10s}
+YAML
+	r=$(measure "$bin" run -q --determinism 0 "$work/w$n.yaml")
+	echo "$n $r" | tee -a "$work/work.txt"
+done
+
+echo "== --jobs 1 against --jobs 2 (2000 seeds of mixed-all-faults, hardened)"
+j1=$(measure "$bin" run -q --determinism 0 --seeds 2000 --jobs 1 scenarios/mixed-all-faults.yaml)
+j2=$(measure "$bin" run -q --determinism 0 --seeds 2000 --jobs 2 scenarios/mixed-all-faults.yaml)
+echo "jobs 1: $j1"
+echo "jobs 2: $j2"
+
+echo "== live: fault proxy overhead and webhook throughput (real servers)"
+"$here/servers.sh" run -- "$here/bench_live.sh" "$bin" "$work/live.json" || true
+[ -s "$work/live.json" ] || echo '{}' >"$work/live.json"
+
+python3 - "$work" "$out" "$cpu" "$cores" "$mem" "$j1" "$j2" <<'PY'
+import json, re, sys, platform
+work, out, cpu, cores, mem, j1, j2 = sys.argv[1:8]
+def stats_line(path):
+    m = re.search(r'(\d+) events in ([\d.]+) s \((\d+) events/s\), (\d+) seeds', open(path).read())
+    return {"events": int(m[1]), "seconds": float(m[2]), "events_per_s": int(m[3]), "seeds": int(m[4])}
+sched = json.load(open(f"{work}/sched.json"))
+off, on = stats_line(f"{work}/big_off.txt"), stats_line(f"{work}/big_on.txt")
+suite_wall, suite_rss = open(f"{work}/suite_measure.txt").read().split()
+# Per result: seeds/s and first detection, from `matrix --stats`.
+per_result, detect = [], {}
+cur = None
+for line in open(f"{work}/suite_stats.txt"):
+    m = re.match(r'^(FAIL|ok|IDLE)\s+(\S+)\s+(\S+)\s+(\d+) seeds', line)
+    if m:
+        cur = {"scenario": m[2], "variant": m[3], "verdict": m[1], "seeds": int(m[4])}
+        per_result.append(cur)
+        continue
+    m = re.search(r'\((\d+) seeds/s\).*?simulated ([\d.]+) s \((\d+)x wall\)(?:, first violation after ([\d.]+) s)?', line)
+    if m and cur is not None:
+        cur["seeds_per_s"] = int(m[1])
+        cur["sim_per_wall"] = int(m[3])
+        if m[4] is not None:
+            cur["first_detection_s"] = float(m[4])
+fix_of = lambda sc: sc.split("-")[0]
+legacy = {}
+for r in per_result:
+    if r["variant"] in ("legacy", "seed") and "first_detection_s" in r and not r["scenario"].startswith("mixed"):
+        key = (fix_of(r["scenario"]), r["variant"])
+        legacy[key] = min(legacy.get(key, 1e9), r["first_detection_s"])
+legacy_max = max(v for (f, var), v in legacy.items() if var == "legacy")
+seeds = [dict(zip(("seeds", "wall_s", "peak_rss_kib"), map(float, l.split()))) for l in open(f"{work}/seeds.txt")]
+wl = [dict(zip(("requests", "wall_s", "peak_rss_kib"), map(float, l.split()))) for l in open(f"{work}/work.txt")]
+jw1, jw2 = float(j1.split()[0]), float(j2.split()[0])
+live = json.load(open(f"{work}/live.json"))
+b = {
+    "machine": {"cpu": cpu, "cores": int(cores), "memory_gib": int(mem), "os": platform.platform()},
+    "sim_events_per_s": off["events_per_s"],
+    "sim_events_per_s_traced": on["events_per_s"],
+    "sched_only_events_per_s": int(sched["events_per_s"]),
+    "suite_wall_s": float(suite_wall),
+    "suite_peak_rss_mib": round(int(suite_rss) / 1024, 1),
+    "legacy_detect_max_s": legacy_max,
+    "detect_first_s": {f"{f}/{v}": s for (f, v), s in sorted(legacy.items())},
+    "results": per_result,
+    "scaling_seeds": seeds,
+    "scaling_workload": wl,
+    "peak_rss_mib_10k_seeds": round([s for s in seeds if s["seeds"] == 10000][0]["peak_rss_kib"] / 1024, 1),
+    "jobs1_wall_s": jw1, "jobs2_wall_s": jw2, "jobs2_speedup": round(jw1 / jw2, 2) if jw2 else None,
+    "proxy_redis_throughput_ratio": live.get("proxy_redis_throughput_ratio"),
+    "proxy_redis_p50_added_us": live.get("proxy_redis_p50_added_us"),
+    "proxy_redis_p99_added_us": live.get("proxy_redis_p99_added_us"),
+    "proxy_redis_p50_added_us_1client": live.get("proxy_redis_p50_added_us_1client"),
+    "proxy_pg_throughput_ratio": live.get("proxy_pg_throughput_ratio"),
+    "proxy_pg_select_throughput_ratio": live.get("proxy_pg_select_throughput_ratio"),
+    "webhook_live_per_s": live.get("webhook_live_per_s"),
+    "webhook_live_dup_per_s": live.get("webhook_live_dup_per_s"),
+    "pgbench_tps": live.get("pgbench_tps"),
+    "live_notes": live.get("notes", []),
+}
+json.dump(b, open(out, "w"), indent=2)
+print("\n== summary (written to %s)" % out)
+rows = [
+    ("simulator events/s (tracing off)", b["sim_events_per_s"], ">= 2,000,000 per core"),
+    ("simulator events/s (tracing on, digest)", b["sim_events_per_s_traced"], ""),
+    ("scheduler alone events/s", b["sched_only_events_per_s"], ""),
+    ("standard suite wall s (matrix)", b["suite_wall_s"], "< 10"),
+    ("slowest legacy first detection s", b["legacy_detect_max_s"], "< 1"),
+    ("peak RSS MiB, 10,000 seeds", b["peak_rss_mib_10k_seeds"], "< 64"),
+    ("--jobs 2 speed-up", b["jobs2_speedup"], ""),
+    ("proxy redis throughput ratio", b["proxy_redis_throughput_ratio"], ">= 0.9"),
+    ("proxy redis p50 added us (50 clients)", b["proxy_redis_p50_added_us"], "< 50"),
+    ("proxy redis p50 added us (1 client)", b["proxy_redis_p50_added_us_1client"], ""),
+    ("proxy pg throughput ratio", b["proxy_pg_throughput_ratio"], ">= 0.9"),
+    ("live webhooks/s", b["webhook_live_per_s"], ""),
+    ("pgbench tps (comparable txn)", b["pgbench_tps"], ""),
+]
+for name, v, target in rows:
+    print(f"  {name:42s} {str(v):>14s}  {target}")
+PY

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# scripts/bench_live.sh - the live part of make bench, run inside
+# scripts/servers.sh (FAULTLINE_REDIS_URL, FAULTLINE_PG_URL set): the fault
+# proxy's overhead against redis-benchmark and pgbench, and signed webhook
+# deliveries to `faultline serve`. Writes a JSON object to $2. Parts whose
+# command is not built yet are recorded as null with a note.
+set -uo pipefail
+bin=$1
+out=$2
+work=$(mktemp -d)
+notes=()
+rport=${FAULTLINE_REDIS_URL##*:}
+pgport=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$FAULTLINE_PG_URL")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+redis_bench() { # port [clients] [requests] -> "rps p50_ms p99_ms", GET and SET averaged
+	redis-benchmark -h 127.0.0.1 -p "$1" -c "${2:-50}" -n "${3:-200000}" -t get,set --csv 2>/dev/null |
+		python3 -c '
+import csv, sys
+rows = [r for r in csv.reader(sys.stdin)]
+head, data = rows[0], rows[1:]
+rps = sum(float(r[1]) for r in data) / len(data)
+p50 = sum(float(r[head.index("p50_latency_ms")]) for r in data) / len(data)
+p99 = sum(float(r[head.index("p99_latency_ms")]) for r in data) / len(data)
+print(rps, p50, p99)'
+}
+
+pg_bench() { # port script-args -> tps
+	PGUSER=faultline pgbench -h 127.0.0.1 -p "$1" -n -T 10 -c 8 -j 2 "${@:2}" faultline 2>/dev/null |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
+}
+
+proxy_start() { # upstream-port -> prints listen port
+	"$bin" proxy --listen 127.0.0.1:0 --upstream "127.0.0.1:$1" >"$work/proxy.$1" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 50); do
+		p=$(sed -n 's/^proxy .* 127\.0\.0\.1:\([0-9]*\) ->.*/\1/p' "$work/proxy.$1" | head -1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+r_ratio=null r_p50=null r_p99=null r1_p50=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
+if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null; then
+	read -r d_rps d_p50 d_p99 < <(redis_bench "$rport")
+	if pport=$(proxy_start "$rport"); then
+		read -r p_rps p_p50 p_p99 < <(redis_bench "$pport")
+		r_ratio=$(python3 -c "print(round($p_rps / $d_rps, 3))")
+		r_p50=$(python3 -c "print(round(($p_p50 - $d_p50) * 1000, 1))")
+		r_p99=$(python3 -c "print(round(($p_p99 - $d_p99) * 1000, 1))")
+		# One client: the latency the proxy adds when nothing queues.
+		read -r _ d1_p50 _ < <(redis_bench "$rport" 1 20000)
+		read -r _ p1_p50 _ < <(redis_bench "$pport" 1 20000)
+		r1_p50=$(python3 -c "print(round(($p1_p50 - $d1_p50) * 1000, 1))")
+	fi
+	PGUSER=faultline pgbench -h 127.0.0.1 -p "$pgport" -i -s 4 faultline >/dev/null 2>&1
+	d_tps=$(pg_bench "$pgport")
+	d_sel=$(pg_bench "$pgport" -S)
+	if ppg=$(proxy_start "$pgport"); then
+		p_tps=$(pg_bench "$ppg")
+		p_sel=$(pg_bench "$ppg" -S)
+		[ -n "$d_tps" ] && [ -n "$p_tps" ] && pg_ratio=$(python3 -c "print(round($p_tps / $d_tps, 3))")
+		[ -n "$d_sel" ] && [ -n "$p_sel" ] && pgs_ratio=$(python3 -c "print(round($p_sel / $d_sel, 3))")
+	fi
+else
+	notes+=("faultline proxy not built: proxy figures are null")
+fi
+
+# A comparable single-row transaction: claim an event, mark an order paid.
+psql "$FAULTLINE_PG_URL" -qc "CREATE TABLE IF NOT EXISTS bench_events (id text PRIMARY KEY);
+  CREATE TABLE IF NOT EXISTS bench_orders (id int PRIMARY KEY, paid int NOT NULL DEFAULT 0);
+  INSERT INTO bench_orders SELECT g FROM generate_series(1, 100000) g ON CONFLICT DO NOTHING;" >/dev/null 2>&1
+cat >"$work/txn.sql" <<'SQL'
+\set o random(1, 100000)
+BEGIN;
+INSERT INTO bench_events VALUES (md5(random()::text)) ON CONFLICT DO NOTHING;
+UPDATE bench_orders SET paid = paid + 1 WHERE id = :o;
+COMMIT;
+SQL
+t=$(pg_bench "$pgport" -f "$work/txn.sql")
+[ -n "$t" ] && tps=$t
+
+if "$bin" serve --help >/dev/null 2>&1 && [ -x scripts/bench_webhooks.py ]; then
+	wh=$(python3 scripts/bench_webhooks.py "$bin" 1 2>/dev/null || echo null)
+	whd=$(python3 scripts/bench_webhooks.py "$bin" 4 2>/dev/null || echo null)
+else
+	notes+=("faultline serve or scripts/bench_webhooks.py missing: webhook figures are null")
+fi
+
+python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" "${notes[@]}" <<'PY'
+import json, sys
+def num(s):
+    try: return float(s)
+    except ValueError: return None
+o, *v = sys.argv[1:11]
+notes = sys.argv[11:]
+keys = ["proxy_redis_throughput_ratio", "proxy_redis_p50_added_us", "proxy_redis_p99_added_us",
+        "proxy_redis_p50_added_us_1client",
+        "proxy_pg_throughput_ratio", "proxy_pg_select_throughput_ratio", "pgbench_tps",
+        "webhook_live_per_s", "webhook_live_dup_per_s"]
+d = {k: num(x) for k, x in zip(keys, v)}
+d["notes"] = notes
+json.dump(d, open(o, "w"))
+PY
