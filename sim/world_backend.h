@@ -1,9 +1,8 @@
 /* sim/world_backend.h - the servers one run talks to, behind one table of
  * operations: the world (sim/world.c) gets its scheduler and ports here,
- * seeds and reads the servers' state here, and ends the run here. Two
- * implementations: in-process models on a virtual clock (sim/world_sim.c)
- * and real servers on the real clock (sim/world_live.c). Not for the
- * workload or the invariants: those stay in the world. */
+ * seeds and reads the servers' state, and ends the run. Two of them: models
+ * on a virtual clock (sim/world_sim.c), real servers (sim/world_live.c).
+ * Not for the workload or the invariants: those stay in the world. */
 #ifndef SIM_WORLD_BACKEND_H
 #define SIM_WORLD_BACKEND_H
 
