@@ -373,6 +373,17 @@ out_opts:
 
 /* ---- start-up checks ------------------------------------------------------------ */
 
+/* A blocking connection that cannot hang on a silent server: the string's
+ * own settings (key=value or URI), with connect_timeout forced. */
+static PGconn *pg_connect_bounded(const char *conninfo)
+{
+	char secs[16];
+	snprintf(secs, sizeof secs, "%d", (WORLD_LIVE_CONNECT_TIMEOUT_MS + 999) / 1000);
+	const char *const keys[] = {"dbname", "connect_timeout", NULL};
+	const char *const vals[] = {conninfo, secs, NULL};
+	return PQconnectdbParams(keys, vals, 1);
+}
+
 enum result world_live_check_servers(struct world_live *wl, char *err, size_t errsize)
 {
 	ASSERT(wl != NULL);
@@ -422,11 +433,7 @@ enum result world_live_check(const char *redis_url, const char *pg_conninfo, cha
 	if (!ok)
 		return RESULT_ERROR;
 
-	char ci[WORLD_LIVE_URL_MAX + 64];
-	snprintf(ci, sizeof ci, "%.1023s connect_timeout=%d", wl->pg_conninfo,
-	         (WORLD_LIVE_CONNECT_TIMEOUT_MS + 999) / 1000);
-	bool uri = strstr(wl->pg_conninfo, "://") != NULL;
-	PGconn *pg = PQconnectdb(uri ? wl->pg_conninfo : ci);
+	PGconn *pg = pg_connect_bounded(wl->pg_conninfo);
 	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
 		const char *msg = pg != NULL ? PQerrorMessage(pg) : "out of memory";
 		if (strstr(msg, "refused") != NULL) {
@@ -1228,7 +1235,7 @@ static enum result reader_open(struct world_live *wl, char *err, size_t errsize)
 {
 	struct pg_reader *rd = &wl->reader;
 	memset(rd, 0, sizeof *rd);
-	rd->pg = PQconnectdb(wl->pg_conninfo);
+	rd->pg = pg_connect_bounded(wl->pg_conninfo);
 	if (rd->pg == NULL || PQstatus(rd->pg) != CONNECTION_OK) {
 		snprintf(err, errsize, "postgres at %s:%d: %s", wl->pg_host, wl->pg_port,
 		         rd->pg != NULL ? PQerrorMessage(rd->pg) : "out of memory");
@@ -1681,7 +1688,7 @@ static enum result live_snapshot(void *ctx, char *err, size_t errsize)
 		snprintf(err, errsize, "%s", wl->setup_err);
 		return RESULT_ERROR;
 	}
-	PGconn *pg = PQconnectdb(wl->pg_conninfo);
+	PGconn *pg = pg_connect_bounded(wl->pg_conninfo);
 	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
 		snprintf(err, errsize, "postgres at %s:%d: %s", wl->pg_host, wl->pg_port,
 		         pg != NULL ? PQerrorMessage(pg) : "out of memory");

@@ -19,7 +19,9 @@ struct world_live;
 #define WORLD_LIVE_URL_MAX 1024          /* bytes of a server address */
 #define WORLD_LIVE_CONNECT_TIMEOUT_MS 2000 /* the start-up checks' bound */
 #define WORLD_LIVE_READS_MAX 4096        /* state reads in flight */
-#define WORLD_LIVE_OPS_MAX 65536         /* port operations in flight */
+#define WORLD_LIVE_OPS_MAX 65536         /* port operations in flight: far
+                                          * above the adapters' own bounds,
+                                          * so reaching it is a bug */
 #define WORLD_LIVE_CUSTOMERS_MAX 10000   /* Stripe customers read back */
 #define WORLD_LIVE_ROWS_MAX 100000       /* rows read back per table */
 #define WORLD_LIVE_MAILS_MAX 4096        /* messages kept (own SMTP server) */
