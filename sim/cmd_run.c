@@ -12,6 +12,8 @@
 
 #include "core/assert.h"
 #include "sim/cli.h"
+#include "sim/live_plan.h"
+#include "sim/live_run.h"
 #include "sim/paths.h"
 #include "sim/report_fill.h"
 #include "sim/runner.h"
@@ -23,6 +25,10 @@ struct run_common {
 	bool quiet;
 	bool progress;
 	bool live;
+	struct live_run_options lopt;
+	bool jobs_set;
+	bool determinism_set;
+	bool live_option;             /* a live-only option was given */
 	bool stats;
 };
 
@@ -34,6 +40,18 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_scale(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= LIVE_PLAN_SCALE_MIN) ||
+	    !(v <= LIVE_PLAN_SCALE_MAX))
 		return false;
 	*out = v;
 	return true;
@@ -199,9 +217,32 @@ static void usage_run(FILE *out, bool matrix)
 	        "      --stats         print events, events per second and time to the first\n"
 	        "                      violation for each result, and totals (make bench)\n"
 	        "      --trace-digest  trace every seed into a digest, to measure what\n"
-	        "                      tracing costs (results are unchanged)\n"
-	        "      --live          run against real servers (see docs/live.md)\n"
-	        "  -h, --help          this help\n");
+	        "                      tracing costs (results are unchanged)\n");
+	if (!matrix)
+		fprintf(out,
+		        "\n"
+		        "Live mode (docs/live.md):\n"
+		        "      --live          run against real servers instead of the models: Redis\n"
+		        "                      and PostgreSQL through fault proxies, Stripe and mail\n"
+		        "                      through fault wrappers; each seed starts from clean\n"
+		        "                      servers. Seeds default to min(scenario's, 3).\n"
+		        "      --redis-url URL redis://HOST:PORT (default $FAULTLINE_REDIS_URL)\n"
+		        "      --pg-url CONN   libpq connection string with a TCP host (default\n"
+		        "                      $FAULTLINE_PG_URL)\n"
+		        "      --smtp-url URL  send mail there instead of the built-in SMTP sink\n"
+		        "                      (the outbox is then what the server accepted)\n"
+		        "      --stripe-key-file FILE  the key for $FAULTLINE_STRIPE_URL when\n"
+		        "                      $FAULTLINE_STRIPE_KEY is unset (default: the built-in\n"
+		        "                      fake Stripe, no key needed)\n"
+		        "      --time-scale F  multiply the scenario's durations (spreads, windows,\n"
+		        "                      TTLs, retry back-offs, fault windows, duration) by F,\n"
+		        "                      %g to %g (default %g); rate-limit windows round to\n"
+		        "                      whole seconds (at least 1 s), TTLs keep at least\n"
+		        "                      %d ms. Latencies and client timeouts stay real.\n"
+		        "                      Exit 3 names the server that could not be reached.\n",
+		        LIVE_PLAN_SCALE_MIN, LIVE_PLAN_SCALE_MAX, LIVE_PLAN_SCALE_DEFAULT,
+		        LIVE_PLAN_WINDOW_MIN_US / 1000);
+	fprintf(out, "  -h, --help          this help\n");
 }
 
 static int run_options(int argc, char **argv, bool matrix, struct run_common *rc,
@@ -216,6 +257,11 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		{"determinism", required_argument, NULL, 'D'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"live", no_argument, NULL, 'L'},
+		{"redis-url", required_argument, NULL, 'R'},
+		{"pg-url", required_argument, NULL, 'P'},
+		{"smtp-url", required_argument, NULL, 'M'},
+		{"stripe-key-file", required_argument, NULL, 'K'},
+		{"time-scale", required_argument, NULL, 'X'},
 		{"stats", no_argument, NULL, 'S'},
 		{"trace-digest", no_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
@@ -225,6 +271,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 	rc->ropt.jobs = 1;
 	rc->ropt.determinism_samples = 2;
 	rc->progress = want_progress();
+	rc->lopt.time_scale = LIVE_PLAN_SCALE_DEFAULT;
 	for (int f = 0; f < FIX_COUNT; f++)
 		vs->v[f] = VARIANT_HARDENED;
 	const char *cmd = matrix ? "matrix" : "run";
@@ -271,6 +318,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 				return EXIT_USAGE;
 			}
 			rc->ropt.jobs = (unsigned)v;
+			rc->jobs_set = true;
 			break;
 		case 'r':
 			rc->report_dir = optarg;
@@ -281,12 +329,38 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 				return EXIT_USAGE;
 			}
 			rc->ropt.determinism_samples = (unsigned)v;
+			rc->determinism_set = true;
 			break;
 		case 'q':
 			rc->quiet = true;
 			break;
 		case 'L':
 			rc->live = true;
+			break;
+		case 'R':
+		case 'P':
+		case 'M':
+		case 'K':
+		case 'X':
+			if (matrix) {
+				fprintf(stderr, "faultline matrix: live options do not apply to the "
+				                "matrix\n");
+				return EXIT_USAGE;
+			}
+			if (c == 'R')
+				rc->lopt.redis_url = optarg;
+			else if (c == 'P')
+				rc->lopt.pg_url = optarg;
+			else if (c == 'M')
+				rc->lopt.smtp_url = optarg;
+			else if (c == 'K')
+				rc->lopt.stripe_key_file = optarg;
+			else if (!parse_scale(optarg, &rc->lopt.time_scale)) {
+				fprintf(stderr, "faultline run: --time-scale wants a number from %g to %g, "
+				                "not '%s'\n", LIVE_PLAN_SCALE_MIN, LIVE_PLAN_SCALE_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			rc->live_option = true;
 			break;
 		case 'S':
 			rc->stats = true;
@@ -386,6 +460,43 @@ static bool tool_failed(const struct runner_result *results, size_t n)
 	return false;
 }
 
+/* The --live path: real servers, one process, no determinism check. */
+static int run_live(struct run_common *rc, const struct variant_set *vs, int npaths,
+                    char **paths)
+{
+	if (!rc->live) {
+		fprintf(stderr, "faultline run: --redis-url, --pg-url, --smtp-url, --stripe-key-file "
+		                "and --time-scale need --live\n");
+		return EXIT_USAGE;
+	}
+	if (rc->jobs_set || rc->determinism_set || rc->stats || rc->ropt.trace_digest) {
+		fprintf(stderr, "faultline run: --%s does not apply to --live (one set of servers, "
+		                "runs that are not replayed)\n",
+		        rc->jobs_set ? "jobs" : rc->determinism_set ? "determinism"
+		        : rc->stats ? "stats" : "trace-digest");
+		return EXIT_USAGE;
+	}
+	struct scenario **list;
+	size_t n;
+	int st = load_all(npaths, paths, &list, &n);
+	if (st != 0)
+		return st;
+	rc->lopt.seeds_set = rc->ropt.seeds_set;
+	rc->lopt.seeds = rc->ropt.seeds;
+	rc->lopt.seed_set = rc->ropt.seed_set;
+	rc->lopt.seed = rc->ropt.seed;
+	rc->lopt.quiet = rc->quiet;
+	struct runner_result *results = calloc(n, sizeof *results);
+	ASSERT(results != NULL);
+	size_t nres = 0;
+	st = live_run(list, n, vs, &rc->lopt, results, &nres, stdout);
+	fflush(stdout);
+	/* Reports only of a run that ran: no report claims a pass it never saw. */
+	if (st == EXIT_UNREACHABLE || st == EXIT_USAGE)
+		rc->report_dir = NULL;
+	return finish(rc, "live", false, list, n, results, nres, st);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_common rc;
@@ -394,11 +505,8 @@ int cmd_run(int argc, char **argv)
 	int st = run_options(argc, argv, false, &rc, &vs, &first);
 	if (st != 0)
 		return st < 0 ? 0 : st;
-	if (rc.live) {
-		fprintf(stderr, "faultline run: --live is not built yet (live mode issue); "
-		                "exit 2\n");
-		return EXIT_USAGE;
-	}
+	if (rc.live || rc.live_option)
+		return run_live(&rc, &vs, argc - first, argv + first);
 	struct scenario **list;
 	size_t n;
 	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)

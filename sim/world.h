@@ -1,5 +1,5 @@
-/* sim/world.h - one simulated run: a scenario, a variant per fix and a seed.
- * Builds the scheduler, the models, the simulated network and the core,
+/* sim/world.h - one run: a scenario, a variant per fix and a seed, against
+ * the models (simulated) or real servers (a live backend). Builds the core,
  * drives the workload, records the history, checks the invariants, and
  * tears everything down. Knows nothing of reports or of other seeds. */
 #ifndef SIM_WORLD_H
@@ -17,6 +17,7 @@
 
 struct event_base;
 struct trace;
+struct world_backend;
 
 /* Request outcomes counted for reports, "fix.outcome". */
 enum world_outcome {
@@ -40,7 +41,12 @@ struct world_config {
 	enum variant variants[FIX_COUNT];
 	uint64_t seed;
 	struct trace *trace;          /* NULL or off: no trace */
-	struct event_base *base;      /* shared by runs in one process */
+	struct event_base *base;      /* shared by runs in one process; used by
+	                               * the simulated backend */
+	const struct world_backend *backend; /* NULL: the simulated one (models
+	                               * on a virtual clock); else borrowed */
+	uint64_t probe_margin_us;     /* a rate-limit probe comes this long after
+	                               * the window; 0: 5 s */
 };
 
 struct world_result {
@@ -57,10 +63,12 @@ struct world_result {
 	uint64_t events;              /* timers dispatched */
 	uint64_t sim_end_us;
 	uint64_t late_replies;
+	char error[256];              /* why world_run failed, or "" */
 };
 
 /* Runs one seed. RESULT_OK with *out filled; RESULT_NOMEM when a model or
- * the scheduler could not be created. */
+ * the scheduler could not be created; RESULT_ERROR when a live backend
+ * could not set up or read its servers (out->error says which and why). */
 MUST_USE enum result world_run(const struct world_config *cfg, struct world_result *out);
 
 #endif
