@@ -383,6 +383,14 @@ static void sched_on_real_timer(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(s->base);
 }
 
+static void sched_on_until(void *arg)
+{
+	struct sched *s = arg;
+	s->run_count--; /* the end of the run is not an event of the run */
+	s->dispatched--;
+	sched_stop(s);
+}
+
 uint64_t sched_run(struct sched *s, uint64_t until_us)
 {
 	s->stopping = false;
@@ -394,16 +402,18 @@ uint64_t sched_run(struct sched *s, uint64_t until_us)
 		/* Returns when nothing is active or pending on the base. */
 		event_base_loop(s->base, 0);
 	} else {
-		if (until_us != UINT64_MAX) {
+		/* The end of the run is a timer of our own, cancelled after the
+		 * loop: a libevent loopexit would stay pending when sched_stop
+		 * ends the loop first, and cut the next run short. */
+		struct sched_timer end = {0, 0};
+		bool has_end = until_us != UINT64_MAX;
+		if (has_end) {
 			uint64_t now = real_now_us(s);
-			uint64_t left = until_us > now ? until_us - now : 0;
-			struct timeval tv = {
-				.tv_sec = (time_t)(left / 1000000),
-				.tv_usec = (suseconds_t)(left % 1000000),
-			};
-			event_base_loopexit(s->base, &tv);
+			end = sched_after(s, until_us > now ? until_us - now : 0, sched_on_until, s);
 		}
 		event_base_loop(s->base, 0);
+		if (has_end)
+			sched_cancel(s, end);
 	}
 	return s->run_count;
 }

@@ -244,6 +244,26 @@ START_TEST(test_sched_real_clock_fires_in_order)
 }
 END_TEST
 
+/* A real-clock run ended early by sched_stop must not leave its end
+ * pending: the next run gets its whole time. */
+START_TEST(test_sched_real_stop_does_not_cut_the_next_run)
+{
+	struct fixture f;
+	fixture_init(&f, 0, SCHED_REAL);
+	sched_after(f.s, 1000, stop_now, f.s);
+	sched_run(f.s, sched_now_us(f.s) + 30000); /* stopped after ~1 ms */
+	struct log log = {.s = f.s};
+	struct rec r = {&log, 1};
+	uint64_t t0 = sched_now_us(f.s);
+	sched_after(f.s, 60000, record, &r);
+	sched_run(f.s, t0 + 200000);
+	ck_assert_int_eq(log.n, 1);
+	ck_assert_uint_ge(log.at[0], t0 + 60000);
+	ck_assert_uint_eq(sched_pending(f.s), 0);
+	fixture_fini(&f);
+}
+END_TEST
+
 Suite *check_sched_suite(void);
 Suite *check_sched_suite(void)
 {
@@ -260,6 +280,7 @@ Suite *check_sched_suite(void)
 	tcase_add_test(tc, test_sched_run_stops_at_until);
 	tcase_add_test(tc, test_sched_stop_returns_early);
 	tcase_add_test(tc, test_sched_real_clock_fires_in_order);
+	tcase_add_test(tc, test_sched_real_stop_does_not_cut_the_next_run);
 	suite_add_tcase(s, tc);
 	return s;
 }
