@@ -5,18 +5,19 @@ set -uo pipefail
 bin=${FAULTLINE:-build/faultline}
 pass=0
 fail=0
+cli_out=$(mktemp /tmp/faultline-cli.XXXXXX)
 
 expect_status() { # expected-status description command...
 	local want=$1 what=$2
 	shift 2
-	"$@" >/tmp/faultline-cli.out 2>&1
+	"$@" >"$cli_out" 2>&1
 	local got=$?
 	if [ "$got" -eq "$want" ]; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))
 		echo "FAIL: $what: exit $got, want $want"
-		sed 's/^/    /' /tmp/faultline-cli.out | head -20
+		sed 's/^/    /' "$cli_out" | head -20
 	fi
 }
 
@@ -45,5 +46,6 @@ for t in tests/cli/*.sh; do
 	. "$t"
 done
 
+rm -f "$cli_out"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -106,3 +106,26 @@ workload:
   request-dedup: {requests: 40000, duplicates: 1, spread: 0s, duplicate_delay: 0s, ttl: 10s}
 YAML
 expect_status 0 "a burst over the in-flight limit is handled" "$bin" run -q --determinism 0 "$clitmp/burst.yaml"
+
+# The reports of a real run are valid: junit.xml against the JUnit schema,
+# report.json against its documented schema.
+if xmllint --noout --schema tests/data/junit.xsd "$clitmp/j1/junit.xml" 2>/dev/null; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: junit.xml of a real run does not validate"
+fi
+if python3 tests/json_schema_check.py docs/report.schema.json "$clitmp/j1/report.json" >/dev/null; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: report.json of a real run does not match docs/report.schema.json"
+fi
+"$bin" matrix -q --report "$clitmp/m" scenarios/ >/dev/null 2>&1
+if python3 tests/json_schema_check.py docs/report.schema.json "$clitmp/m/report.json" >/dev/null &&
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["summary"]["matrix_verdict"]=="pass"' "$clitmp/m/report.json"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: the matrix report is invalid or does not say pass"
+fi
