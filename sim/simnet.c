@@ -289,7 +289,11 @@ static void op_answer(struct op *op)
 	struct simnet *n = op->net;
 	ASSERT(!op->answered);
 	op->answered = true;
-	sched_cancel(n->s, op->deadline);
+	/* A cancelled deadline never runs, so it cannot drop its own
+	 * reference: drop it here, or every op answered in time leaks. The
+	 * client's reference keeps op alive until the end of this call. */
+	if (sched_cancel(n->s, op->deadline))
+		op_unref(op);
 	n->inflight--;
 	trace_answer(n, op);
 	switch (op->type) {
