@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/email_check.h"
 #include "core/sql.h"
 
 #define SCENARIO_FILE_MAX (1u << 20)      /* bytes of one scenario file */
@@ -607,9 +608,33 @@ static bool ytree_reject_nul(struct loader *ld, const char *buf, size_t len)
 	                      "NUL byte in the file (write \\0 inside a double-quoted string)");
 }
 
+/* YAML text is Unicode, and libfyaml 0.7 hangs or reads past its buffer on
+ * some bytes that are not UTF-8 (its issue #101: "%" then a stray byte
+ * loops forever in fy_scan_directive). Refuse them before it parses. */
+static bool ytree_reject_bad_utf8(struct loader *ld, const char *buf, size_t len)
+{
+	int line = 1, column = 1;
+	size_t i = 0;
+	/* Each pass consumes at least one byte. */
+	while (i < len) {
+		uint32_t cp;
+		size_t n = email_check_utf8_next(buf + i, len - i, &cp);
+		if (n == 0)
+			return loader_fail_at(ld, line, column, NULL,
+			                      "not UTF-8 (byte 0x%02x); a scenario file is UTF-8 text",
+			                      (unsigned char)buf[i]);
+		if (cp == '\n')
+			line++, column = 1;
+		else
+			column++;
+		i += n;
+	}
+	return true;
+}
+
 static bool ytree_build(struct loader *ld, const char *buf, size_t len)
 {
-	if (!ytree_reject_nul(ld, buf, len))
+	if (!ytree_reject_nul(ld, buf, len) || !ytree_reject_bad_utf8(ld, buf, len))
 		return false;
 	/* Node 0 stands for "none". */
 	uint32_t none;
