@@ -841,6 +841,29 @@ START_TEST(test_scenario_refuses_bytes_that_are_not_utf8)
 }
 END_TEST
 
+/* libfyaml 0.7.12 reads 'a''''b' as "a'''" and leaks memory on longer
+ * runs of escaped quotes (found by fuzz/fuzz_scenario.c under LSan): such a
+ * value is refused with its place; one escaped quote still reads right. */
+START_TEST(test_scenario_refuses_escaped_quotes_in_a_row)
+{
+	static const char bad[] = "fixes: [ratelimit]\nname: 'a''''b'\n";
+	struct scenario *sc = NULL;
+	struct scenario_error e;
+	ck_assert_int_eq(scenario_load_buffer("q.yaml", bad, strlen(bad), &sc, &e), RESULT_REJECT);
+	assert_error(&e, 2, 7, "two escaped quotes in a row");
+	static const char long_run[] = "fixes: ['''''''''''''''''''''''''''''''s']\n";
+	ck_assert_int_eq(scenario_load_buffer("q.yaml", long_run, strlen(long_run), &sc, &e), RESULT_REJECT);
+	assert_error(&e, 1, 9, "two escaped quotes in a row");
+
+	sc = load_ok("fixes: [ratelimit]\nname: 'it''s ''ok'''\n");
+	ck_assert_str_eq(sc->name, "it's 'ok'");
+	scenario_destroy(sc);
+	sc = load_ok("fixes: [ratelimit]\nname: \"a''''b\"\n");
+	ck_assert_str_eq(sc->name, "a''''b");
+	scenario_destroy(sc);
+}
+END_TEST
+
 /* ---- paths ------------------------------------------------------------ */
 
 static void touch(const char *dir, const char *name)
@@ -1012,6 +1035,7 @@ Suite *check_scenario_suite(void)
 	/* The default timeout: a parser that hangs fails here quickly. */
 	tc = tcase_create("hostile bytes");
 	tcase_add_test(tc, test_scenario_refuses_bytes_that_are_not_utf8);
+	tcase_add_test(tc, test_scenario_refuses_escaped_quotes_in_a_row);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("paths");
