@@ -335,16 +335,9 @@ static bool email_check_put_word(char *out, size_t size, size_t *pos, const char
 	       email_check_put(out, size, pos, "?=", 2);
 }
 
-size_t email_check_encode_name(const char *name, size_t len, char *out, size_t size)
+/* name is valid UTF-8 without controls. */
+static size_t email_check_encode_words(const char *name, size_t len, char *out, size_t size)
 {
-	ASSERT(out != NULL);
-	ASSERT(size > 0);
-	out[0] = '\0';
-	if (name == NULL || email_check_chars(name, len) != EMAIL_CHECK_OK)
-		return 0;
-	if (email_check_is_printable_ascii(name, len))
-		return email_check_quote(name, len, out, size);
-
 	/* Greedy: take whole characters while the chunk fits one word. */
 	size_t pos = 0;
 	size_t i = 0;
@@ -353,7 +346,7 @@ size_t email_check_encode_name(const char *name, size_t len, char *out, size_t s
 		uint32_t cp;
 		while (i + chunk < len) {
 			size_t n = email_check_utf8_next(name + i + chunk, len - i - chunk, &cp);
-			ASSERT(n > 0); /* checked above */
+			ASSERT(n > 0); /* the caller checked the name */
 			if (chunk + n > EMAIL_CHECK_WORD_OCTETS)
 				break;
 			chunk += n;
@@ -367,6 +360,22 @@ size_t email_check_encode_name(const char *name, size_t len, char *out, size_t s
 	}
 	out[pos] = '\0';
 	return pos;
+}
+
+size_t email_check_encode_name(const char *name, size_t len, char *out, size_t size)
+{
+	ASSERT(out != NULL);
+	ASSERT(size > 0);
+	out[0] = '\0';
+	if (name == NULL || email_check_chars(name, len) != EMAIL_CHECK_OK)
+		return 0;
+	size_t n = email_check_is_printable_ascii(name, len) ? email_check_quote(name, len, out, size)
+	                                                     : email_check_encode_words(name, len, out, size);
+	/* A name that did not fit leaves "", not the part written so far
+	 * without its NUL, for a caller that reads out regardless. */
+	if (n == 0)
+		out[0] = '\0';
+	return n;
 }
 
 const char *email_check_escape(const char *s, size_t len, char *out, size_t size)

@@ -77,8 +77,9 @@ void email_check_first_word(const char *s, size_t len, bool unicode, size_t *sta
  * quoted-string ("..." with '"' and '\' escaped); anything else becomes
  * RFC 2047 encoded-words =?UTF-8?B?...?= of at most EMAIL_CHECK_WORD_MAX
  * characters, split on character boundaries and folded with CRLF SP.
- * Writes a NUL-terminated string; returns its length, or 0 when out is too
- * small or name is not valid UTF-8 or holds a control character. */
+ * Writes a NUL-terminated string; returns its length, or 0 (out is then "")
+ * when out is too small or name is not valid UTF-8 or holds a control
+ * character. */
 size_t email_check_encode_name(const char *name, size_t len, char *out, size_t size);
 
 /* Copies s for a log line: printable ASCII as is, '\' as "\\", any other

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/email_check.h"
 #include "core/sql.h"
 
 #define SCENARIO_FILE_MAX (1u << 20)      /* bytes of one scenario file */
@@ -493,6 +494,27 @@ static char ytree_scalar_opener(struct fy_token *value)
 	}
 }
 
+/* libfyaml 0.7.12 misreads two escaped quotes in a row inside a
+ * single-quoted scalar ('a''''b' reads as "a'''", dropping the b) and leaks
+ * memory in fy_token_get_text when the run is longer. Such a scalar is
+ * refused before its text is read. The token spans the text between the
+ * quotes, where quotes only come in pairs. */
+static bool ytree_single_quoted_ok(struct loader *ld, struct fy_token *value)
+{
+	if (fy_token_scalar_style(value) != FYSS_SINGLE_QUOTED)
+		return true;
+	const struct fy_mark *start = fy_token_start_mark(value);
+	const struct fy_mark *end = fy_token_end_mark(value);
+	if (start == NULL || end == NULL || start->input_pos > end->input_pos ||
+	    end->input_pos > ld->input_len)
+		return true;
+	if (memmem(ld->input + start->input_pos, end->input_pos - start->input_pos, "''''", 4) == NULL)
+		return true;
+	return loader_fail_at(ld, ld->last_line, ld->last_column, NULL,
+	                      "two escaped quotes in a row ('''') in a single-quoted string "
+	                      "are misread by libfyaml 0.7; write this value in double quotes");
+}
+
 static bool ytree_fail_tag(struct loader *ld, struct fy_token *tag)
 {
 	ytree_mark(ld, fy_token_start_mark(tag), '\0');
@@ -548,6 +570,8 @@ static bool ytree_on_event(struct loader *ld, struct ybuild *b, struct fy_event 
 	case FYET_SCALAR: {
 		if (e->scalar.tag != NULL)
 			return ytree_fail_tag(ld, e->scalar.tag);
+		if (!ytree_single_quoted_ok(ld, e->scalar.value))
+			return false;
 		size_t len = 0;
 		const char *text = fy_token_get_text(e->scalar.value, &len);
 		if (text == NULL)
@@ -607,9 +631,33 @@ static bool ytree_reject_nul(struct loader *ld, const char *buf, size_t len)
 	                      "NUL byte in the file (write \\0 inside a double-quoted string)");
 }
 
+/* YAML text is Unicode, and libfyaml 0.7 hangs or reads past its buffer on
+ * some bytes that are not UTF-8 (its issue #101: "%" then a stray byte
+ * loops forever in fy_scan_directive). Refuse them before it parses. */
+static bool ytree_reject_bad_utf8(struct loader *ld, const char *buf, size_t len)
+{
+	int line = 1, column = 1;
+	size_t i = 0;
+	/* Each pass consumes at least one byte. */
+	while (i < len) {
+		uint32_t cp;
+		size_t n = email_check_utf8_next(buf + i, len - i, &cp);
+		if (n == 0)
+			return loader_fail_at(ld, line, column, NULL,
+			                      "not UTF-8 (byte 0x%02x); a scenario file is UTF-8 text",
+			                      (unsigned char)buf[i]);
+		if (cp == '\n')
+			line++, column = 1;
+		else
+			column++;
+		i += n;
+	}
+	return true;
+}
+
 static bool ytree_build(struct loader *ld, const char *buf, size_t len)
 {
-	if (!ytree_reject_nul(ld, buf, len))
+	if (!ytree_reject_nul(ld, buf, len) || !ytree_reject_bad_utf8(ld, buf, len))
 		return false;
 	/* Node 0 stands for "none". */
 	uint32_t none;

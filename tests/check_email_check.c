@@ -334,9 +334,12 @@ START_TEST(test_email_check_encode_name_refuses_bad_input_and_small_buffers)
 	ck_assert_uint_eq(email_check_encode_name(NULL, 0, out, sizeof out), 0);
 	char small[20];
 	ck_assert_uint_eq(email_check_encode_name("Zo\xc3\xab", 4, small, sizeof small), 0); /* needs 21 */
+	/* Nothing half-written is left behind (found by fuzz/fuzz_quote_email.c). */
+	ck_assert_str_eq(small, "");
 	char fit[21];
 	ck_assert_uint_eq(email_check_encode_name("Zo\xc3\xab", 4, fit, sizeof fit), 20);
 	ck_assert_uint_eq(email_check_encode_name("Ann", 3, out, 5), 0); /* needs 6 */
+	ck_assert_str_eq(out, "");
 }
 END_TEST
 
