@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""scripts/bench_doc.py - prints the measured tables of docs/benchmarks.md
+from build/bench.json (make bench writes it), so the page shows a real run's
+numbers. Usage: scripts/bench_doc.py [build/bench.json]"""
+import json, sys
+
+b = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "build/bench.json"))
+m = b["machine"]
+print(f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}.\n")
+
+def fmt(v, unit=""):
+    if v is None:
+        return "not measured"
+    if isinstance(v, float) and v >= 1000:
+        v = round(v)
+    return f"{v:,}{unit}" if isinstance(v, int) else f"{v}{unit}"
+
+print("| figure | measured | target |")
+print("|---|---|---|")
+rows = [
+    ("simulator, events/s, tracing off (large mixed workload, 1 core)", b["sim_events_per_s"], ">= 2,000,000"),
+    ("simulator, events/s, tracing on (digest of every line)", b["sim_events_per_s_traced"], ""),
+    ("scheduler alone, events/s (bench/bench_sched.c)", b["sched_only_events_per_s"], ""),
+    ("standard suite, every scenario x variant, wall s", b["suite_wall_s"], "< 10"),
+    ("slowest first detection of a legacy bug, s", b["legacy_detect_max_s"], "< 1"),
+    ("peak RSS for 10,000 seeds, MiB", b["peak_rss_mib_10k_seeds"], "< 64"),
+    ("--jobs 2 speed-up over --jobs 1 (2,000 seeds)", b["jobs2_speedup"], ""),
+    ("proxy: redis-benchmark GET/SET, 50 clients, throughput ratio", b["proxy_redis_throughput_ratio"], ">= 0.9"),
+    ("proxy: p50 added, 50 clients, us", b["proxy_redis_p50_added_us"], "< 50"),
+    ("proxy: p50 added, 1 client, us", b.get("proxy_redis_p50_added_us_1client"), "< 50"),
+    ("proxy: pgbench default mix, throughput ratio", b["proxy_pg_throughput_ratio"], ">= 0.9"),
+    ("proxy: pgbench select-only, throughput ratio", b.get("proxy_pg_select_throughput_ratio"), ""),
+    ("live: signed webhooks/s to faultline serve", b["webhook_live_per_s"], ""),
+    ("live: the same, 4 copies of each event", b.get("webhook_live_dup_per_s"), ""),
+    ("pgbench: claim + mark-paid transaction, tps", b["pgbench_tps"], ""),
+]
+for name, v, t in rows:
+    print(f"| {name} | {fmt(v)} | {t} |")
+
+print("\nFirst detection, wall seconds from the start of the sweep to the first violating seed:\n")
+print("| fix / variant | s |")
+print("|---|---|")
+for k, v in b["detect_first_s"].items():
+    print(f"| {k} | {v} |")
+
+print("\nScaling in seeds (webhook-concurrent-copies, hardened, one process):\n")
+print("| seeds | wall s | peak RSS MiB |")
+print("|---|---|---|")
+for s in b["scaling_seeds"]:
+    print(f"| {int(s['seeds']):,} | {s['wall_s']} | {round(s['peak_rss_kib'] / 1024, 1)} |")
+
+print("\nScaling in workload (request-dedup, one seed, requests per seed):\n")
+print("| requests | wall s | peak RSS MiB |")
+print("|---|---|---|")
+for s in b["scaling_workload"]:
+    print(f"| {int(s['requests']):,} | {s['wall_s']} | {round(s['peak_rss_kib'] / 1024, 1)} |")
+
+print("\nSeeds per second, per standard scenario and variant (`matrix --stats`):\n")
+print("| scenario | variant | seeds/s | simulated/wall |")
+print("|---|---|---|---|")
+for r in b["results"]:
+    print(f"| {r['scenario']} | {r['variant']} | {r.get('seeds_per_s', '')} | {r.get('sim_per_wall', '')}x |")
