@@ -170,5 +170,6 @@ valgrind: $(BIN)
 ifeq ($(SANITIZE),1)
 	$(error make valgrind needs a plain build; run it without SANITIZE=1)
 endif
+	$(Q)rm -rf $(BUILD)/valgrind-report
 	$(Q)valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
-		--error-exitcode=1 $(BIN) matrix --quiet scenarios/
+		--error-exitcode=1 $(BIN) matrix --quiet --report $(BUILD)/valgrind-report scenarios/

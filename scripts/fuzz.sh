@@ -101,17 +101,18 @@ done
 
 deps || exit $?
 make --no-print-directory -s fuzz-build || exit 1
-mkdir -p "$FUZZ_BUILD/artifacts" "$FUZZ_BUILD/logs" "$FUZZ_BUILD/found"
+mkdir -p "$FUZZ_BUILD/artifacts" || exit 1
+# Logs and new finds of this invocation only, so runs side by side (a long
+# one and the CI one) never share a directory.
+run_dir=$(mktemp -d "$FUZZ_BUILD/run.XXXXXX") || exit 1
 
 failed=0
 for t in "${targets[@]}"; do
 	bin=$FUZZ_BUILD/fuzz_$t
 	corpus=fuzz/corpus/$t
-	found=$FUZZ_BUILD/found/$t   # what this run adds; the committed corpus is read only
-	log=$FUZZ_BUILD/logs/$t.log
-	mkdir -p "$corpus"
-	rm -rf "$found"
-	mkdir -p "$found"
+	found=$run_dir/found-$t   # what this run adds; the committed corpus is read only
+	log=$run_dir/$t.log
+	mkdir -p "$corpus" "$found"
 	limit=(-max_total_time="$seconds")
 	[ -n "$runs" ] && limit=(-runs="$runs")
 	dict=()
@@ -141,5 +142,6 @@ for t in "${targets[@]}"; do
 			"$corpus" "$found" >>"$log" 2>&1 || { echo "fuzz_$t: merge failed; log $log"; failed=1; }
 		echo "fuzz_$t: merged $(($(find "$corpus" -type f | wc -l) - before)) inputs into $corpus"
 	fi
+	rm -rf "$found"
 done
 exit $failed
