@@ -18,7 +18,9 @@
 #define FAKE_CALLS_MAX 512         /* calls kept in the call log */
 #define FAKE_TEXT_MAX 256          /* octets of one call-log or log line */
 #define FAKE_LOGS_MAX 128          /* log lines kept */
-#define FAKE_STR_MAX 160           /* octets of one stored key, value or id */
+#define FAKE_STR_MAX 256           /* octets of one stored key, value or id,
+                                    * NUL included: any id core accepts
+                                    * (WEBHOOK_ID_MAX) fits whole */
 #define FAKE_KEYS_MAX 32           /* keys in the key-value store */
 #define FAKE_ROWS_MAX 32           /* rows in each table (never reused) */
 #define FAKE_CONNS_MAX 4           /* SQL pool; acquire beyond it: 53300 */
