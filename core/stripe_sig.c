@@ -13,10 +13,61 @@
 #include <openssl/params.h>
 
 #include "core/assert.h"
+#include "core/fmt.h"
 
 #define STRIPE_SIG_MAC_LEN 32          /* bytes of SHA-256 */
 #define STRIPE_SIG_T_DIGITS_MAX 19     /* INT64_MAX has 19 digits */
 #define STRIPE_SIG_PREFIX_MAX 24       /* "<t>." */
+
+/* The last secret's keyed HMAC context, one per thread. Keying (the
+ * provider fetch, the digest lookup, the pads) costs several times the MAC
+ * of a webhook body, and a process signs and verifies with one secret, so
+ * the context is kept and re-initialised with the same key (OpenSSL's HMAC
+ * reuses the key when EVP_MAC_init gets none). A secret longer than the
+ * copy kept here is keyed afresh each time. The copy is wiped when
+ * replaced; the context lives until the thread or process ends. */
+#define STRIPE_SIG_KEY_CACHE_MAX 256
+
+struct stripe_sig_keyed {
+	EVP_MAC_CTX *ctx;
+	size_t key_len;
+	bool keyed;                         /* ctx holds key[0..key_len) */
+	char key[STRIPE_SIG_KEY_CACHE_MAX];
+};
+
+static _Thread_local struct stripe_sig_keyed stripe_sig_cache;
+
+/* A context ready for EVP_MAC_update, keyed with secret; NULL on failure. */
+static EVP_MAC_CTX *stripe_sig_ctx(const char *secret)
+{
+	struct stripe_sig_keyed *c = &stripe_sig_cache;
+	size_t klen = strlen(secret);
+	if (c->ctx == NULL) {
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		c->ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+		EVP_MAC_free(mac); /* the context holds its own reference */
+		if (c->ctx == NULL)
+			return NULL;
+	}
+	if (c->keyed && klen == c->key_len && memcmp(secret, c->key, klen) == 0)
+		return EVP_MAC_init(c->ctx, NULL, 0, NULL) == 1 ? c->ctx : NULL;
+
+	OPENSSL_cleanse(c->key, sizeof c->key);
+	c->keyed = false;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (EVP_MAC_init(c->ctx, (const unsigned char *)secret, klen, params) != 1)
+		return NULL;
+	if (klen <= sizeof c->key) {
+		memcpy(c->key, secret, klen);
+		c->key_len = klen;
+		c->keyed = true;
+	}
+	return c->ctx;
+}
 
 /* hex gets STRIPE_SIG_HEX_LEN lowercase digits and a NUL. The message is
  * "<t>." then the payload, fed in two updates so the payload is not copied. */
@@ -25,33 +76,28 @@ static bool stripe_sig_hmac_hex(const char *secret, int64_t t,
                                 char hex[STRIPE_SIG_HEX_LEN + 1])
 {
 	char prefix[STRIPE_SIG_PREFIX_MAX];
-	int plen = snprintf(prefix, sizeof prefix, "%lld.", (long long)t);
-	ASSERT(plen > 0 && (size_t)plen < sizeof prefix);
+	struct fmt f;
+	fmt_init(&f, prefix, sizeof prefix);
+	fmt_i64(&f, t);
+	fmt_mem(&f, ".", 1);
+	ASSERT(!f.cut);
 
-	char digest[] = "SHA256";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-		OSSL_PARAM_construct_end(),
-	};
 	unsigned char mac_out[STRIPE_SIG_MAC_LEN];
 	size_t mac_len = 0;
 	static const unsigned char empty[1];
 
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_CTX *ctx = stripe_sig_ctx(secret);
 	bool ok = ctx != NULL &&
-	          EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret),
-	                       params) == 1 &&
-	          EVP_MAC_update(ctx, (const unsigned char *)prefix,
-	                         (size_t)plen) == 1 &&
+	          EVP_MAC_update(ctx, (const unsigned char *)prefix, f.len) == 1 &&
 	          EVP_MAC_update(ctx, len > 0 ? (const unsigned char *)payload
 	                                      : empty, len) == 1 &&
 	          EVP_MAC_final(ctx, mac_out, &mac_len, sizeof mac_out) == 1 &&
 	          mac_len == STRIPE_SIG_MAC_LEN;
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
-	if (!ok)
+	if (!ok) {
+		/* Whatever state the context is in, key it afresh next time. */
+		stripe_sig_cache.keyed = false;
 		return false;
+	}
 
 	static const char digits[] = "0123456789abcdef";
 	for (size_t i = 0; i < STRIPE_SIG_MAC_LEN; i++) {

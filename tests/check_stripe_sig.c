@@ -40,6 +40,43 @@ START_TEST(test_stripe_sig_sign_matches_reference_vector)
 }
 END_TEST
 
+/* The keyed context is kept between calls: switching secrets back and
+ * forth, and secrets too long to keep (300 octets, differing only in the
+ * last one), must each give their own HMAC every time. */
+START_TEST(test_stripe_sig_switching_secrets_keeps_each_mac)
+{
+	char long_a[301], long_b[301];
+	memcpy(long_a, "whsec_", 6);
+	memset(long_a + 6, 'k', 294);
+	long_a[300] = '\0';
+	memcpy(long_b, long_a, sizeof long_b);
+	long_b[299] = 'j';
+	struct {
+		const char *secret, *sig;
+	} steps[] = {
+		{SECRET, SIG_GOOD},
+		{"whsec_other", SIG_OTHER_SECRET},
+		{SECRET, SIG_GOOD},
+		{long_a, "721498f978248287468a13232468bf58ca4d6f877c4223f05e0849243939eedd"},
+		{long_b, "10976cc599dc187f4d8211dbb2b9c2f2ea5250ad542683eefbbeb5e1dd8fc18c"},
+		{long_a, "721498f978248287468a13232468bf58ca4d6f877c4223f05e0849243939eedd"},
+		{SECRET, SIG_GOOD},
+		{SECRET, SIG_GOOD},
+		{"whsec_other", SIG_OTHER_SECRET},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		char out[128], want[128];
+		ck_assert_uint_gt(stripe_sig_sign(steps[i].secret, T0, PAYLOAD, strlen(PAYLOAD),
+		                                  out, sizeof out), 0);
+		snprintf(want, sizeof want, "t=%d,v1=%s", T0, steps[i].sig);
+		ck_assert_str_eq(out, want);
+		ck_assert_int_eq(stripe_sig_verify(steps[i].secret, out, PAYLOAD, strlen(PAYLOAD),
+		                                   T0, STRIPE_SIG_TOLERANCE_S),
+		                 STRIPE_SIG_OK);
+	}
+}
+END_TEST
+
 START_TEST(test_stripe_sig_sign_handles_empty_and_binary_payloads)
 {
 	char out[128];
@@ -256,6 +293,7 @@ Suite *check_stripe_sig_suite(void)
 	TCase *tc = tcase_create("sign");
 	tcase_add_test(tc, test_stripe_sig_sign_matches_reference_vector);
 	tcase_add_test(tc, test_stripe_sig_sign_handles_empty_and_binary_payloads);
+	tcase_add_test(tc, test_stripe_sig_switching_secrets_keeps_each_mac);
 	tcase_add_test(tc, test_stripe_sig_sign_returns_zero_when_buffer_too_small);
 	tcase_add_test(tc, test_stripe_sig_sign_then_verify_roundtrips);
 	tcase_add_test(tc, test_stripe_sig_status_names);
