@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/fmt.h"
 
 #define DEDUP_TAG "Dedup"
 #define DEDUP_KEY_PREFIX "dedup:"
@@ -193,12 +194,20 @@ void dedup_check(struct dedup *d, const char *request_key, dedup_done_fn *done, 
 		env->clock.after(env->clock.ctx, 0, dedup_on_rejected, req);
 		return;
 	}
-	snprintf(req->key, sizeof req->key, DEDUP_KEY_PREFIX "%.*s", (int)len, request_key);
+	struct fmt f;
+	fmt_init(&f, req->key, sizeof req->key);
+	fmt_mem(&f, DEDUP_KEY_PREFIX, sizeof DEDUP_KEY_PREFIX - 1);
+	fmt_mem(&f, request_key, len);
+	ASSERT(!f.cut);
 	/* Unique per call: the run's randomness plus a per-object sequence, so
 	 * two checks of the same key never hold the same token. */
 	d->calls++;
-	snprintf(req->token, sizeof req->token, "%016" PRIx64 "-%" PRIu64,
-	         env->clock.random(env->clock.ctx), d->calls);
-	snprintf(req->ttl, sizeof req->ttl, "%" PRIu64, d->cfg.ttl_ms);
+	fmt_init(&f, req->token, sizeof req->token);
+	fmt_hex64(&f, env->clock.random(env->clock.ctx));
+	fmt_mem(&f, "-", 1);
+	fmt_u64(&f, d->calls);
+	ASSERT(!f.cut);
+	fmt_init(&f, req->ttl, sizeof req->ttl);
+	fmt_u64(&f, d->cfg.ttl_ms);
 	dedup_send_set(req);
 }

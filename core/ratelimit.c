@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/fmt.h"
 
 #define RATELIMIT_TAG "RateLimit"
 #define RATELIMIT_KEY_PREFIX "ratelimit:"
@@ -184,13 +185,18 @@ void ratelimit_hit(struct ratelimit *rl, const char *user_id, ratelimit_done_fn 
 		return;
 	}
 	memcpy(req->user_id, user_id, len);
-	snprintf(req->key, sizeof req->key, RATELIMIT_KEY_PREFIX "%s", req->user_id);
+	struct fmt f;
+	fmt_init(&f, req->key, sizeof req->key);
+	fmt_mem(&f, RATELIMIT_KEY_PREFIX, sizeof RATELIMIT_KEY_PREFIX - 1);
+	fmt_mem(&f, req->user_id, len);
+	ASSERT(!f.cut);
 
 	if (rl->cfg.variant == VARIANT_HARDENED) {
 		/* no-lockout: INCR and PEXPIRE NX run together on every hit, so a
 		 * counter never exists without a TTL for longer than one hit, and
 		 * NX keeps the window fixed instead of sliding it. */
-		snprintf(req->window, sizeof req->window, "%" PRIu64, rl->cfg.window_ms);
+		fmt_init(&f, req->window, sizeof req->window);
+		fmt_u64(&f, rl->cfg.window_ms);
 		struct kv_cmd cmds[2] = {
 			{.argc = 2, .argv = {"INCR", req->key}},
 			{.argc = 4, .argv = {"PEXPIRE", req->key, req->window, "NX"}},
@@ -201,7 +207,8 @@ void ratelimit_hit(struct ratelimit *rl, const char *user_id, ratelimit_done_fn 
 	/* EXPIRE takes whole seconds: round up so the window is never shorter
 	 * than configured, and never 0 (which would delete the key). */
 	uint64_t window_s = (rl->cfg.window_ms + 999) / 1000;
-	snprintf(req->window, sizeof req->window, "%" PRIu64, window_s);
+	fmt_init(&f, req->window, sizeof req->window);
+	fmt_u64(&f, window_s);
 	struct kv_cmd cmd = {.argc = 2, .argv = {"INCR", req->key}};
 	env->kv.command(env->kv.ctx, &cmd, ratelimit_on_incr_reply, req);
 }

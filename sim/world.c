@@ -16,6 +16,7 @@
 #include "core/assert.h"
 #include "core/customer.h"
 #include "core/dedup.h"
+#include "core/fmt.h"
 #include "core/quote_email.h"
 #include "core/ratelimit.h"
 #include "core/stripe_sig.h"
@@ -34,6 +35,7 @@
 #define QUOTE_RESEND_GAP_US 100000   /* a user clicks "send" again after 100 ms */
 #define PROBE_MARGIN_US 5000000      /* the probe comes 5 s after the window */
 #define WORLD_WORK_MAX (4ULL * WORLD_REQUESTS_MAX) /* work contexts alive at once */
+#define WORLD_ARRIVALS_MAX (8ULL * WORLD_REQUESTS_MAX) /* requests of all fixes in one run */
 #define WORLD_LIVE_DRAIN_US 2000000  /* real clock: longest shutdown drain */
 #define WORLD_LIVE_DRAIN_SLICE_US 10000
 
@@ -119,9 +121,35 @@ struct world {
 	uint64_t core_busy;           /* calls into core not yet answered */
 	struct work_hdr *works;       /* every live work context */
 	uint64_t nwork;
+	struct arrival *arrivals;     /* the workload, sorted by time once built */
+	size_t narrivals, cap_arrivals;
+	size_t arrival_next;          /* first arrival not yet handed to sched */
+	size_t arrival_pending;       /* handed over and not yet run */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
+
+/* "<prefix><a>" and "<prefix><a>#<b>": the keys and ids every simulated
+ * request carries, built without printf (a hot path; see core/fmt.h). */
+static void name1(char *buf, size_t size, const char *prefix, uint64_t a)
+{
+	struct fmt f;
+	fmt_init(&f, buf, size);
+	fmt_str(&f, prefix);
+	fmt_u64(&f, a);
+	ASSERT(!f.cut);
+}
+
+static void name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b)
+{
+	struct fmt f;
+	fmt_init(&f, buf, size);
+	fmt_str(&f, prefix);
+	fmt_u64(&f, a);
+	fmt_mem(&f, "#", 1);
+	fmt_u64(&f, b);
+	ASSERT(!f.cut);
+}
 
 static uint64_t now_us(const struct world *w)
 {
@@ -184,6 +212,82 @@ static void work_free_all(struct world *w)
 		free(h);
 	}
 	w->nwork = 0;
+}
+
+/* ---- arrivals --------------------------------------------------------------- */
+
+/* The workload's requests, fed to the scheduler an instant at a time. All
+ * arrival times are drawn up front (so the seed alone decides them), but
+ * scheduling every request at the start would keep tens of thousands of
+ * timers in the scheduler's heap for the whole run, and every timer of the
+ * run would pay for that depth. The feed hands over only the arrivals of
+ * the next arrival instant; each still gets its own timer and random tie
+ * key, so simultaneous requests interleave by seed as before. */
+struct arrival {
+	uint64_t at_us;               /* since the run began */
+	uint64_t seq;                 /* order of arrival_add: ties sort stably */
+	sched_fn *fn;
+	void *arg;
+	struct world *w;
+};
+
+static void arrival_add(struct world *w, uint64_t at_us, sched_fn *fn, void *arg)
+{
+	ASSERT(w->arrival_next == 0 && w->arrival_pending == 0); /* not started */
+	if (w->narrivals == w->cap_arrivals) {
+		size_t ncap = w->cap_arrivals ? 2 * w->cap_arrivals : 256;
+		ASSERT(ncap <= WORLD_ARRIVALS_MAX);
+		struct arrival *n = realloc(w->arrivals, ncap * sizeof *n);
+		ASSERT(n != NULL);
+		w->arrivals = n;
+		w->cap_arrivals = ncap;
+	}
+	w->arrivals[w->narrivals] = (struct arrival){.at_us = at_us, .seq = w->narrivals,
+	                                             .fn = fn, .arg = arg, .w = w};
+	w->narrivals++;
+}
+
+static int arrival_cmp(const void *pa, const void *pb)
+{
+	const struct arrival *a = pa, *b = pb;
+	if (a->at_us != b->at_us)
+		return a->at_us < b->at_us ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void arrival_on_due(void *arg);
+
+/* Hands the next instant's arrivals to the scheduler. */
+static void arrival_feed(struct world *w)
+{
+	ASSERT(w->arrival_pending == 0);
+	if (w->arrival_next == w->narrivals)
+		return;
+	uint64_t at = w->arrivals[w->arrival_next].at_us;
+	uint64_t now = now_us(w);
+	uint64_t delay = at > now ? at - now : 0;
+	while (w->arrival_next < w->narrivals && w->arrivals[w->arrival_next].at_us == at) {
+		sched_after(w->s, delay, arrival_on_due, &w->arrivals[w->arrival_next]);
+		w->arrival_next++;
+		w->arrival_pending++;
+	}
+}
+
+static void arrival_on_due(void *arg)
+{
+	struct arrival *a = arg;
+	struct world *w = a->w;
+	ASSERT(w->arrival_pending > 0);
+	if (--w->arrival_pending == 0)
+		arrival_feed(w);
+	a->fn(a->arg);
+}
+
+static void arrivals_start(struct world *w)
+{
+	if (w->narrivals > 1)
+		qsort(w->arrivals, w->narrivals, sizeof *w->arrivals, arrival_cmp);
+	arrival_feed(w);
 }
 
 static uint64_t uniform_us(struct world *w, uint64_t max_us)
@@ -486,7 +590,7 @@ static void rl_on_pttl(void *arg, bool known, int64_t pttl_ms)
 static void rl_observe_key(struct world *w, uint32_t user)
 {
 	char key[48];
-	snprintf(key, sizeof key, "ratelimit:u%u", user);
+	name1(key, sizeof key, "ratelimit:u", user);
 	struct rl_read *rd = work_new(w, sizeof *rd);
 	rd->w = w;
 	rd->user = user;
@@ -537,7 +641,7 @@ static void rl_start(void *arg)
 	w->rl_users[q->user].inflight++;
 	request_begin(w, "ratelimit", q->id);
 	char user_id[24];
-	snprintf(user_id, sizeof user_id, "u%u", q->user);
+	name1(user_id, sizeof user_id, "u", q->user);
 	w->core_busy++;
 	ratelimit_hit(w->rl, user_id, rl_on_done, q);
 }
@@ -566,10 +670,16 @@ static void rl_schedule(struct world *w)
 			q->w = w;
 			q->index = k;
 			q->user = u;
-			snprintf(q->id, sizeof q->id, "u%u#%u%s", u, i, probe ? "-probe" : "");
+			name2(q->id, sizeof q->id, "u", u, i);
+			if (probe) {
+				struct fmt f = {.buf = q->id, .size = sizeof q->id,
+				                .len = strlen(q->id)};
+				fmt_str(&f, "-probe");
+				ASSERT(!f.cut);
+			}
 			w->h.rl[k].user = u;
 			w->h.rl[k].probe = probe;
-			sched_after(w->s, at, rl_start, q);
+			arrival_add(w, at, rl_start, q);
 		}
 	}
 }
@@ -620,7 +730,7 @@ static void dd_start(void *arg)
 	}
 	request_begin(w, "request-dedup", q->id);
 	char key[32];
-	snprintf(key, sizeof key, "req-%u", q->request);
+	name1(key, sizeof key, "req-", q->request);
 	w->dd_current = q->index;
 	w->core_busy++;
 	dedup_check(w->dd, key, dd_on_done, q);
@@ -651,10 +761,10 @@ static void dd_schedule(struct world *w)
 			q->w = w;
 			q->index = k;
 			q->request = i;
-			snprintf(q->id, sizeof q->id, "req-%u#%u", i, c);
+			name2(q->id, sizeof q->id, "req-", i, c);
 			w->h.dd[k].request = i;
 			uint64_t at = c == 0 ? first : first + uniform_us(w, sc->dedup.duplicate_delay_us);
-			sched_after(w->s, at, dd_start, q);
+			arrival_add(w, at, dd_start, q);
 		}
 	}
 }
@@ -769,7 +879,7 @@ static void qe_schedule(struct world *w)
 		q->quote = i;
 		q->sends_left = spec->sends ? spec->sends : 1;
 		snprintf(q->id, sizeof q->id, "%s", spec->ref);
-		sched_after(w->s, uniform_us(w, sc->quote_email.spread_us), qe_start, q);
+		arrival_add(w, uniform_us(w, sc->quote_email.spread_us), qe_start, q);
 	}
 }
 
@@ -904,8 +1014,8 @@ static void wh_unref(struct wh_attempt *a)
 
 static void wh_attempt_start(void *arg);
 
-static void wh_schedule_attempt(struct world *w, size_t event, enum wh_kind kind,
-                                uint32_t attempt, uint32_t copy, uint64_t delay_us)
+static struct wh_attempt *wh_attempt_new(struct world *w, size_t event, enum wh_kind kind,
+                                         uint32_t attempt, uint32_t copy)
 {
 	struct wh_attempt *a = work_new(w, sizeof *a);
 	a->w = w;
@@ -914,7 +1024,15 @@ static void wh_schedule_attempt(struct world *w, size_t event, enum wh_kind kind
 	a->attempt = attempt;
 	a->copy = copy;
 	a->refs = 1;
-	sched_after(w->s, delay_us, wh_attempt_start, a);
+	return a;
+}
+
+/* A retry, delay_us from now. First deliveries are arrivals (wh_schedule). */
+static void wh_schedule_attempt(struct world *w, size_t event, enum wh_kind kind,
+                                uint32_t attempt, uint32_t copy, uint64_t delay_us)
+{
+	sched_after(w->s, delay_us, wh_attempt_start,
+	            wh_attempt_new(w, event, kind, attempt, copy));
 }
 
 struct wh_read {
@@ -1155,8 +1273,8 @@ static void wh_schedule(struct world *w)
 		uint64_t at = uniform_us(w, sc->webhook.spread_us);
 		uint32_t copies = kind == WH_REAL ? (sc->webhook.copies ? sc->webhook.copies : 1) : 1;
 		for (uint32_t c = 0; c < copies; c++)
-			wh_schedule_attempt(w, i, kind, 0, c,
-			                    at + (c ? uniform_us(w, sc->webhook.copy_spread_us) : 0));
+			arrival_add(w, at + (c ? uniform_us(w, sc->webhook.copy_spread_us) : 0),
+			            wh_attempt_start, wh_attempt_new(w, i, kind, 0, c));
 	}
 }
 
@@ -1219,8 +1337,12 @@ static void cu_start(void *arg)
 	q->start_us = now_us(w);
 	request_begin(w, "stripe-customer", q->id);
 	char user[24], email[48];
-	snprintf(user, sizeof user, "cu%u", q->user);
-	snprintf(email, sizeof email, "cu%u@example.com", q->user);
+	name1(user, sizeof user, "cu", q->user);
+	struct fmt f;
+	fmt_init(&f, email, sizeof email);
+	fmt_str(&f, user);
+	fmt_str(&f, "@example.com");
+	ASSERT(!f.cut);
 	w->core_busy++;
 	customer_get_or_create(w->cu, user, email, cu_on_done, q);
 }
@@ -1236,14 +1358,14 @@ static void cu_schedule(struct world *w)
 	w->h.ncust = users;
 	uint32_t per = sc->customer.concurrent ? sc->customer.concurrent : 1;
 	for (uint32_t u = 0; u < users; u++) {
-		snprintf(w->h.cust[u].user, sizeof w->h.cust[u].user, "cu%u", u);
+		name1(w->h.cust[u].user, sizeof w->h.cust[u].user, "cu", u);
 		uint64_t at = uniform_us(w, sc->customer.spread_us);
 		for (uint32_t c = 0; c < per; c++) {
 			struct cu_req *q = work_new(w, sizeof *q);
 			q->w = w;
 			q->user = u;
-			snprintf(q->id, sizeof q->id, "cu%u#%u", u, c);
-			sched_after(w->s, at + (c ? uniform_us(w, sc->customer.copy_spread_us) : 0),
+			name2(q->id, sizeof q->id, "cu", u, c);
+			arrival_add(w, at + (c ? uniform_us(w, sc->customer.copy_spread_us) : 0),
 			            cu_start, q);
 		}
 	}
@@ -1380,6 +1502,7 @@ static void world_schedule(struct world *w)
 		wh_schedule(w);
 	if (fix_on(w, FIX_CUSTOMER))
 		cu_schedule(w);
+	arrivals_start(w);
 	w->be.ops->start_faults(w->be.ctx);
 }
 
@@ -1482,6 +1605,7 @@ static void world_free(struct world *w)
 	/* Contexts whose timers the closed scheduler dropped. */
 	work_free_all(w);
 	free(w->rl_users);
+	free(w->arrivals);
 	free(w->dd_reqs);
 	free(w->wh_events);
 	free(w->dd_tokens);

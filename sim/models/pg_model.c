@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/fmt.h"
 
 #define PG_COLS_MAX 4          /* columns in the widest table */
 #define PG_KEYS_MAX 2          /* unique constraints on one table */
@@ -130,7 +131,11 @@ struct pg_session {
 struct pg_model {
 	uint32_t max_sessions;
 	uint32_t nopen;
-	struct pg_session *sessions;       /* max_sessions entries */
+	/* Sessions are made on first use, lowest index first: a run opens a
+	 * handful, and making all max_sessions at creation cost more than the
+	 * rest of a short seed. [0, nsessions) exist. */
+	struct pg_session **sessions;      /* max_sessions pointers */
+	uint32_t nsessions;
 	struct pg_table tables[PG_TABLE_COUNT];
 	uint32_t rows_max;                 /* row slots per table */
 	uint64_t next_row_id;
@@ -225,7 +230,10 @@ static bool row_is_dead(const struct pg_row *r)
 
 static void time_text(uint64_t us, char buf[PG_TIME_TEXT_MAX])
 {
-	snprintf(buf, PG_TIME_TEXT_MAX, "%" PRIu64, us);
+	struct fmt f;
+	fmt_init(&f, buf, PG_TIME_TEXT_MAX);
+	fmt_u64(&f, us);
+	ASSERT(!f.cut);
 }
 
 /* ---- tables and their unique indexes ---------------------------------- */
@@ -447,8 +455,8 @@ static enum pg_table_id table_by_name(const char *name)
 static struct pg_session *session_get(const struct pg_model *m, uint32_t sid)
 {
 	ASSERT(m != NULL);
-	ASSERT(sid < m->max_sessions);
-	struct pg_session *s = &m->sessions[sid];
+	ASSERT(sid < m->nsessions);
+	struct pg_session *s = m->sessions[sid];
 	ASSERT(s->open);
 	return s;
 }
@@ -519,8 +527,8 @@ static enum pg_run ctx_add_row(struct pg_ctx *c, const char *text)
 /* The holder's transaction ended: every statement waiting for it may go on. */
 static void sessions_wake_waiters(struct pg_model *m, uint32_t holder)
 {
-	for (uint32_t i = 0; i < m->max_sessions; i++) {
-		struct pg_session *w = &m->sessions[i];
+	for (uint32_t i = 0; i < m->nsessions; i++) {
+		struct pg_session *w = m->sessions[i];
 		if (!w->open || !w->blocked.active || w->blocked.woken ||
 		    w->blocked.waits_for != holder)
 			continue;
@@ -535,7 +543,8 @@ static void sessions_wake_waiters(struct pg_model *m, uint32_t holder)
  * ones (commit) or vanish (rollback); its locks go; its waiters wake. */
 static void txn_end(struct pg_model *m, uint32_t sid, bool commit)
 {
-	struct pg_session *s = &m->sessions[sid];
+	ASSERT(sid < m->nsessions);
+	struct pg_session *s = m->sessions[sid];
 	ASSERT(s->in_txn);
 	for (uint32_t i = 0; i < s->nchanged; i++) {
 		struct pg_row *r = s->changed[i];
@@ -569,13 +578,14 @@ static enum pg_run ctx_wait(struct pg_ctx *c, uint32_t holder)
 {
 	struct pg_model *m = c->m;
 	ASSERT(holder != c->sid);
-	ASSERT(holder < m->max_sessions);
+	ASSERT(holder < m->nsessions);
 	uint32_t x = holder;
 	for (uint32_t hops = 0;; hops++) {
 		ASSERT(hops <= m->max_sessions); /* no cycle exists yet */
 		if (x == c->sid)
 			return ctx_fail(c, SQLSTATE_DEADLOCK, "deadlock detected");
-		const struct pg_session *h = &m->sessions[x];
+		ASSERT(x < m->nsessions);
+		const struct pg_session *h = m->sessions[x];
 		if (!h->blocked.active || h->blocked.woken)
 			break;
 		x = h->blocked.waits_for;
@@ -947,8 +957,6 @@ struct pg_model *pg_model_create(uint32_t max_connections, pg_model_wake_fn *wak
 	m->sessions = calloc(max_connections, sizeof m->sessions[0]);
 	if (m->sessions == NULL)
 		goto fail_model;
-	for (uint32_t i = 0; i < max_connections; i++)
-		blocked_clear(&m->sessions[i].blocked);
 	for (int i = 0; i < PG_TABLE_COUNT; i++) {
 		if (!table_init(&m->tables[i], &pg_table_defs[i]))
 			goto fail_model;
@@ -965,9 +973,10 @@ void pg_model_destroy(struct pg_model *m)
 	if (m == NULL)
 		return;
 	if (m->sessions != NULL) {
-		for (uint32_t i = 0; i < m->max_sessions; i++) {
-			result_reset(&m->sessions[i]);
-			blocked_clear(&m->sessions[i].blocked);
+		for (uint32_t i = 0; i < m->nsessions; i++) {
+			result_reset(m->sessions[i]);
+			blocked_clear(&m->sessions[i]->blocked);
+			free(m->sessions[i]);
 		}
 	}
 	free(m->sessions);
@@ -991,7 +1000,14 @@ bool pg_model_open(struct pg_model *m, uint32_t *session)
 	if (m->nopen == m->max_sessions)
 		return false;
 	for (uint32_t i = 0; i < m->max_sessions; i++) {
-		struct pg_session *s = &m->sessions[i];
+		if (i == m->nsessions) {
+			struct pg_session *n = calloc(1, sizeof *n);
+			if (n == NULL)
+				return false;
+			blocked_clear(&n->blocked);
+			m->sessions[m->nsessions++] = n;
+		}
+		struct pg_session *s = m->sessions[i];
 		if (s->open)
 			continue;
 		ASSERT(!s->in_txn);

@@ -5,6 +5,7 @@
  * argument vectors, and nothing here knows about time except now_us. */
 #include "sim/models/redis_model.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <strings.h>
 
 #include "core/assert.h"
+#include "core/fmt.h"
 
 #define REDIS_NO_TTL (-1)          /* expire_at_ms of a key without a TTL */
 #define REDIS_INLINE_MAX 40        /* key NUL value NUL stored in the entry */
@@ -647,8 +649,11 @@ static void cmd_incr(struct redis_model *m, int64_t now_ms,
 	}
 	v++;
 	char text[REDIS_LL_DIGITS_MAX + 1];
-	int n = snprintf(text, sizeof text, "%lld", v);
-	ASSERT(n > 0 && (size_t)n < sizeof text);
+	struct fmt f;
+	fmt_init(&f, text, sizeof text);
+	fmt_i64(&f, v);
+	ASSERT(!f.cut);
+	int n = (int)f.len;
 	bool created = idx < 0;
 	if (created) {
 		idx = redis_insert(m, key, klen, h);
@@ -805,8 +810,12 @@ static const struct redis_spec *redis_check(const struct kv_cmd *c,
                                             struct redis_out o)
 {
 	const struct redis_spec *spec = NULL;
+	/* The first letter first: cheaper than strcasecmp on every entry, and
+	 * this runs once per simulated command. */
+	char first = (char)tolower((unsigned char)c->argv[0][0]);
 	for (size_t i = 0; i < REDIS_SPECS_COUNT; i++) {
-		if (strcasecmp(c->argv[0], redis_specs[i].name) == 0) {
+		if (redis_specs[i].name[0] == first &&
+		    strcasecmp(c->argv[0], redis_specs[i].name) == 0) {
 			spec = &redis_specs[i];
 			break;
 		}

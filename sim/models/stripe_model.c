@@ -68,7 +68,12 @@ struct stripe_model {
 	uint32_t slots_mask;
 	uint32_t nkeys;            /* records in the index */
 
-	struct stripe_pending pending[STRIPE_MODEL_PENDING_MAX];
+	/* Requests in flight, by slot. Grown on demand up to
+	 * STRIPE_MODEL_PENDING_MAX: a run has a few in flight, and a full table
+	 * made at creation cost more than a short seed. [0, pending_used) have
+	 * been used; freed slots are on the free list. */
+	struct stripe_pending *pending;
+	uint32_t pending_cap, pending_used;
 	uint32_t free_head;
 	uint32_t npending;
 
@@ -79,6 +84,25 @@ struct stripe_model {
 };
 
 /* ---- small helpers ------------------------------------------------------- */
+
+/* Makes sure one more request can be taken into pending (the free list or
+ * an unused slot); false when out of memory. The caller has checked the
+ * STRIPE_MODEL_PENDING_MAX bound. */
+static bool pending_room(struct stripe_model *m)
+{
+	if (m->free_head != STRIPE_NO_FREE || m->pending_used < m->pending_cap)
+		return true;
+	ASSERT(m->pending_cap < STRIPE_MODEL_PENDING_MAX);
+	uint32_t ncap = m->pending_cap ? 2 * m->pending_cap : 16;
+	if (ncap > STRIPE_MODEL_PENDING_MAX)
+		ncap = STRIPE_MODEL_PENDING_MAX;
+	struct stripe_pending *n = realloc(m->pending, ncap * sizeof *n);
+	if (n == NULL)
+		return false;
+	m->pending = n;
+	m->pending_cap = ncap;
+	return true;
+}
 
 static uint64_t stripe_hash(const char *s, size_t len)
 {
@@ -369,8 +393,12 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 		reply_set(reply, 400, "invalid_request_error", "", false);
 		return true;
 	}
-	if (m->free_head == STRIPE_NO_FREE) {
+	if (m->free_head == STRIPE_NO_FREE && m->pending_used == STRIPE_MODEL_PENDING_MAX) {
 		reply_set(reply, 429, "invalid_request_error", "", false);
+		return true;
+	}
+	if (!pending_room(m)) {
+		reply_set(reply, 500, "api_error", "", false);
 		return true;
 	}
 
@@ -393,10 +421,17 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 		}
 	}
 
-	uint32_t slot = m->free_head;
+	uint32_t slot;
+	if (m->free_head != STRIPE_NO_FREE) {
+		slot = m->free_head;
+		m->free_head = m->pending[slot].next_free;
+	} else {
+		ASSERT(m->pending_used < m->pending_cap);
+		slot = m->pending_used++;
+		m->pending[slot] = (struct stripe_pending){.next_free = STRIPE_NO_FREE};
+	}
 	struct stripe_pending *pd = &m->pending[slot];
 	ASSERT(!pd->used);
-	m->free_head = pd->next_free;
 	pd->used = true;
 	pd->seq = seq;
 	pd->blob = blob;
@@ -444,6 +479,7 @@ void stripe_model_customer_finish(struct stripe_model *m, uint32_t token,
 	ASSERT(status >= 100 && status <= 599);
 	ASSERT(status != 200 || save);
 	uint32_t slot = token & (STRIPE_MODEL_PENDING_MAX - 1);
+	ASSERT(slot < m->pending_used);
 	struct stripe_pending *pd = &m->pending[slot];
 	ASSERT(pd->used);
 	ASSERT(token >> STRIPE_TOKEN_SLOT_BITS == pd->gen);
@@ -506,10 +542,7 @@ struct stripe_model *stripe_model_create(uint64_t id_seed)
 	m->ring_cap = STRIPE_RING_MIN;
 	m->slots_mask = STRIPE_RING_MIN * 2 - 1;
 	m->customers_cap = STRIPE_CUSTOMERS_MIN;
-	for (uint32_t i = 0; i < STRIPE_MODEL_PENDING_MAX; i++)
-		m->pending[i].next_free =
-			i + 1 < STRIPE_MODEL_PENDING_MAX ? i + 1 : STRIPE_NO_FREE;
-	m->free_head = 0;
+	m->free_head = STRIPE_NO_FREE;
 	return m;
 }
 
@@ -521,8 +554,9 @@ void stripe_model_destroy(struct stripe_model *m)
 		for (uint64_t s = m->head; s < m->tail; s++)
 			free(rec_of(m, s)->blob);
 	}
-	for (uint32_t i = 0; i < STRIPE_MODEL_PENDING_MAX; i++)
+	for (uint32_t i = 0; i < m->pending_used; i++)
 		free(m->pending[i].blob);
+	free(m->pending);
 	for (uint32_t i = 0; i < m->ncustomers; i++)
 		free(m->customers[i].blob);
 	free(m->customers);
