@@ -54,6 +54,18 @@ struct kv_cmd {
 	const char *argv[KV_ARGV_MAX];
 };
 
+/* Whether word (a command name or option) is lower, ignoring case as Redis
+ * does. lower is a lower-case ASCII literal of letters only. Inline and
+ * without a locale: it runs several times per simulated command. */
+static inline bool kv_word_is(const char *word, const char *lower)
+{
+	for (; *lower != '\0'; word++, lower++) {
+		if ((*word | 0x20) != *lower) /* only 'X' and 'x' map to 'x' */
+			return false;
+	}
+	return *word == '\0';
+}
+
 /* reply is borrowed for the duration of the call. It is non-NULL for
  * OUTCOME_OK and OUTCOME_ERROR (type KV_REPLY_ERROR), NULL otherwise. */
 typedef void kv_done_fn(void *arg, enum outcome oc, const struct kv_reply *reply);

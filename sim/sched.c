@@ -343,25 +343,23 @@ static void run_slot(struct sched *s, uint32_t i)
 	fn(arg);
 }
 
-/* Virtual mode: one libevent callback runs every timer due at the earliest
- * instant (including those scheduled at that instant while it runs), up to
- * SCHED_BATCH_MAX, then re-activates itself while work remains. */
+/* Virtual mode: one libevent callback runs timers in (due, tie) order,
+ * instant after instant (including those scheduled while it runs), up to
+ * SCHED_BATCH_MAX, then re-activates itself while work remains. Nothing
+ * else waits on the base in virtual mode, so going back to libevent
+ * between instants would only cost time: it was a tenth of a run. */
 static void sched_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
 	(void)fd;
 	(void)what;
 
-	if (s->nheap == 0 || s->stopping)
-		return;
-	uint64_t due = s->heap[0].due_us;
-	if (due > s->run_until_us)
-		return;
-	ASSERT(due >= s->now_us);
-	s->now_us = due;
 	for (int n = 0; n < SCHED_BATCH_MAX && s->nheap > 0 && !s->stopping; n++) {
-		if (s->heap[0].due_us != due)
+		uint64_t due = s->heap[0].due_us;
+		if (due > s->run_until_us)
 			break;
+		ASSERT(due >= s->now_us);
+		s->now_us = due;
 		uint32_t i = s->heap[0].slot;
 		heap_remove(s, 0);
 		run_slot(s, i);

@@ -567,10 +567,8 @@ static const char *kv_opname(const struct kv_cmd *c)
 {
 	static const char *const names[] = {"incr", "expire", "pexpire", "set", "get",
 	                                    "del", "ttl", "pttl"};
-	const char *cmd = c->argv[0];
-	char first = (char)(cmd[0] | 0x20); /* ASCII lower case */
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (names[i][0] == first && strcasecmp(cmd, names[i]) == 0)
+		if (kv_word_is(c->argv[0], names[i]))
 			return names[i];
 	}
 	return "other";

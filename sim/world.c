@@ -491,7 +491,7 @@ static void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
 static void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg)
 {
 	struct world *w = ctx;
-	if (w->dd_current != SIZE_MAX && cmd->argc >= 3 && strcasecmp(cmd->argv[0], "SET") == 0 &&
+	if (w->dd_current != SIZE_MAX && cmd->argc >= 3 && kv_word_is(cmd->argv[0], "set") &&
 	    w->ndd_tokens < w->h.ndd && cmd->argv[2][0] != '\0' &&
 	    strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
 		struct dd_token *t = dd_token_slot(w, cmd->argv[2]);
@@ -542,12 +542,12 @@ static void on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_r
 	struct world *w = arg;
 	uint64_t at_us = now_us(w) > age_us ? now_us(w) - age_us : 0;
 	uint32_t user;
-	if (w->dd_reqs != NULL && cmd->argc >= 3 && strcasecmp(cmd->argv[0], "SET") == 0 &&
+	if (w->dd_reqs != NULL && cmd->argc >= 3 && kv_word_is(cmd->argv[0], "set") &&
 	    strncmp(cmd->argv[1], "dedup:", 6) == 0) {
 		dd_on_set_applied(w, cmd, reply, at_us);
 		return;
 	}
-	if (w->rl_users == NULL || cmd->argc < 2 || strcasecmp(cmd->argv[0], "INCR") != 0 ||
+	if (w->rl_users == NULL || cmd->argc < 2 || !kv_word_is(cmd->argv[0], "incr") ||
 	    reply->type != KV_REPLY_INTEGER || !rl_key_user(cmd->argv[1], &user) ||
 	    user >= w->sc->ratelimit.users)
 		return;

@@ -160,6 +160,34 @@ START_TEST(test_no_lockout_counts_admissions_per_healthy_window)
 }
 END_TEST
 
+/* The checker orders INCRs by user and time itself: a history recorded out
+ * of time order (or with users numbered too sparsely to count) is judged
+ * the same. Unordered, the late INCR at t=5000 would end the first window's
+ * scan before the admissions at 100 and 200 were counted. */
+START_TEST(test_no_lockout_orders_the_history_itself)
+{
+	struct history h = empty();
+	h.rl_limit = 2;
+	h.rl_window_us = 1000;
+	struct hist_rl_incr inc[5] = {
+		{.user = 3, .t_us = 0, .count = 1},
+		{.user = 3, .t_us = 5000, .count = 9},
+		{.user = 1, .t_us = 50, .count = 1},
+		{.user = 3, .t_us = 200, .count = 1},
+		{.user = 3, .t_us = 100, .count = 2},
+	};
+	h.rl_incr = inc;
+	h.nrl_incr = 5;
+	struct inv_violation v;
+	ck_assert(!invariant_check(INV_NO_LOCKOUT, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "user u3 admitted 3 times"));
+	for (size_t i = 0; i < 5; i++)
+		inc[i].user = inc[i].user == 3 ? 4000000000u : 7;
+	ck_assert(!invariant_check(INV_NO_LOCKOUT, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "user u4000000000 admitted 3 times"));
+}
+END_TEST
+
 START_TEST(test_no_false_duplicate_breaks_when_nobody_claimed)
 {
 	struct history h = empty();
@@ -366,6 +394,7 @@ Suite *check_invariant_suite(void)
 	tcase_add_test(tc, test_no_lockout_breaks_on_ttl_longer_than_window);
 	tcase_add_test(tc, test_no_lockout_breaks_when_probe_rejected);
 	tcase_add_test(tc, test_no_lockout_counts_admissions_per_healthy_window);
+	tcase_add_test(tc, test_no_lockout_orders_the_history_itself);
 	tcase_add_test(tc, test_no_false_duplicate_breaks_when_nobody_claimed);
 	tcase_add_test(tc, test_dedup_effective_breaks_on_healthy_duplicate_accepted);
 	tcase_add_test(tc, test_no_orphan_breaks_on_second_customer);

@@ -91,6 +91,21 @@ static void teardown(void)
 
 /* ---- GET and SET -------------------------------------------------------- */
 
+/* Command names and options match in any case, and only whole. */
+START_TEST(test_kv_word_is_ignores_case_only)
+{
+	ck_assert(kv_word_is("SET", "set"));
+	ck_assert(kv_word_is("sEt", "set"));
+	ck_assert(kv_word_is("PExpire", "pexpire"));
+	ck_assert(!kv_word_is("SE", "set"));
+	ck_assert(!kv_word_is("SETX", "set"));
+	ck_assert(!kv_word_is("", "set"));
+	ck_assert(kv_word_is("", ""));
+	ck_assert(!kv_word_is("S\x01T", "set"));
+	ck_assert(!kv_word_is("\xc5\xd4", "et")); /* only ASCII letters fold */
+}
+END_TEST
+
 START_TEST(test_redis_get_missing_key_is_nil)
 {
 	EXPECT_NIL(R(m, 0, "GET", "nope"));
@@ -1157,6 +1172,7 @@ Suite *check_redis_model_suite(void)
 
 	TCase *tc = tcase_create("get_set");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_kv_word_is_ignores_case_only);
 	tcase_add_test(tc, test_redis_get_missing_key_is_nil);
 	tcase_add_test(tc, test_redis_set_then_get_returns_value);
 	tcase_add_test(tc, test_redis_set_nx_on_existing_key_returns_nil_and_keeps_value);

@@ -5,7 +5,6 @@
  * argument vectors, and nothing here knows about time except now_us. */
 #include "sim/models/redis_model.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -532,22 +531,22 @@ static void cmd_set(struct redis_model *m, int64_t now_ms,
 		const char *opt = c->argv[j];
 		const char *next = j + 1 < c->argc ? c->argv[j + 1] : NULL;
 		int expire_flag = 0;
-		if (strcasecmp(opt, "nx") == 0 && !(flags & SET_XX)) {
+		if (kv_word_is(opt, "nx") && !(flags & SET_XX)) {
 			flags |= SET_NX;
-		} else if (strcasecmp(opt, "xx") == 0 && !(flags & SET_NX)) {
+		} else if (kv_word_is(opt, "xx") && !(flags & SET_NX)) {
 			flags |= SET_XX;
-		} else if (strcasecmp(opt, "get") == 0) {
+		} else if (kv_word_is(opt, "get")) {
 			flags |= SET_GET;
-		} else if (strcasecmp(opt, "keepttl") == 0 &&
+		} else if (kv_word_is(opt, "keepttl") &&
 		           !(flags & SET_ANY_EXPIRE)) {
 			flags |= SET_KEEPTTL;
-		} else if (strcasecmp(opt, "ex") == 0) {
+		} else if (kv_word_is(opt, "ex")) {
 			expire_flag = SET_EX;
-		} else if (strcasecmp(opt, "px") == 0) {
+		} else if (kv_word_is(opt, "px")) {
 			expire_flag = SET_PX;
-		} else if (strcasecmp(opt, "exat") == 0) {
+		} else if (kv_word_is(opt, "exat")) {
 			expire_flag = SET_EXAT;
-		} else if (strcasecmp(opt, "pxat") == 0) {
+		} else if (kv_word_is(opt, "pxat")) {
 			expire_flag = SET_PXAT;
 		} else {
 			reply_error(o, redis_err_syntax);
@@ -700,13 +699,13 @@ static void cmd_expire(struct redis_model *m, int64_t now_ms,
 	int flags = 0;
 	for (int j = 3; j < c->argc; j++) {
 		const char *opt = c->argv[j];
-		if (strcasecmp(opt, "nx") == 0)
+		if (kv_word_is(opt, "nx"))
 			flags |= EXP_NX;
-		else if (strcasecmp(opt, "xx") == 0)
+		else if (kv_word_is(opt, "xx"))
 			flags |= EXP_XX;
-		else if (strcasecmp(opt, "gt") == 0)
+		else if (kv_word_is(opt, "gt"))
 			flags |= EXP_GT;
-		else if (strcasecmp(opt, "lt") == 0)
+		else if (kv_word_is(opt, "lt"))
 			flags |= EXP_LT;
 		else {
 			reply_errorf(o, "ERR Unsupported option %.*s",
@@ -810,12 +809,8 @@ static const struct redis_spec *redis_check(const struct kv_cmd *c,
                                             struct redis_out o)
 {
 	const struct redis_spec *spec = NULL;
-	/* The first letter first: cheaper than strcasecmp on every entry, and
-	 * this runs once per simulated command. */
-	char first = (char)tolower((unsigned char)c->argv[0][0]);
 	for (size_t i = 0; i < REDIS_SPECS_COUNT; i++) {
-		if (redis_specs[i].name[0] == first &&
-		    strcasecmp(c->argv[0], redis_specs[i].name) == 0) {
+		if (kv_word_is(c->argv[0], redis_specs[i].name)) {
 			spec = &redis_specs[i];
 			break;
 		}
