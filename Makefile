@@ -116,7 +116,7 @@ $(BUILD)/bench_sched: bench/bench_sched.c $(LIB)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 bench: deps
-	$(Q)scripts/deps.sh live
+	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_sched
 	$(Q)scripts/bench.sh $(BIN) $(BUILD)/bench_sched
 

@@ -20,6 +20,7 @@ print("|---|---|---|")
 rows = [
     ("simulator, events/s, tracing off (large mixed workload, 1 core)", b["sim_events_per_s"], ">= 2,000,000"),
     ("simulator, events/s, tracing on (digest of every line)", b["sim_events_per_s_traced"], ""),
+    ("simulator, events/s, the standard suite (3,360 short seeds)", b.get("sim_events_per_s_suite"), ""),
     ("scheduler alone, events/s (bench/bench_sched.c)", b["sched_only_events_per_s"], ""),
     ("standard suite, every scenario x variant, wall s", b["suite_wall_s"], "< 10"),
     ("slowest first detection of a legacy bug, s", b["legacy_detect_max_s"], "< 1"),
@@ -28,6 +29,8 @@ rows = [
     ("proxy: redis-benchmark GET/SET, 50 clients, throughput ratio", b["proxy_redis_throughput_ratio"], ">= 0.9"),
     ("proxy: p50 added, 50 clients, us", b["proxy_redis_p50_added_us"], "< 50"),
     ("proxy: p50 added, 1 client, us", b.get("proxy_redis_p50_added_us_1client"), "< 50"),
+    ("reference: HAProxy 2.6, one thread, same runs, throughput ratio", b.get("reference_haproxy_redis_throughput_ratio"), ""),
+    ("reference: HAProxy p50 added, 50 clients, us", b.get("reference_haproxy_redis_p50_added_us"), ""),
     ("proxy: pgbench default mix, throughput ratio", b["proxy_pg_throughput_ratio"], ">= 0.9"),
     ("proxy: pgbench select-only, throughput ratio", b.get("proxy_pg_select_throughput_ratio"), ""),
     ("live: signed webhooks/s to faultline serve", b["webhook_live_per_s"], ""),

@@ -11,8 +11,11 @@ work=$(mktemp -d)
 notes=()
 rport=${FAULTLINE_REDIS_URL##*:}
 pgport=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$FAULTLINE_PG_URL")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
+# Servers are started inside $(...), a subshell: their pids go to a file.
+cleanup() {
+	[ -f "$work/pids" ] && while read -r p; do kill "$p" 2>/dev/null; done <"$work/pids"
+	rm -rf "$work"
+}
 trap cleanup EXIT
 
 redis_bench() { # port [clients] [requests] -> "rps p50_ms p99_ms", GET and SET averaged
@@ -34,7 +37,7 @@ pg_bench() { # port script-args -> tps
 
 proxy_start() { # upstream-port -> prints listen port
 	"$bin" proxy --listen 127.0.0.1:0 --upstream "127.0.0.1:$1" >"$work/proxy.$1" 2>&1 &
-	pids+=($!)
+	echo $! >>"$work/pids"
 	for _ in $(seq 1 50); do
 		p=$(sed -n 's/^proxy .* 127\.0\.0\.1:\([0-9]*\) ->.*/\1/p' "$work/proxy.$1" | head -1)
 		[ -n "$p" ] && { echo "$p"; return 0; }
@@ -43,14 +46,62 @@ proxy_start() { # upstream-port -> prints listen port
 	return 1
 }
 
+haproxy_start() { # upstream-port -> prints listen port; HAProxy, one thread, as a reference
+	command -v haproxy >/dev/null || return 1
+	local port
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat >"$work/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 1024
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen bench
+  bind 127.0.0.1:$port
+  server upstream 127.0.0.1:$1
+CFG
+	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+	echo $! >>"$work/pids"
+	for _ in $(seq 1 50); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && { echo "$port"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+median() { python3 -c 'import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 3))' "$@"; }
+
 r_ratio=null r_p50=null r_p99=null r1_p50=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
+h_ratio=null h_p50=null
 if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null; then
-	read -r d_rps d_p50 d_p99 < <(redis_bench "$rport")
 	if pport=$(proxy_start "$rport"); then
-		read -r p_rps p_p50 p_p99 < <(redis_bench "$pport")
-		r_ratio=$(python3 -c "print(round($p_rps / $d_rps, 3))")
-		r_p50=$(python3 -c "print(round(($p_p50 - $d_p50) * 1000, 1))")
-		r_p99=$(python3 -c "print(round(($p_p99 - $d_p99) * 1000, 1))")
+		hport=$(haproxy_start "$rport") || { hport=; notes+=("haproxy not available: no reference proxy figures"); }
+		# Three rounds of direct, faultline proxy and HAProxy back to back:
+		# on a shared machine the rate drifts, and a ratio taken within one
+		# round is steadier than one taken across the run. Medians kept.
+		rr=() rp50=() rp99=() hr=() hp50=()
+		for _ in 1 2 3; do
+			read -r d_rps d_p50 d_p99 < <(redis_bench "$rport")
+			read -r p_rps p_p50 p_p99 < <(redis_bench "$pport")
+			rr+=("$(python3 -c "print($p_rps / $d_rps)")")
+			rp50+=("$(python3 -c "print(($p_p50 - $d_p50) * 1000)")")
+			rp99+=("$(python3 -c "print(($p_p99 - $d_p99) * 1000)")")
+			if [ -n "$hport" ]; then
+				read -r h_rps h_p50_ _ < <(redis_bench "$hport")
+				hr+=("$(python3 -c "print($h_rps / $d_rps)")")
+				hp50+=("$(python3 -c "print(($h_p50_ - $d_p50) * 1000)")")
+			fi
+		done
+		r_ratio=$(median "${rr[@]}")
+		r_p50=$(median "${rp50[@]}")
+		r_p99=$(median "${rp99[@]}")
+		if [ ${#hr[@]} -gt 0 ]; then
+			h_ratio=$(median "${hr[@]}")
+			h_p50=$(median "${hp50[@]}")
+		fi
 		# One client: the latency the proxy adds when nothing queues.
 		read -r _ d1_p50 _ < <(redis_bench "$rport" 1 20000)
 		read -r _ p1_p50 _ < <(redis_bench "$pport" 1 20000)
@@ -90,17 +141,19 @@ else
 	notes+=("faultline serve or scripts/bench_webhooks.py missing: webhook figures are null")
 fi
 
-python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" "${notes[@]}" <<'PY'
+python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" \
+	"$h_ratio" "$h_p50" "${notes[@]}" <<'PY'
 import json, sys
 def num(s):
     try: return float(s)
     except ValueError: return None
-o, *v = sys.argv[1:11]
-notes = sys.argv[11:]
+o, *v = sys.argv[1:13]
+notes = sys.argv[13:]
 keys = ["proxy_redis_throughput_ratio", "proxy_redis_p50_added_us", "proxy_redis_p99_added_us",
         "proxy_redis_p50_added_us_1client",
         "proxy_pg_throughput_ratio", "proxy_pg_select_throughput_ratio", "pgbench_tps",
-        "webhook_live_per_s", "webhook_live_dup_per_s"]
+        "webhook_live_per_s", "webhook_live_dup_per_s",
+        "reference_haproxy_redis_throughput_ratio", "reference_haproxy_redis_p50_added_us"]
 d = {k: num(x) for k, x in zip(keys, v)}
 d["notes"] = notes
 json.dump(d, open(o, "w"))

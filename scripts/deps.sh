@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the Debian packages faultline needs, when missing.
 # Idempotent and quiet when everything is present. Needs root (or sudo) only
-# when something has to be installed. Usage: scripts/deps.sh [build|live|all]
+# when something has to be installed. Usage: scripts/deps.sh [build|live|all|bench]
 set -euo pipefail
 
 what=${1:-build}
@@ -11,11 +11,13 @@ build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-d
             libjansson-dev libssl-dev)
 live_pkgs=(redis-server redis-tools postgresql postgresql-client
            libxml2-utils chromium)
+bench_pkgs=(haproxy)   # make bench: the reference proxy next to faultline's
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}") ;;
   live|all) pkgs=("${build_pkgs[@]}" "${live_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|live|all]" >&2; exit 2 ;;
+  bench) pkgs=("${build_pkgs[@]}" "${live_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|live|all|bench]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -1,7 +1,7 @@
 /* sim/sched.c - timers on a virtual or real clock over one event_base.
- * Virtual mode keeps its own binary heap ordered by (due time, random tie
- * key, sequence) and runs every timer due at the same instant from one
- * libevent callback, so one epoll_wait serves a whole batch. Real mode gives
+ * Virtual mode keeps its own 4-ary heap ordered by (due time, random tie
+ * key, sequence) and runs due timers, instant after instant, from one
+ * libevent callback per bounded batch. Real mode gives
  * each timer an evtimer. Timer slots live in a growable slab; a handle names
  * a slot and its generation, so stale handles are detected, not followed. */
 #include "sim/sched.h"

@@ -2,9 +2,9 @@
  * virtual clock (simulated runs) or the real monotonic clock (live runs).
  * Code above it cannot tell which clock it has. Not thread-safe: one
  * scheduler per thread. In virtual mode nothing sleeps: the next due timer
- * sets virtual now, and all timers due at that instant run in one pass of the
- * event loop, in an order drawn from the PRNG, so the seed also chooses the
- * interleaving of simultaneous events. */
+ * sets virtual now, and the timers due at one instant run in an order drawn
+ * from the PRNG, so the seed also chooses the interleaving of simultaneous
+ * events. */
 #ifndef SIM_SCHED_H
 #define SIM_SCHED_H
 
