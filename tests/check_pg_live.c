@@ -432,7 +432,9 @@ START_TEST(test_pg_live_terminated_backend_is_conn_lost)
 	psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
 	     "WHERE datname = 'faultline' AND pid <> pg_backend_pid() "
 	     "AND backend_type = 'client backend'", n, sizeof n);
-	ck_assert_str_eq(n, "1");
+	/* Ours at least; on a loaded machine the backend of the previous
+	 * test's connection may still be on its way out and count too. */
+	ck_assert_int_ge(atoi(n), 1);
 	struct got_rows g = exec2(&f, c, SQL_CUSTOMER_SELECT, "nobody", NULL);
 	ck_assert_int_eq(g.oc, OUTCOME_CONN_LOST);
 	ck_assert_msg(strcmp(g.sqlstate, SQLSTATE_ADMIN_SHUTDOWN) == 0 ||

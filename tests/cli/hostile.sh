@@ -7,7 +7,7 @@ host_dir=$(mktemp -d /tmp/faultline-hostile.XXXXXX)
 "$bin" proxy --control 127.0.0.1:0 >"$host_dir/out" 2>"$host_dir/err" &
 host_pid=$!
 for _ in $(seq 1 100); do
-	grep -q '^control ' "$host_dir/out" && break
+	grep -qs '^control ' "$host_dir/out" && break
 	sleep 0.05
 done
 host_port=$(sed -n 's/^control 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$host_dir/out")

@@ -42,7 +42,7 @@ JSON
 pid=$!
 trap 'kill "$pid" 2>/dev/null' EXIT
 for _ in $(seq 1 100); do
-	grep -q '^control ' "$dir/out" && break
+	grep -qs '^control ' "$dir/out" && break
 	sleep 0.05
 done
 line=$(grep '^proxy redis ' "$dir/out")
