@@ -233,7 +233,8 @@ struct arrival {
 
 static void arrival_add(struct world *w, uint64_t at_us, sched_fn *fn, void *arg)
 {
-	ASSERT(w->arrival_next == 0 && w->arrival_pending == 0); /* not started */
+	ASSERT(w->arrival_next == 0);    /* the feed has not started */
+	ASSERT(w->arrival_pending == 0);
 	if (w->narrivals == w->cap_arrivals) {
 		size_t ncap = w->cap_arrivals ? 2 * w->cap_arrivals : 256;
 		ASSERT(ncap <= WORLD_ARRIVALS_MAX);
