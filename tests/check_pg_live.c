@@ -230,6 +230,7 @@ START_TEST(test_pg_live_webhook_statements_return_exact_rows)
 
 	g = exec_ok(&f, c, SQL_EVENT_SELECT, "evt_1", NULL, 1);
 	ck_assert(g.isnull[0][0]); /* not processed yet */
+	ck_assert_int_eq(g.affected, 0); /* a SELECT changes no row (core/sql.h) */
 	g = exec_ok(&f, c, SQL_EVENT_FIRST_SEEN, "evt_1", NULL, 1);
 	ck_assert(!g.isnull[0][0]);
 	ck_assert_int_gt(atoll(g.cell[0][0]), 1600000000);

@@ -699,7 +699,10 @@ static void exec_on_deliver(void *arg)
 			r.nrows = nrows;
 			r.ncols = ncols;
 			r.values = values;
-			r.affected = strtoll(PQcmdTuples(res), NULL, 10);
+			/* core/sql.h counts rows inserted, updated or deleted;
+			 * PQcmdTuples also counts the rows a SELECT returned. */
+			r.affected = strncmp(PQcmdStatus(res), "SELECT", 6) == 0
+			                 ? 0 : strtoll(PQcmdTuples(res), NULL, 10);
 		}
 	}
 	pl->in_callback++;
