@@ -598,12 +598,14 @@ static void kv_on_apply(void *arg)
 	}
 	struct kv_reply r;
 	if (op->type == OP_KV) {
-		redis_model_exec(n->m.redis, sched_now_us(n->s), &op->cmds[0], &r);
+		redis_model_exec(n->m.redis, SIMNET_REDIS_EPOCH_US + sched_now_us(n->s), &op->cmds[0],
+		                 &r);
 		kv_copy_reply(op, &r, &op->reply);
 		if (n->hooks.on_kv_applied != NULL)
 			n->hooks.on_kv_applied(n->hooks.arg, &op->cmds[0], &op->reply);
 	} else {
-		redis_model_exec_multi(n->m.redis, sched_now_us(n->s), op->ncmds, op->cmds, &r);
+		redis_model_exec_multi(n->m.redis, SIMNET_REDIS_EPOCH_US + sched_now_us(n->s), op->ncmds,
+		                       op->cmds, &r);
 		kv_copy_reply(op, &r, &op->reply);
 		if (r.type == KV_REPLY_ARRAY) {
 			ASSERT(r.elements <= KV_TXN_MAX);

@@ -53,6 +53,10 @@ struct simnet_stats {
 #define SIMNET_OPS_MAX 65536         /* operations in flight; past it new
                                       * ones fail with OUTCOME_CONN_LOST */
 #define SIMNET_POOL_MAX 64           /* postgres pool size bound */
+/* The Redis model reads its clock as Unix time (EXAT, PXAT, the EXPIRE
+ * overflow check); a simulated run starts it here, where a server's clock
+ * is, rather than near 0. The same origin as the world's wall clock. */
+#define SIMNET_REDIS_EPOCH_US (1750000000ULL * 1000000ULL)
 #define SIMNET_POOL_WAITERS_MAX 4096
 
 /* All pointers are borrowed and must outlive the network. plan may be NULL

@@ -14,6 +14,10 @@
 #include "sim/models/stripe_model.h"
 #include "sim/sched.h"
 #include "sim/simnet.h"
+#include "sim/world.h"
+
+_Static_assert(SIMNET_REDIS_EPOCH_US == WORLD_WALL_EPOCH_S * 1000000ULL,
+               "the Redis model's clock and the world's wall clock share an origin");
 
 struct world_sim {
 	struct world_hooks hooks;     /* the world's */
@@ -96,7 +100,7 @@ static void sim_read_pttl(void *ctx, const char *key, world_pttl_fn *fn, void *a
 	struct world_sim *ws = ctx;
 	struct kv_cmd c = {.argc = 2, .argv = {"PTTL", key}};
 	struct kv_reply r;
-	redis_model_exec(ws->redis, sched_now_us(ws->s), &c, &r);
+	redis_model_exec(ws->redis, SIMNET_REDIS_EPOCH_US + sched_now_us(ws->s), &c, &r);
 	ASSERT(r.type == KV_REPLY_INTEGER);
 	fn(arg, true, r.integer);
 }

@@ -212,7 +212,7 @@ static void kv_issue_multi(struct fixture *f, struct kv_got *g, int n, const str
 static struct kv_reply model_kv(struct fixture *f, struct kv_cmd cmd)
 {
 	struct kv_reply r;
-	redis_model_exec(f->redis, now_us(f), &cmd, &r);
+	redis_model_exec(f->redis, SIMNET_REDIS_EPOCH_US + now_us(f), &cmd, &r);
 	return r;
 }
 
@@ -614,6 +614,27 @@ START_TEST(test_simnet_redis_transaction_answers_exec_array)
 	ck_assert_int_eq(g.elem_int[0], 1);
 	ck_assert_int_eq(g.elem_type[1], KV_REPLY_INTEGER);
 	ck_assert_int_eq(g.elem_int[1], 1);
+	fixture_free(f);
+}
+END_TEST
+
+/* The model's clock runs from a Unix time in a simulated run, as a
+ * server's does: an EXPIRE that would overflow there is refused here too
+ * (near 0 the model accepted it). */
+START_TEST(test_simnet_redis_clock_is_unix_time)
+{
+	struct fixture *f = fixture_new(1, 4);
+	struct kv_got set, huge, fine;
+	kv_issue(f, &set, CMD("SET", "k", "1"));
+	fixture_run(f);
+	kv_issue(f, &huge, CMD("PEXPIRE", "k", "9223372036854775000"));
+	fixture_run(f);
+	kv_issue(f, &fine, CMD("PEXPIRE", "k", "5000"));
+	fixture_run(f);
+	ck_assert_int_eq(huge.c.oc, OUTCOME_ERROR);
+	ck_assert_str_eq(huge.str, "ERR invalid expire time in 'pexpire' command");
+	ck_assert_int_eq(fine.c.oc, OUTCOME_OK);
+	ck_assert_int_eq(fine.integer, 1);
 	fixture_free(f);
 }
 END_TEST
@@ -1418,6 +1439,7 @@ Suite *check_simnet_suite(void)
 	tcase_add_test(redis, test_simnet_redis_rule_on_pexpire_timeout_applies_whole_transaction);
 	tcase_add_test(redis, test_simnet_redis_transaction_answers_exec_array);
 	tcase_add_test(redis, test_simnet_redis_rule_hits_only_its_command);
+	tcase_add_test(redis, test_simnet_redis_clock_is_unix_time);
 	tcase_add_loop_test(redis,
 	                    test_simnet_redis_restart_refuses_during_window_and_loses_keys_unless_persistent,
 	                    0, 2);
