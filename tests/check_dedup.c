@@ -7,6 +7,7 @@
 
 #include "core/dedup.h"
 #include "tests/support/fake_env.h"
+#include "tests/support/sweep.h"
 
 #define TTL_MS 5000
 
@@ -287,28 +288,15 @@ END_TEST
 
 /* ---- sweep -------------------------------------------------------------------- */
 
-static const struct fake_rule sweep_faults[] = {
-	{.oc = OUTCOME_TIMEOUT},
-	{.oc = OUTCOME_TIMEOUT, .applied = true},
-	{.oc = OUTCOME_CONN_LOST},
-	{.oc = OUTCOME_ERROR},
-};
-#define SWEEP_FAULTS (int)(sizeof sweep_faults / sizeof sweep_faults[0])
 #define SWEEP_OPS_MAX 12
 
 /* Checks r1, r1 again, r2; fails operation n once (_i even) or for good. */
 START_TEST(test_dedup_hardened_sweep_fail_nth_operation)
 {
-	bool forever = _i % 2;
-	const struct fake_rule *fault = &sweep_faults[_i / 2];
 	bool clean_run_seen = false;
 	for (int n = 1; n <= SWEEP_OPS_MAX && !clean_run_seen; n++) {
 		struct fixture f = setup(VARIANT_HARDENED);
-		struct fake_rule rule = *fault;
-		rule.match = "";
-		rule.nth = n;
-		rule.times = forever ? FAKE_FOREVER : 1;
-		fake_env_script(f.fe, &rule);
+		sweep_script(f.fe, _i, n);
 
 		struct check_result first = check(&f, "r1");
 		bool first_stored = fake_env_kv_get(f.fe, "dedup:r1") != NULL;
@@ -369,7 +357,7 @@ Suite *check_dedup_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");
-	tcase_add_loop_test(tc, test_dedup_hardened_sweep_fail_nth_operation, 0, 2 * SWEEP_FAULTS);
+	tcase_add_loop_test(tc, test_dedup_hardened_sweep_fail_nth_operation, 0, SWEEP_CASES);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,7 @@
 #include "core/email_check.h"
 #include "core/quote_email.h"
 #include "tests/support/fake_env.h"
+#include "tests/support/sweep.h"
 
 #define FROM_ADDRESS "sales@faultline.example"
 #define FROM_NAME "Faultline Sales"
@@ -444,29 +445,16 @@ END_TEST
 
 /* ---- sweep -------------------------------------------------------------------------- */
 
-static const struct fake_rule sweep_faults[] = {
-	{.oc = OUTCOME_TIMEOUT},
-	{.oc = OUTCOME_TIMEOUT, .applied = true},
-	{.oc = OUTCOME_CONN_LOST},
-	{.oc = OUTCOME_ERROR},
-};
-#define SWEEP_FAULTS (int)(sizeof sweep_faults / sizeof sweep_faults[0])
 #define SWEEP_OPS_MAX 16
 
 /* One send under the fault, then the faults end and the quote is sent
  * again: never more than one mail, and SENT means it went out. */
 START_TEST(test_quote_email_hardened_sweep_fail_nth_operation)
 {
-	bool forever = _i % 2;
-	const struct fake_rule *fault = &sweep_faults[_i / 2];
 	bool clean_run_seen = false;
 	for (int n = 1; n <= SWEEP_OPS_MAX && !clean_run_seen; n++) {
 		struct fixture f = setup(VARIANT_HARDENED);
-		struct fake_rule rule = *fault;
-		rule.match = "";
-		rule.nth = n;
-		rule.times = forever ? FAKE_FOREVER : 1;
-		fake_env_script(f.fe, &rule);
+		sweep_script(f.fe, _i, n);
 
 		enum quote_email_status first = send(&f, plain_quote());
 		clean_run_seen = fake_env_ops(f.fe) < n;
@@ -533,7 +521,7 @@ Suite *check_quote_email_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");
-	tcase_add_loop_test(tc, test_quote_email_hardened_sweep_fail_nth_operation, 0, 2 * SWEEP_FAULTS);
+	tcase_add_loop_test(tc, test_quote_email_hardened_sweep_fail_nth_operation, 0, SWEEP_CASES);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
 
 #include "core/ratelimit.h"
 #include "tests/support/fake_env.h"
+#include "tests/support/sweep.h"
 
 #define WINDOW_MS 60000
 #define LIMIT 3
@@ -395,29 +396,17 @@ END_TEST
 
 /* ---- sweep: fail port operation N, once (_i even) and for good (_i odd) -- */
 
-static const struct fake_rule sweep_faults[] = {
-	{.oc = OUTCOME_TIMEOUT},
-	{.oc = OUTCOME_TIMEOUT, .applied = true},
-	{.oc = OUTCOME_CONN_LOST},
-	{.oc = OUTCOME_ERROR},
-};
-#define SWEEP_FAULTS (int)(sizeof sweep_faults / sizeof sweep_faults[0])
 #define SWEEP_HITS 6
 
 START_TEST(test_ratelimit_hardened_sweep_fail_nth_operation)
 {
-	bool forever = _i % 2;
-	const struct fake_rule *fault = &sweep_faults[(_i / 2) % SWEEP_FAULTS];
-	bool fail_open = (_i / (2 * SWEEP_FAULTS)) % 2;
+	bool forever = sweep_forever(_i);
+	bool fail_open = (_i / SWEEP_CASES) % 2;
 	/* Hits 1..SWEEP_HITS, the window passes, then two more hits; the last
 	 * n fires on nothing, so the sweep ends with a clean run. */
 	for (int n = 1; n <= SWEEP_HITS + 3; n++) {
 		struct fixture f = setup(VARIANT_HARDENED, fail_open);
-		struct fake_rule rule = *fault;
-		rule.match = "";
-		rule.nth = n;
-		rule.times = forever ? FAKE_FOREVER : 1;
-		fake_env_script(f.fe, &rule);
+		sweep_script(f.fe, _i, n);
 		for (int k = 1; k <= SWEEP_HITS + 2; k++) {
 			if (k == SWEEP_HITS + 1)
 				fake_env_advance_ms(f.fe, WINDOW_MS);
@@ -484,7 +473,7 @@ Suite *check_ratelimit_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");
-	tcase_add_loop_test(tc, test_ratelimit_hardened_sweep_fail_nth_operation, 0, 4 * SWEEP_FAULTS);
+	tcase_add_loop_test(tc, test_ratelimit_hardened_sweep_fail_nth_operation, 0, 2 * SWEEP_CASES);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,6 +11,7 @@
 #include "core/stripe_sig.h"
 #include "core/webhook.h"
 #include "tests/support/fake_env.h"
+#include "tests/support/sweep.h"
 
 #define SECRET "whsec_test"
 #define EVENT "{\"id\":\"evt_1\",\"type\":\"payment_intent.succeeded\"," \
@@ -441,13 +442,6 @@ END_TEST
 
 /* ---- sweep ------------------------------------------------------------------------ */
 
-static const struct fake_rule sweep_faults[] = {
-	{.oc = OUTCOME_TIMEOUT},
-	{.oc = OUTCOME_TIMEOUT, .applied = true},
-	{.oc = OUTCOME_CONN_LOST},
-	{.oc = OUTCOME_ERROR},
-};
-#define SWEEP_FAULTS (int)(sizeof sweep_faults / sizeof sweep_faults[0])
 #define SWEEP_OPS_MAX 20
 #define SWEEP_DELIVERIES 4
 
@@ -455,16 +449,11 @@ static const struct fake_rule sweep_faults[] = {
  * faults end one more delivery. exactly-once and eventually-applied hold. */
 START_TEST(test_webhook_hardened_sweep_fail_nth_operation)
 {
-	bool forever = _i % 2;
-	const struct fake_rule *fault = &sweep_faults[_i / 2];
+	bool forever = sweep_forever(_i);
 	bool clean_run_seen = false;
 	for (int n = 1; n <= SWEEP_OPS_MAX && !clean_run_seen; n++) {
 		struct fixture f = setup(VARIANT_HARDENED);
-		struct fake_rule rule = *fault;
-		rule.match = "";
-		rule.nth = n;
-		rule.times = forever ? FAKE_FOREVER : 1;
-		fake_env_script(f.fe, &rule);
+		sweep_script(f.fe, _i, n);
 
 		bool acknowledged = false;
 		for (int k = 0; k < SWEEP_DELIVERIES; k++) {
@@ -534,7 +523,7 @@ Suite *check_webhook_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");
-	tcase_add_loop_test(tc, test_webhook_hardened_sweep_fail_nth_operation, 0, 2 * SWEEP_FAULTS);
+	tcase_add_loop_test(tc, test_webhook_hardened_sweep_fail_nth_operation, 0, SWEEP_CASES);
 	suite_add_tcase(s, tc);
 	return s;
 }
