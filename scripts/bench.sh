@@ -164,6 +164,7 @@ b = {
     "pgbench_tps": live.get("pgbench_tps"),
     "reference_haproxy_redis_throughput_ratio": live.get("reference_haproxy_redis_throughput_ratio"),
     "reference_haproxy_redis_p50_added_us": live.get("reference_haproxy_redis_p50_added_us"),
+    "reference_haproxy_pg_select_throughput_ratio": live.get("reference_haproxy_pg_select_throughput_ratio"),
     "live_notes": live.get("notes", []),
 }
 json.dump(b, open(out, "w"), indent=2)

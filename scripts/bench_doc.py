@@ -33,6 +33,7 @@ rows = [
     ("reference: HAProxy p50 added, 50 clients, us", b.get("reference_haproxy_redis_p50_added_us"), ""),
     ("proxy: pgbench default mix, throughput ratio", b["proxy_pg_throughput_ratio"], ">= 0.9"),
     ("proxy: pgbench select-only, throughput ratio", b.get("proxy_pg_select_throughput_ratio"), ""),
+    ("reference: HAProxy 2.6, one thread, pgbench select-only, throughput ratio", b.get("reference_haproxy_pg_select_throughput_ratio"), ""),
     ("live: signed webhooks/s to faultline serve", b["webhook_live_per_s"], ""),
     ("live: the same, 4 copies of each event", b.get("webhook_live_dup_per_s"), ""),
     ("pgbench: claim + mark-paid transaction, tps", b["pgbench_tps"], ""),

@@ -66,7 +66,7 @@ CFG
 	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 	echo $! >>"$work/pids"
 	for _ in $(seq 1 50); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && { echo "$port"; return 0; }
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { echo "$port"; return 0; }
 		sleep 0.1
 	done
 	return 1
@@ -75,7 +75,7 @@ CFG
 median() { python3 -c 'import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 3))' "$@"; }
 
 r_ratio=null r_p50=null r_p99=null r1_p50=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
-h_ratio=null h_p50=null
+h_ratio=null h_p50=null hpgs_ratio=null
 if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null; then
 	if pport=$(proxy_start "$rport"); then
 		hport=$(haproxy_start "$rport") || { hport=; notes+=("haproxy not available: no reference proxy figures"); }
@@ -115,6 +115,10 @@ if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null;
 		p_sel=$(pg_bench "$ppg" -S)
 		[ -n "$d_tps" ] && [ -n "$p_tps" ] && pg_ratio=$(python3 -c "print(round($p_tps / $d_tps, 3))")
 		[ -n "$d_sel" ] && [ -n "$p_sel" ] && pgs_ratio=$(python3 -c "print(round($p_sel / $d_sel, 3))")
+		if hpg=$(haproxy_start "$pgport"); then
+			h_sel=$(pg_bench "$hpg" -S)
+			[ -n "$d_sel" ] && [ -n "$h_sel" ] && hpgs_ratio=$(python3 -c "print(round($h_sel / $d_sel, 3))")
+		fi
 	fi
 else
 	notes+=("faultline proxy not built: proxy figures are null")
@@ -142,18 +146,19 @@ else
 fi
 
 python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" \
-	"$h_ratio" "$h_p50" "${notes[@]}" <<'PY'
+	"$h_ratio" "$h_p50" "$hpgs_ratio" "${notes[@]}" <<'PY'
 import json, sys
 def num(s):
     try: return float(s)
     except ValueError: return None
-o, *v = sys.argv[1:13]
-notes = sys.argv[13:]
+o, *v = sys.argv[1:14]
+notes = sys.argv[14:]
 keys = ["proxy_redis_throughput_ratio", "proxy_redis_p50_added_us", "proxy_redis_p99_added_us",
         "proxy_redis_p50_added_us_1client",
         "proxy_pg_throughput_ratio", "proxy_pg_select_throughput_ratio", "pgbench_tps",
         "webhook_live_per_s", "webhook_live_dup_per_s",
-        "reference_haproxy_redis_throughput_ratio", "reference_haproxy_redis_p50_added_us"]
+        "reference_haproxy_redis_throughput_ratio", "reference_haproxy_redis_p50_added_us",
+        "reference_haproxy_pg_select_throughput_ratio"]
 d = {k: num(x) for k, x in zip(keys, v)}
 d["notes"] = notes
 json.dump(d, open(o, "w"))
