@@ -120,18 +120,21 @@ for line in open(f"{work}/suite_stats.txt"):
         cur = {"scenario": m[2], "variant": m[3], "verdict": m[1], "seeds": int(m[4])}
         per_result.append(cur)
         continue
-    m = re.search(r'\((\d+) seeds/s\).*?simulated ([\d.]+) s \((\d+)x wall\)(?:, first violation after ([\d.]+) s)?', line)
+    m = re.search(r'\((\d+) seeds/s\).*?simulated ([\d.]+) s \((\d+)x wall\)'
+                  r'(?:, first violation after ([\d.]+) s \((\d+) seeds?\))?', line)
     if m and cur is not None:
         cur["seeds_per_s"] = int(m[1])
         cur["sim_per_wall"] = int(m[3])
         if m[4] is not None:
             cur["first_detection_s"] = float(m[4])
+            cur["first_detection_seeds"] = int(m[5])
 fix_of = lambda sc: sc.split("-")[0]
-legacy = {}
+legacy, legacy_seeds = {}, {}
 for r in per_result:
     if r["variant"] in ("legacy", "seed") and "first_detection_s" in r and not r["scenario"].startswith("mixed"):
         key = (fix_of(r["scenario"]), r["variant"])
         legacy[key] = min(legacy.get(key, 1e9), r["first_detection_s"])
+        legacy_seeds[key] = min(legacy_seeds.get(key, 1 << 62), r["first_detection_seeds"])
 legacy_max = max(v for (f, var), v in legacy.items() if var == "legacy")
 seeds = [dict(zip(("seeds", "wall_s", "peak_rss_kib"), map(float, l.split()))) for l in open(f"{work}/seeds.txt")]
 wl = [dict(zip(("requests", "wall_s", "peak_rss_kib"), map(float, l.split()))) for l in open(f"{work}/work.txt")]
@@ -148,6 +151,8 @@ b = {
     "suite_peak_rss_mib": round(int(suite_rss) / 1024, 1),
     "legacy_detect_max_s": legacy_max,
     "detect_first_s": {f"{f}/{v}": s for (f, v), s in sorted(legacy.items())},
+    "detect_first_seeds": {f"{f}/{v}": s for (f, v), s in sorted(legacy_seeds.items())},
+    "legacy_detect_max_seeds": max(v for (f, var), v in legacy_seeds.items() if var == "legacy"),
     "results": per_result,
     "scaling_seeds": seeds,
     "scaling_workload": wl,

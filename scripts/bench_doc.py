@@ -41,11 +41,13 @@ rows = [
 for name, v, t in rows:
     print(f"| {name} | {fmt(v)} | {t} |")
 
-print("\nFirst detection, wall seconds from the start of the sweep to the first violating seed:\n")
-print("| fix / variant | s |")
-print("|---|---|")
+print("\nFirst detection: wall seconds from the start of the sweep to the end of the first "
+      "violating seed, and how many seeds had run by then (that one included):\n")
+print("| fix / variant | s | seeds |")
+print("|---|---|---|")
+seeds = b.get("detect_first_seeds", {})
 for k, v in b["detect_first_s"].items():
-    print(f"| {k} | {v} |")
+    print(f"| {k} | {v} | {seeds.get(k, '')} |")
 
 print("\nScaling in seeds (webhook-concurrent-copies, hardened, one process):\n")
 print("| seeds | wall s | peak RSS MiB |")

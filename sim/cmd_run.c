@@ -161,7 +161,9 @@ static void print_stats(const struct runner_result *r)
 	       (unsigned long long)r->seeds_run, (double)r->seeds_run / sweep,
 	       (double)r->sim_us / 1e6, (double)r->sim_us / 1e6 / sweep);
 	if (r->first_violation_wall_s >= 0)
-		printf(", first violation after %.4f s", r->first_violation_wall_s);
+		printf(", first violation after %.4f s (%llu %s)", r->first_violation_wall_s,
+		       (unsigned long long)r->first_violation_seeds,
+		       r->first_violation_seeds == 1 ? "seed" : "seeds");
 	printf("\n");
 }
 

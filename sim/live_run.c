@@ -179,8 +179,10 @@ static int run_scenario(struct world_live *wl, const struct scenario *sc,
 			return rc == RESULT_ERROR ? 3 : 1;
 		}
 		fold_seed(r, seed, &w);
-		if (w.violated && r->first_violation_wall_s < 0)
+		if (w.violated && r->first_violation_wall_s < 0) {
 			r->first_violation_wall_s = wall_now() - t0;
+			r->first_violation_seeds = i + 1;
+		}
 	}
 	judge_exercised(r, lp);
 	r->wall_s = wall_now() - t0;

@@ -124,6 +124,7 @@ struct agg {
 	uint8_t fault_fired, race_seen;
 	uint8_t failed;                      /* a seed could not run */
 	double first_violation_wall_s;       /* < 0: none yet */
+	uint64_t first_violation_seeds;      /* seeds this worker had run by then */
 };
 
 static void agg_init(struct agg *a)
@@ -199,8 +200,10 @@ static void agg_merge(struct agg *a, const struct agg *b)
 	a->race_seen |= b->race_seen;
 	a->failed |= b->failed;
 	if (b->first_violation_wall_s >= 0 &&
-	    (a->first_violation_wall_s < 0 || b->first_violation_wall_s < a->first_violation_wall_s))
+	    (a->first_violation_wall_s < 0 || b->first_violation_wall_s < a->first_violation_wall_s)) {
 		a->first_violation_wall_s = b->first_violation_wall_s;
+		a->first_violation_seeds = b->first_violation_seeds;
+	}
 }
 
 static double wall_now(void)
@@ -255,8 +258,10 @@ static void run_share(const struct scenario *sc, const struct variant_set *vs,
 			break;
 		}
 		agg_add_seed(a, seed, &r);
-		if (r.violated && a->first_violation_wall_s < 0)
+		if (r.violated && a->first_violation_wall_s < 0) {
 			a->first_violation_wall_s = wall_now() - p->t0;
+			a->first_violation_seeds = a->seeds_run;
+		}
 	}
 	event_base_free(base);
 }
@@ -543,6 +548,7 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 	}
 	out->sweep_wall_s = wall_now() - t0;
 	out->first_violation_wall_s = a.first_violation_wall_s;
+	out->first_violation_seeds = a.first_violation_seeds;
 	out->seeds_run = a.seeds_run;
 	out->seed_min = a.seeds_run ? a.seed_min : 0;
 	out->seed_max = a.seed_max;

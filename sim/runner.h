@@ -77,6 +77,8 @@ struct runner_result {
 	double sweep_wall_s;         /* the seed sweep alone */
 	double first_violation_wall_s; /* sweep time until the first violating
 	                              * seed finished; negative when none */
+	uint64_t first_violation_seeds; /* seeds run until then, that one
+	                                 * included (by its worker, with --jobs) */
 	uint64_t determinism_checked;
 	uint64_t determinism_mismatches;
 };

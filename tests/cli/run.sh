@@ -29,6 +29,15 @@ expect_status 1 "seed loses the event after the claim" "$bin" run --variant webh
 expect_status 0 "one seed by --seed" "$bin" run --seed 7 scenarios/ratelimit-expire-fails-once.yaml
 expect_status 1 "legacy lockout on one seed" "$bin" run --seed 7 --variant legacy scenarios/ratelimit-expire-fails-once.yaml
 
+# --stats: the throughput line, and for a violated result how long and how
+# many seeds it took to find (make bench reads both).
+expect_output '^      stats: [0-9]+ events in [0-9.]+ s \([0-9]+ events/s\), 64 seeds' \
+	"--stats prints events and seeds" "$bin" run -q --stats --determinism 0 scenarios/ratelimit-expire-fails-once.yaml
+expect_output 'first violation after [0-9.]+ s \(1 seed\)' "--stats says the first seed caught the legacy bug" \
+	"$bin" run -q --stats --determinism 0 --variant legacy scenarios/ratelimit-expire-fails-once.yaml
+expect_output 'first violation after [0-9.]+ s \(2 seeds\)' "--stats counts the seeds run until the first violation" \
+	"$bin" run -q --stats --determinism 0 --variant legacy scenarios/ratelimit-redis-flapping.yaml
+
 # A scenario whose faults never fire is not a pass.
 cat > "$clitmp/idle.yaml" <<'YAML'
 fixes: [ratelimit]
