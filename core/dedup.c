@@ -21,6 +21,7 @@ struct dedup {
 	struct dedup_config cfg;
 	uint64_t calls;    /* checks started: part of each token */
 	uint32_t inflight; /* checks whose done has not run yet */
+	char ttl[24];      /* the PX argument, made once */
 };
 
 struct dedup_req {
@@ -29,7 +30,6 @@ struct dedup_req {
 	void *arg;
 	char key[sizeof DEDUP_KEY_PREFIX + DEDUP_KEY_MAX];
 	char token[DEDUP_TOKEN_MAX];
-	char ttl[24];
 	uint32_t retries; /* SETs repeated after a timeout */
 	bool retried_after_timeout;
 };
@@ -45,6 +45,10 @@ struct dedup *dedup_create(const struct core_env *env, const struct dedup_config
 	ASSERT(d != NULL);
 	d->env = env;
 	d->cfg = *cfg;
+	struct fmt f;
+	fmt_init(&f, d->ttl, sizeof d->ttl);
+	fmt_u64(&f, cfg->ttl_ms);
+	ASSERT(!f.cut);
 	return d;
 }
 
@@ -173,7 +177,7 @@ static void dedup_on_set_reply(void *arg, enum outcome oc, const struct kv_reply
 static void dedup_send_set(struct dedup_req *req)
 {
 	const struct core_env *env = req->d->env;
-	struct kv_cmd set = {.argc = 6, .argv = {"SET", req->key, req->token, "NX", "PX", req->ttl}};
+	struct kv_cmd set = {.argc = 6, .argv = {"SET", req->key, req->token, "NX", "PX", req->d->ttl}};
 	env->kv.command(env->kv.ctx, &set, dedup_on_set_reply, req);
 }
 
@@ -207,7 +211,5 @@ void dedup_check(struct dedup *d, const char *request_key, dedup_done_fn *done, 
 	fmt_mem(&f, "-", 1);
 	fmt_u64(&f, d->calls);
 	ASSERT(!f.cut);
-	fmt_init(&f, req->ttl, sizeof req->ttl);
-	fmt_u64(&f, d->cfg.ttl_ms);
 	dedup_send_set(req);
 }

@@ -19,6 +19,8 @@ struct ratelimit {
 	const struct core_env *env;
 	struct ratelimit_config cfg;
 	uint32_t inflight; /* hits whose done has not run yet */
+	char window[24];   /* the TTL argument, made once: whole seconds for
+	                    * EXPIRE (legacy, seed), ms for PEXPIRE (hardened) */
 };
 
 /* One hit, from ratelimit_hit until its done has run. */
@@ -28,7 +30,6 @@ struct ratelimit_req {
 	void *arg;
 	char user_id[RATELIMIT_USER_ID_MAX + 1];
 	char key[RATELIMIT_KEY_MAX];
-	char window[24]; /* the TTL argument: seconds (legacy, seed) or ms */
 	long long count;
 	enum result rc;                 /* for a deferred answer */
 	enum ratelimit_verdict verdict; /* for a deferred answer */
@@ -45,6 +46,14 @@ struct ratelimit *ratelimit_create(const struct core_env *env, const struct rate
 	ASSERT(rl != NULL);
 	rl->env = env;
 	rl->cfg = *cfg;
+	/* EXPIRE takes whole seconds: round up so the window is never shorter
+	 * than configured, and never 0 (which would delete the key). */
+	uint64_t ttl = cfg->variant == VARIANT_HARDENED ? cfg->window_ms
+	                                                : (cfg->window_ms + 999) / 1000;
+	struct fmt f;
+	fmt_init(&f, rl->window, sizeof rl->window);
+	fmt_u64(&f, ttl);
+	ASSERT(!f.cut);
 	return rl;
 }
 
@@ -129,7 +138,7 @@ static void ratelimit_on_incr_reply(void *arg, enum outcome oc, const struct kv_
 		ratelimit_finish(req, RESULT_OK, ratelimit_judge(req));
 		return;
 	}
-	struct kv_cmd cmd = {.argc = 3, .argv = {"EXPIRE", req->key, req->window}};
+	struct kv_cmd cmd = {.argc = 3, .argv = {"EXPIRE", req->key, req->rl->window}};
 	env->kv.command(env->kv.ctx, &cmd, ratelimit_on_expire_reply, req);
 }
 
@@ -195,20 +204,13 @@ void ratelimit_hit(struct ratelimit *rl, const char *user_id, ratelimit_done_fn 
 		/* no-lockout: INCR and PEXPIRE NX run together on every hit, so a
 		 * counter never exists without a TTL for longer than one hit, and
 		 * NX keeps the window fixed instead of sliding it. */
-		fmt_init(&f, req->window, sizeof req->window);
-		fmt_u64(&f, rl->cfg.window_ms);
 		struct kv_cmd cmds[2] = {
 			{.argc = 2, .argv = {"INCR", req->key}},
-			{.argc = 4, .argv = {"PEXPIRE", req->key, req->window, "NX"}},
+			{.argc = 4, .argv = {"PEXPIRE", req->key, rl->window, "NX"}},
 		};
 		env->kv.transaction(env->kv.ctx, 2, cmds, ratelimit_on_exec_reply, req);
 		return;
 	}
-	/* EXPIRE takes whole seconds: round up so the window is never shorter
-	 * than configured, and never 0 (which would delete the key). */
-	uint64_t window_s = (rl->cfg.window_ms + 999) / 1000;
-	fmt_init(&f, req->window, sizeof req->window);
-	fmt_u64(&f, window_s);
 	struct kv_cmd cmd = {.argc = 2, .argv = {"INCR", req->key}};
 	env->kv.command(env->kv.ctx, &cmd, ratelimit_on_incr_reply, req);
 }
