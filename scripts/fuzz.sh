@@ -104,7 +104,7 @@ make --no-print-directory -s fuzz-build || exit 1
 mkdir -p "$FUZZ_BUILD/artifacts" || exit 1
 # Logs and new finds of this invocation only, so runs side by side (a long
 # one and the CI one) never share a directory.
-run_dir=$(mktemp -d "$FUZZ_BUILD/run.XXXXXX") || exit 1
+run_dir=$(mktemp -d --tmpdir="$FUZZ_BUILD") || exit 1   # build/fuzz/tmp.<random>
 
 failed=0
 for t in "${targets[@]}"; do
