@@ -129,8 +129,9 @@ struct world {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-/* "<prefix><a>" and "<prefix><a>#<b>": the keys and ids every simulated
- * request carries, built without printf (a hot path; see core/fmt.h). */
+/* "<prefix><a>" and "<prefix><a>#<b><suffix>": the keys and ids every
+ * simulated request carries, built without printf (a hot path; see
+ * core/fmt.h). */
 static void name1(char *buf, size_t size, const char *prefix, uint64_t a)
 {
 	struct fmt f;
@@ -140,7 +141,8 @@ static void name1(char *buf, size_t size, const char *prefix, uint64_t a)
 	ASSERT(!f.cut);
 }
 
-static void name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b)
+static void name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b,
+                  const char *suffix)
 {
 	struct fmt f;
 	fmt_init(&f, buf, size);
@@ -148,6 +150,7 @@ static void name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64
 	fmt_u64(&f, a);
 	fmt_mem(&f, "#", 1);
 	fmt_u64(&f, b);
+	fmt_str(&f, suffix);
 	ASSERT(!f.cut);
 }
 
@@ -671,13 +674,7 @@ static void rl_schedule(struct world *w)
 			q->w = w;
 			q->index = k;
 			q->user = u;
-			name2(q->id, sizeof q->id, "u", u, i);
-			if (probe) {
-				struct fmt f = {.buf = q->id, .size = sizeof q->id,
-				                .len = strlen(q->id)};
-				fmt_str(&f, "-probe");
-				ASSERT(!f.cut);
-			}
+			name2(q->id, sizeof q->id, "u", u, i, probe ? "-probe" : "");
 			w->h.rl[k].user = u;
 			w->h.rl[k].probe = probe;
 			arrival_add(w, at, rl_start, q);
@@ -762,7 +759,7 @@ static void dd_schedule(struct world *w)
 			q->w = w;
 			q->index = k;
 			q->request = i;
-			name2(q->id, sizeof q->id, "req-", i, c);
+			name2(q->id, sizeof q->id, "req-", i, c, "");
 			w->h.dd[k].request = i;
 			uint64_t at = c == 0 ? first : first + uniform_us(w, sc->dedup.duplicate_delay_us);
 			arrival_add(w, at, dd_start, q);
@@ -1365,7 +1362,7 @@ static void cu_schedule(struct world *w)
 			struct cu_req *q = work_new(w, sizeof *q);
 			q->w = w;
 			q->user = u;
-			name2(q->id, sizeof q->id, "cu", u, c);
+			name2(q->id, sizeof q->id, "cu", u, c, "");
 			arrival_add(w, at + (c ? uniform_us(w, sc->customer.copy_spread_us) : 0),
 			            cu_start, q);
 		}
