@@ -6,8 +6,11 @@
 #ifndef FUZZ_FUZZ_H
 #define FUZZ_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sim/prng.h"
 
 /* Every entry takes any bytes and returns 0; it never keeps data. */
 int fuzz_scenario_one(const uint8_t *data, size_t size);
@@ -73,6 +76,21 @@ static inline const uint8_t *fuzz_take_line(struct fuzz_reader *r, size_t *len)
 	r->p += skip;
 	r->left -= skip;
 	return at;
+}
+
+/* The length of the next piece of a stream that a slow or vanishing peer
+ * cuts up: mostly a few bytes, sometimes hundreds, now and then 64 KiB (and
+ * always up to 64 KiB for a long input, so a long run of zeros goes in
+ * kilobytes, not bytes). Between 1 and left. The wire-parser targets feed
+ * their streams whole and again in such pieces. */
+static inline size_t fuzz_piece_len(struct prng *cut, size_t left, bool long_input)
+{
+	uint64_t roll = prng_below(cut, 16);
+	size_t max = roll < 12 ? 8 : roll < 15 ? 512 : 65536;
+	if (long_input)
+		max = 65536;
+	size_t want = (size_t)prng_below(cut, max) + 1;
+	return want < left ? want : left;
 }
 
 #endif

@@ -126,17 +126,8 @@ static bool fuzz_pg_feed(struct fuzz_pg_run *r, const uint8_t *buf, size_t len, 
 	size_t pos = 0;
 	while (pos < len) {
 		size_t piece = len - pos;
-		if (cut != NULL) {
-			/* Mostly tiny pieces, sometimes a large one; a long run
-			 * of zeros in pieces of kilobytes, not bytes. */
-			uint64_t roll = prng_below(cut, 16);
-			size_t max = roll < 12 ? 8 : roll < 15 ? 512 : 65536;
-			if (len > FUZZ_PG_LONG)
-				max = 65536;
-			size_t want = (size_t)prng_below(cut, max) + 1;
-			if (want < piece)
-				piece = want;
-		}
+		if (cut != NULL)
+			piece = fuzz_piece_len(cut, piece, len > FUZZ_PG_LONG);
 		size_t done = 0;
 		int idle = 0;
 		for (size_t calls = 0; calls <= 2 * piece + 2; calls++) {

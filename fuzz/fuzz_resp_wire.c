@@ -114,17 +114,8 @@ static bool fuzz_resp_feed(struct fuzz_resp_run *r, const uint8_t *buf, size_t l
 	size_t pos = 0;
 	while (pos < len) {
 		size_t piece = len - pos;
-		if (cut != NULL) {
-			/* Mostly tiny pieces, sometimes a large one; a long run
-			 * of zeros in pieces of kilobytes, not bytes. */
-			uint64_t roll = prng_below(cut, 16);
-			size_t max = roll < 12 ? 8 : roll < 15 ? 512 : 65536;
-			if (len > FUZZ_RESP_LONG)
-				max = 65536;
-			size_t want = (size_t)prng_below(cut, max) + 1;
-			if (want < piece)
-				piece = want;
-		}
+		if (cut != NULL)
+			piece = fuzz_piece_len(cut, piece, len > FUZZ_RESP_LONG);
 		size_t done = 0;
 		int idle = 0;
 		/* Each pass uses a byte or reports an event; an event that uses
