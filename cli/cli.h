@@ -1,10 +1,10 @@
-/* sim/cli.h - the sub-commands of the faultline command and their shared
+/* cli/cli.h - the sub-commands of the faultline command and their shared
  * exit statuses. Each cmd_* function takes the arguments after the
  * sub-command name (argv[0] is the sub-command) and returns an exit status. */
 #ifndef SIM_CLI_H
 #define SIM_CLI_H
 
-#define FAULTLINE_VERSION "0.1.0"
+#include "core/version.h"
 
 enum exit_status {
 	EXIT_HELD = 0,       /* every invariant held */

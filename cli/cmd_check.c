@@ -1,13 +1,13 @@
-/* sim/cmd_check.c - "faultline check": loads scenario files and reports,
+/* cli/cmd_check.c - "faultline check": loads scenario files and reports,
  * file by file, whether each one is valid, without running anything. Not
  * for running scenarios (that is "faultline run"). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "sim/cli.h"
-#include "sim/paths.h"
-#include "sim/scenario.h"
+#include "cli/cli.h"
+#include "harness/paths.h"
+#include "harness/scenario_load.h"
 
 static void check_usage(FILE *out)
 {

@@ -1,7 +1,7 @@
-/* sim/cmd_proxy.c - `faultline proxy`: the fault proxy on its own, with its
+/* cli/cmd_proxy.c - `faultline proxy`: the fault proxy on its own, with its
  * Toxiproxy-compatible HTTP control API, until SIGINT or SIGTERM. Prints
  * each listening address on stdout so scripts can ask for port 0.
- * Not the proxy itself (sim/live/proxy.c) nor the API (control_api.c). */
+ * Not the proxy itself (proxy/proxy.c) nor the API (control_api.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,9 +13,9 @@
 
 #include <event2/event.h>
 
-#include "sim/cli.h"
-#include "sim/live/control_api.h"
-#include "sim/live/proxy.h"
+#include "cli/cli.h"
+#include "proxy/control_api.h"
+#include "proxy/proxy.h"
 #include "sim/sched.h"
 
 #define CMD_PROXY_CONFIG_MAX (1u << 20) /* bytes of a --config file */

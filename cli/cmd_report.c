@@ -1,4 +1,4 @@
-/* sim/cmd_report.c - 'faultline report': render the pages of a report
+/* cli/cmd_report.c - 'faultline report': render the pages of a report
  * directory from its report.json, or merge report.json files of runs over
  * disjoint seeds into one report directory. Parsing of arguments only: the
  * work is in reports/. Exits 0 on success, 2 on bad usage or bad input. */
@@ -10,7 +10,7 @@
 #include "reports/report.h"
 #include "reports/report_files.h"
 #include "reports/report_json.h"
-#include "sim/cli.h"
+#include "cli/cli.h"
 
 #define REPORT_CMD_ERR_MAX 1024
 

@@ -1,5 +1,5 @@
-/* sim/cmd_run.c - the commands that run scenarios: run, matrix, replay.
- * Loads the files, runs them through sim/runner.c, prints one line per
+/* cli/cmd_run.c - the commands that run scenarios: run, matrix, replay.
+ * Loads the files, runs them through harness/runner.c, prints one line per
  * scenario and variant and a summary, writes reports when asked, and turns
  * the outcome into the exit status. */
 #include <errno.h>
@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "core/assert.h"
-#include "sim/cli.h"
-#include "sim/live_plan.h"
-#include "sim/live_run.h"
-#include "sim/paths.h"
-#include "sim/report_fill.h"
-#include "sim/runner.h"
-#include "sim/scenario.h"
+#include "cli/cli.h"
+#include "live/live_plan.h"
+#include "cli/live_run.h"
+#include "harness/paths.h"
+#include "harness/report_fill.h"
+#include "harness/runner.h"
+#include "harness/scenario_load.h"
 
 struct run_common {
 	struct runner_options ropt;

@@ -1,6 +1,6 @@
-/* sim/cmd_serve.c - `faultline serve`: options, secrets from the
+/* cli/cmd_serve.c - `faultline serve`: options, secrets from the
  * environment or files (never argv), signals, and the loop around
- * sim/serve.c. Stops cleanly on SIGINT and SIGTERM: no new connections,
+ * live/serve.c. Stops cleanly on SIGINT and SIGTERM: no new connections,
  * requests in flight answered (bounded), then exit 0. */
 #include <errno.h>
 #include <getopt.h>
@@ -12,12 +12,12 @@
 #include <event2/event.h>
 
 #include "core/webhook.h"
-#include "sim/cli.h"
-#include "sim/live/stripe_live.h"
-#include "sim/live_run.h"
-#include "sim/runner.h"
+#include "cli/cli.h"
+#include "live/stripe_live.h"
+#include "cli/live_run.h"
+#include "harness/runner.h"
 #include "sim/sched.h"
-#include "sim/serve.h"
+#include "live/serve.h"
 
 #define SERVE_SECRET_ENV "FAULTLINE_WEBHOOK_SECRET"
 #define SERVE_DRAIN_US 10000000     /* longest wait for requests at stop */

@@ -1,8 +1,8 @@
-/* sim/live_run.c - the live run: finds the servers, checks they answer,
- * prepares each scenario (sim/live_plan.c), runs its seeds one after the
- * other through sim/world.c on the live backend, folds the results and
- * prints them. Not for simulated runs (sim/runner.c). */
-#include "sim/live_run.h"
+/* cli/live_run.c - the live run: finds the servers, checks they answer,
+ * prepares each scenario (live/live_plan.c), runs its seeds one after the
+ * other through harness/world.c on the live backend, folds the results and
+ * prints them. Not for simulated runs (harness/runner.c). */
+#include "cli/live_run.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -12,11 +12,11 @@
 #include <event2/event.h>
 
 #include "core/assert.h"
-#include "sim/live/stripe_live.h"
-#include "sim/live_plan.h"
+#include "live/stripe_live.h"
+#include "live/live_plan.h"
 #include "sim/sched.h"
-#include "sim/world.h"
-#include "sim/world_live.h"
+#include "harness/world.h"
+#include "live/world_live.h"
 
 static double wall_now(void)
 {

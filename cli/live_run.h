@@ -1,5 +1,5 @@
-/* sim/live_run.h - `faultline run --live`: runs scenarios against real
- * servers (sim/world_live.c) under the real clock, scaled, and prints one
+/* cli/live_run.h - `faultline run --live`: runs scenarios against real
+ * servers (live/world_live.c) under the real clock, scaled, and prints one
  * line per scenario with what could not be applied live. Not replayable and
  * not deterministic: the simulator is for that. */
 #ifndef SIM_LIVE_RUN_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "sim/runner.h"
+#include "harness/runner.h"
 #include "sim/scenario.h"
 
 #define LIVE_RUN_SEEDS_DEFAULT 3     /* seeds per scenario unless told */
@@ -24,7 +24,7 @@ struct live_run_options {
 	const char *smtp_url;         /* NULL: the built-in SMTP sink */
 	const char *stripe_key_file;  /* with $FAULTLINE_STRIPE_URL, when
 	                               * $FAULTLINE_STRIPE_KEY is unset */
-	double time_scale;            /* see sim/live_plan.h */
+	double time_scale;            /* see live/live_plan.h */
 	bool seeds_set;               /* seeds seed_first .. +seeds-1 */
 	uint64_t seeds;
 	bool seed_set;                /* exactly this seed */

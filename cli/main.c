@@ -1,10 +1,10 @@
-/* sim/main.c - the faultline command: picks the sub-command and runs it.
+/* cli/main.c - the faultline command: picks the sub-command and runs it.
  * Option parsing of each sub-command lives with the sub-command. */
 #include <stdio.h>
 #include <string.h>
 
 #include "sim/assert_ctx.h"
-#include "sim/cli.h"
+#include "cli/cli.h"
 
 struct command {
 	const char *name;

@@ -1,5 +1,5 @@
 /* fuzz/fuzz_pg_wire.c - fuzz target over the proxy's PostgreSQL framing
- * (sim/live/pg_wire.h), frontend and backend: malformed, partial and
+ * (proxy/pg_wire.h), frontend and backend: malformed, partial and
  * oversized messages, startup packets, extended-protocol batches. The same
  * stream is parsed whole and cut into random pieces; both must report the
  * same events at the same offsets, and every event keeps the contract
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "core/assert.h"
-#include "sim/live/pg_wire.h"
+#include "proxy/pg_wire.h"
 #include "sim/prng.h"
 
 #define FUZZ_PG_EVENTS_MAX 1024         /* events compared per parse */

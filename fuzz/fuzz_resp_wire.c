@@ -1,5 +1,5 @@
 /* fuzz/fuzz_resp_wire.c - fuzz target over the proxy's RESP framing
- * (sim/live/resp_wire.h), requests and replies: malformed, partial and
+ * (proxy/resp_wire.h), requests and replies: malformed, partial and
  * oversized frames. The same stream is parsed whole and cut into random
  * pieces (a slow client, a split TCP segment); both must report the same
  * events at the same offsets, and every event must keep the contract
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/assert.h"
-#include "sim/live/resp_wire.h"
+#include "proxy/resp_wire.h"
 #include "sim/prng.h"
 
 #define FUZZ_RESP_EVENTS_MAX 1024       /* events compared per parse */

@@ -11,7 +11,7 @@
 #include "core/assert.h"
 #include "sim/fault.h"
 #include "sim/prng.h"
-#include "sim/scenario.h"
+#include "harness/scenario_load.h"
 
 #define FUZZ_SCENARIO_NAME "fuzz.yaml"
 #define FUZZ_SCENARIO_YEAR_US (8760ull * 3600 * 1000000)

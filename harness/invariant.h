@@ -1,5 +1,5 @@
-/* sim/invariant.h - the invariants, as pure checks over a run's history.
- * The world (sim/world.c) records what happened and snapshots the models'
+/* harness/invariant.h - the invariants, as pure checks over a run's history.
+ * The world (harness/world.c) records what happened and snapshots the models'
  * final state into a struct history; each checker reads only that, so it
  * can be tested on hand-made histories. A checker returns the first
  * violation it finds with its simulated time and a message. */

@@ -1,7 +1,7 @@
-/* sim/paths.c - turns PATH arguments into a list of scenario files by
+/* harness/paths.c - turns PATH arguments into a list of scenario files by
  * walking folders with opendir/readdir. Not for reading or validating the
- * files themselves (sim/scenario.c). */
-#include "sim/paths.h"
+ * files themselves (harness/scenario_load.c). */
+#include "harness/paths.h"
 
 #include <dirent.h>
 #include <errno.h>

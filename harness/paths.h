@@ -1,6 +1,6 @@
-/* sim/paths.h - expands the PATH arguments of a command into scenario
+/* harness/paths.h - expands the PATH arguments of a command into scenario
  * files: a file stays as given, a folder yields its *.yaml and *.yml files,
- * recursively, sorted by path. Not for reading the files (sim/scenario.c). */
+ * recursively, sorted by path. Not for reading the files (harness/scenario_load.c). */
 #ifndef SIM_PATHS_H
 #define SIM_PATHS_H
 

@@ -1,7 +1,7 @@
-/* sim/report_fill.c - runner results -> struct report. Timelines come from
+/* harness/report_fill.c - runner results -> struct report. Timelines come from
  * the failing seed's trace lines (JSON, read with jansson) and are reduced
  * to a lane and a short label each. */
-#include "sim/report_fill.h"
+#include "harness/report_fill.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #include "core/assert.h"
 #include "reports/report.h"
 #include "reports/report_files.h"
-#include "sim/cli.h"
+#include "core/version.h"
 
 #define SCENARIO_FILE_MAX (1u << 20)
 

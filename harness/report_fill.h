@@ -1,4 +1,4 @@
-/* sim/report_fill.h - turns the runner's results into the report structure
+/* harness/report_fill.h - turns the runner's results into the report structure
  * that reports/ defines, and writes every report file. The only place where
  * the simulator's types meet the report's. */
 #ifndef SIM_REPORT_FILL_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "core/result.h"
-#include "sim/runner.h"
+#include "harness/runner.h"
 #include "sim/scenario.h"
 
 struct report;

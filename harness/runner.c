@@ -1,7 +1,7 @@
-/* sim/runner.c - seeds, processes, aggregation, replays of failing seeds,
+/* harness/runner.c - seeds, processes, aggregation, replays of failing seeds,
  * and the determinism self-check. Memory does not grow with the number of
  * seeds: each seed's result is folded into one aggregate at once. */
-#include "sim/runner.h"
+#include "harness/runner.h"
 
 #include <errno.h>
 #include <stdlib.h>

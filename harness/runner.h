@@ -1,8 +1,8 @@
-/* sim/runner.h - runs scenarios over their seeds under chosen variants,
+/* harness/runner.h - runs scenarios over their seeds under chosen variants,
  * optionally in several processes, aggregates what held and what broke,
  * replays the first failing seed of each violation for its trace, and
  * checks its own determinism. Printing and reports are the caller's (the
- * commands in sim/cmd_run.c). */
+ * commands in cli/cmd_run.c). */
 #ifndef SIM_RUNNER_H
 #define SIM_RUNNER_H
 
@@ -13,7 +13,7 @@
 #include "core/env.h"
 #include "core/result.h"
 #include "sim/scenario.h"
-#include "sim/world.h"
+#include "harness/world.h"
 
 #define RUNNER_JOBS_MAX 64
 #define RUNNER_TIMELINE_MAX 200      /* trace events kept before a violation */

@@ -1,4 +1,4 @@
-/* sim/world.h - one run: a scenario, a variant per fix and a seed, against
+/* harness/world.h - one run: a scenario, a variant per fix and a seed, against
  * the models (simulated) or real servers (a live backend). Builds the core,
  * drives the workload, records the history, checks the invariants, and
  * tears everything down. Knows nothing of reports or of other seeds. */
@@ -11,7 +11,7 @@
 #include "core/env.h"
 #include "core/result.h"
 #include "sim/fault.h"
-#include "sim/invariant.h"
+#include "harness/invariant.h"
 #include "sim/scenario.h"
 #include "reports/report.h"
 
@@ -34,7 +34,6 @@ enum world_tag { WT_RATELIMIT, WT_EMAIL, WT_WEBHOOK, WT_DEDUP, WT_STRIPE, WT_OTH
 const char *world_tag_name(enum world_tag t); /* "[RateLimit]" ... */
 
 #define WORLD_REQUEST_DEADLINE_US (300ULL * 1000000) /* an answer within 5 min */
-#define WORLD_WALL_EPOCH_S 1750000000                /* virtual wall clock origin */
 
 struct world_config {
 	const struct scenario *sc;

@@ -1,7 +1,7 @@
-/* sim/live/curl_loop.c - curl_multi_socket_action driven by libevent: one
+/* live/curl_loop.c - curl_multi_socket_action driven by libevent: one
  * persistent event per socket curl asks about, one timer for curl's
  * timeout, and a sweep of curl_multi_info_read after every action. */
-#include "sim/live/curl_loop.h"
+#include "live/curl_loop.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* sim/live/curl_loop.h - libcurl's multi interface on the run's event_base,
+/* live/curl_loop.h - libcurl's multi interface on the run's event_base,
  * shared by the HTTP (stripe_live) and SMTP (mail_live) adapters. It owns
  * the easy handles it runs, bounds the transfers and the response bodies,
  * and calls back once per transfer from the loop. Not for blocking

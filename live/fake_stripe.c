@@ -1,9 +1,9 @@
-/* sim/live/fake_stripe.c - evhttp in front of the Stripe model. A create
+/* live/fake_stripe.c - evhttp in front of the Stripe model. A create
  * begins in the model when the request arrives and, unless answered at
  * once, finishes process_us later from a scheduler timer: that gap is the
  * "in flight" window of the Idempotency-Key contract. Responses are built
  * with jansson; the key is compared in constant time (OpenSSL). */
-#include "sim/live/fake_stripe.h"
+#include "live/fake_stripe.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* sim/live/fake_stripe.h - a built-in fake of Stripe's customer API on
+/* live/fake_stripe.h - a built-in fake of Stripe's customer API on
  * 127.0.0.1 (evhttp on the caller's event_base), for live runs without
  * network or keys: the Stripe model's Idempotency-Key contract behind POST
  * and GET /v1/customers, with Bearer auth. Not Stripe: no other objects, no

@@ -1,9 +1,9 @@
-/* sim/live_plan.c - scales a scenario to real time and sorts its fault
+/* live/live_plan.c - scales a scenario to real time and sorts its fault
  * rules for a live run. The proxy acts on bytes, not on the simulator's
  * operations, so each rule either maps onto a toxic with the same effect on
  * the server and the client, or is refused here with a reason the run
  * prints: never dropped silently. */
-#include "sim/live_plan.h"
+#include "live/live_plan.h"
 
 #include <math.h>
 #include <stdarg.h>

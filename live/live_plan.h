@@ -1,8 +1,8 @@
-/* sim/live_plan.h - a scenario prepared for a live run: its durations
+/* live/live_plan.h - a scenario prepared for a live run: its durations
  * scaled to real time, and each fault rule sorted by how it is applied live
  * (a proxy toxic, a server restart, the port wrappers' fault_plan, or not
  * at all, with the reason). Pure data, no I/O: the live backend
- * (sim/world_live.c) applies what this decides. */
+ * (live/world_live.c) applies what this decides. */
 #ifndef SIM_LIVE_PLAN_H
 #define SIM_LIVE_PLAN_H
 
@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "sim/fault.h"
-#include "sim/live/toxic.h"
+#include "proxy/toxic.h"
 #include "sim/scenario.h"
 
 #define LIVE_PLAN_SCALE_MIN 0.001          /* --time-scale bounds */

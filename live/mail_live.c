@@ -1,7 +1,7 @@
-/* sim/live/mail_live.c - SMTP sends with libcurl's SMTP support: MAIL FROM
+/* live/mail_live.c - SMTP sends with libcurl's SMTP support: MAIL FROM
  * and RCPT TO from the envelope, the data uploaded from a private copy
  * (libcurl does the dot-stuffing and adds the final "."). */
-#include "sim/live/mail_live.h"
+#include "live/mail_live.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <curl/curl.h>
 
 #include "core/assert.h"
-#include "sim/live/curl_loop.h"
+#include "live/curl_loop.h"
 #include "sim/sched.h"
 
 struct mreq {

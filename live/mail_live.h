@@ -1,4 +1,4 @@
-/* sim/live/mail_live.h - the mail port (core/env.h struct mail_port) over
+/* live/mail_live.h - the mail port (core/env.h struct mail_port) over
  * SMTP with libcurl, through the shared curl_loop: to the built-in sink
  * (smtp_sink.h) at smtp://127.0.0.1:PORT or to any SMTP server URL. Not for
  * the simulated runs; no AUTH; not thread-safe. */

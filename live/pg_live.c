@@ -1,9 +1,9 @@
-/* sim/live/pg_live.c - the SQL port on libpq's non-blocking API. A pool
+/* live/pg_live.c - the SQL port on libpq's non-blocking API. A pool
  * slot walks EMPTY -> CONNECTING -> PREPARING -> IDLE <-> LEASED (->
  * RESETTING after a release inside a transaction), back to EMPTY when
  * broken. One libevent event per connection follows libpq's socket; callers'
  * callbacks run from scheduler timers, never inside the socket callback. */
-#include "sim/live/pg_live.h"
+#include "live/pg_live.h"
 
 #include <stdbool.h>
 #include <stdio.h>

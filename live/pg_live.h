@@ -1,4 +1,4 @@
-/* sim/live/pg_live.h - the SQL port (core/env.h struct sql_port) on a real
+/* live/pg_live.h - the SQL port (core/env.h struct sql_port) on a real
  * PostgreSQL server: libpq in non-blocking mode on the run's event_base, a
  * bounded pool of connections with the catalogue (core/sql.h) prepared on
  * each, a bounded wait queue and a deadline per statement. Not for the

@@ -1,9 +1,9 @@
-/* sim/live/redis_live.c - the key-value port on hiredis's asynchronous API.
+/* live/redis_live.c - the key-value port on hiredis's asynchronous API.
  * Each operation is a struct rcmd that hiredis and the port share: hiredis
  * holds it until it has called back for every part sent, the port until the
  * caller's callback has run. User callbacks always run from a scheduler
  * timer, never inside hiredis, so no caller can re-enter hiredis mid-reply. */
-#include "sim/live/redis_live.h"
+#include "live/redis_live.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* sim/live/redis_live.h - the key-value port (core/env.h struct kv_port) on a
+/* live/redis_live.h - the key-value port (core/env.h struct kv_port) on a
  * real redis-server, through hiredis's asynchronous API on the run's
  * event_base. Adds what hiredis 0.14 lacks: a deadline per command, with late
  * replies counted and dropped. Not for the simulated runs (see the models);

@@ -1,9 +1,9 @@
-/* sim/serve.c - the HTTP face of the core: three routes on evhttp, each
+/* live/serve.c - the HTTP face of the core: three routes on evhttp, each
  * request a small context that walks the core's asynchronous calls and
  * answers once with JSON and an honest status. External input is checked
  * here and refused with 4xx, never asserted on. Not the fault proxy, not a
- * Stripe fake (sim/live/fake_stripe.c is). */
-#include "sim/serve.h"
+ * Stripe fake (live/fake_stripe.c is). */
+#include "live/serve.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,17 +26,17 @@
 #include "core/ratelimit.h"
 #include "core/stripe_sig.h"
 #include "core/webhook.h"
-#include "sim/live/curl_loop.h"
-#include "sim/live/fake_stripe.h"
-#include "sim/live/mail_live.h"
-#include "sim/live/pg_live.h"
-#include "sim/live/proxy.h"
-#include "sim/live/redis_live.h"
-#include "sim/live/smtp_sink.h"
-#include "sim/live/stripe_live.h"
+#include "live/curl_loop.h"
+#include "live/fake_stripe.h"
+#include "live/mail_live.h"
+#include "live/pg_live.h"
+#include "proxy/proxy.h"
+#include "live/redis_live.h"
+#include "live/smtp_sink.h"
+#include "live/stripe_live.h"
 #include "sim/prng.h"
 #include "sim/sched.h"
-#include "sim/world_live.h"
+#include "live/world_live.h"
 
 #define SERVE_FAKE_KEY "sk_test_faultline_serve"
 #define SERVE_REDIS_TIMEOUT_US 500000

@@ -1,4 +1,4 @@
-/* sim/serve.h - the core's endpoints over HTTP (evhttp) on real servers,
+/* live/serve.h - the core's endpoints over HTTP (evhttp) on real servers,
  * as the original backend named them, so a storm of webhooks or requests
  * can be aimed at the reference fixes. One event_base, the live adapters,
  * bounded bodies, headers, connections and requests. Not a fault injector

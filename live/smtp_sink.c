@@ -1,9 +1,9 @@
-/* sim/live/smtp_sink.c - the SMTP sink: one bufferevent per session, a line
+/* live/smtp_sink.c - the SMTP sink: one bufferevent per session, a line
  * at a time, RFC 5321's mail transaction (MAIL, RCPT..., DATA) as a small
  * state machine; a session that must end is closed once its reply drained.
  * All but the message list belongs to the sink's thread; the list is shared
  * under a mutex, and a socketpair tells the thread to stop. */
-#include "sim/live/smtp_sink.h"
+#include "live/smtp_sink.h"
 
 #include <ctype.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* sim/live/smtp_sink.h - a minimal SMTP server on 127.0.0.1 that records
+/* live/smtp_sink.h - a minimal SMTP server on 127.0.0.1 that records
  * each message exactly as received (envelope and data) for the email-safe
  * invariant. Its own thread and event_base, so a client that blocks on it
  * (libcurl's wait for the reply to the final ".") cannot deadlock the run.

@@ -1,8 +1,8 @@
-/* sim/live/stripe_live.c - customer creation over HTTP with libcurl and
+/* live/stripe_live.c - customer creation over HTTP with libcurl and
  * jansson. Each request owns its easy handle (through curl_loop) and is
  * listed here so destroy can cancel it. The key only ever goes to curl's
  * bearer option; nothing here prints. */
-#include "sim/live/stripe_live.h"
+#include "live/stripe_live.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "core/assert.h"
-#include "sim/live/curl_loop.h"
+#include "live/curl_loop.h"
 #include "sim/sched.h"
 
 #define STRIPE_LIVE_BODY_MAX 2048 /* bytes of the request's form body */

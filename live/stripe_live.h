@@ -1,4 +1,4 @@
-/* sim/live/stripe_live.h - the Stripe port (core/env.h struct stripe_port)
+/* live/stripe_live.h - the Stripe port (core/env.h struct stripe_port)
  * over HTTP: POST {base_url}/v1/customers through the shared curl_loop, to
  * Stripe's API or to the built-in fake (fake_stripe.h). The secret key comes
  * from the environment or a file, never from the command line, and is never

@@ -1,4 +1,4 @@
-/* sim/world_live.h - the live backend of a run (sim/world_backend.h): real
+/* live/world_live.h - the live backend of a run (sim/world_backend.h): real
  * redis-server and PostgreSQL behind fault proxies, Stripe (the built-in
  * fake or a real account) and SMTP (the built-in sink or a server), all on
  * one event_base and the real clock. Not for simulated runs; one seed at a

@@ -1,7 +1,7 @@
-/* sim/live/control_api.c - Toxiproxy's HTTP API over evhttp, on a set of
+/* proxy/control_api.c - Toxiproxy's HTTP API over evhttp, on a set of
  * proxies: routes, status codes and JSON shapes as Toxiproxy's. Not the
  * proxying (proxy.c) nor the toxic JSON (toxic.c). */
-#include "sim/live/control_api.h"
+#include "proxy/control_api.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,8 +19,8 @@
 #include <jansson.h>
 
 #include "core/assert.h"
-#include "sim/cli.h"
-#include "sim/live/toxic.h"
+#include "core/version.h"
+#include "proxy/toxic.h"
 
 /* Proxies are {"name", "listen", "upstream", "enabled", "toxics"}, errors
  * {"error", "status"}; 201 on proxy creation and populate, 204 on delete and

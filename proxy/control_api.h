@@ -1,4 +1,4 @@
-/* sim/live/control_api.h - the fault proxy's HTTP control API, compatible
+/* proxy/control_api.h - the fault proxy's HTTP control API, compatible
  * with Toxiproxy's: a named set of proxies on one event_base, an evhttp
  * server (127.0.0.1 by default), and Toxiproxy's populate format.
  * Not the proxying itself: see proxy.h. */
@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "core/result.h"
-#include "sim/live/proxy.h"
+#include "proxy/proxy.h"
 
 struct event_base;
 struct control_api;

@@ -1,9 +1,9 @@
-/* sim/live/pg_wire.c - the PostgreSQL framing state machines. Headers and
+/* proxy/pg_wire.c - the PostgreSQL framing state machines. Headers and
  * the few body fields we keep (statement names, the start of query text) are
  * read a byte at a time; the rest of a body is skipped in one step. A batch
  * is named at its first Bind (which says what statement will run), or at
  * Execute, Flush or Sync, or when PG_WIRE_HOLD_MAX bytes of it were read. */
-#include "sim/live/pg_wire.h"
+#include "proxy/pg_wire.h"
 
 #include <stdio.h>
 #include <string.h>

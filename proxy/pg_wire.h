@@ -1,4 +1,4 @@
-/* sim/live/pg_wire.h - incremental, bounded framing of the PostgreSQL v3
+/* proxy/pg_wire.h - incremental, bounded framing of the PostgreSQL v3
  * wire protocol for the fault proxy: client bytes into units that each get
  * one ReadyForQuery, server bytes into messages. Pure functions over bytes
  * and caller-owned state (no I/O, no allocation), so a fuzz target can drive

@@ -1,203 +1,10 @@
-/* sim/live/proxy.c - the fault proxy: per client connection two
+/* proxy/proxy.c - the fault proxy: per client connection two
  * bufferevents joined by two links, each moving bytes through a protocol
  * stage (only once a protocol toxic exists) and a stream stage (drop, reset,
  * byte limit, release queue). Not the HTTP API (control_api.c). */
-#include "sim/live/proxy.h"
+#include "proxy/proxy.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
-#include <event2/listener.h>
-#include <event2/util.h>
-
-#include "core/assert.h"
-#include "sim/live/pg_wire.h"
-#include "sim/live/resp_wire.h"
-#include "sim/prng.h"
-
-/* Up links carry client -> server, down links server -> client. With no
- * toxic a link is one zero-copy move (or a direct write) per read.
- * Connections are never freed inside their own callbacks: they are marked
- * dead, unlinked, and freed from a separate event (proxy_on_reap). */
-
-#define LINK_CHUNKS_MAX 1024            /* release-queue entries per link */
-#define PROXY_CONNECT_TIMEOUT_MS 5000   /* to reach the server */
-#define PROXY_FLUSH_TIMEOUT_MS 2000     /* a closing connection's last bytes */
-#define PROXY_ACCEPT_PAUSE_MS 100       /* after accept failed (out of fds) */
-#define PROXY_IDLE_SWEEP_MS_MAX 1000    /* how often idle connections are
-                                         * looked for, at most */
-#define PROXY_BW_SLICE_MS 100           /* bandwidth releases slices this long */
-#define PROXY_FAKE_MAX 512              /* bytes of one injected reply */
-#define PROXY_BACKLOG 128
-#define PROXY_READ_MAX 16384            /* bytes taken from a socket per read */
-#define PROXY_HOST_MAX 256
-
-enum proto { PROTO_NONE, PROTO_RESP, PROTO_PG };
-
-/* What the proxy does with the bytes of one frame. */
-enum act { ACT_FORWARD, ACT_DISCARD };
-
-/* A command awaiting its reply, in the order the server will answer. */
-enum slot_kind {
-	SLOT_PASS,  /* forwarded: its reply goes to the client */
-	SLOT_DROP,  /* forwarded: its reply is swallowed, then "then" */
-	SLOT_FAKE,  /* not forwarded: the proxy's own answer, from fakes */
-	SLOT_STALL, /* not forwarded: from here on nothing reaches the client */
-	SLOT_CLOSE, /* not forwarded: close once the replies before it went */
-};
-
-struct slot {
-	uint8_t kind;
-	uint8_t then;        /* SLOT_DROP: TOXIC_ACTION_STALL or CLOSE */
-	bool pg_ready;       /* SLOT_FAKE: append ReadyForQuery */
-	uint16_t fake_len;   /* SLOT_FAKE: bytes at the front of fakes */
-};
-
-struct proto_state {
-	enum proto proto;
-	union {
-		struct resp_parser resp;
-		struct pg_wire_parser pg;
-	} req, rep;
-	size_t up_held;      /* bytes of the current client frame at the front
-	                      * of the client input, not yet acted on */
-	size_t down_held;
-	bool up_named;
-	bool down_named;
-	enum act up_act;
-	enum act down_act;
-	bool down_reply;     /* the server frame is a reply (not push data) */
-	bool raw_after;      /* the client frame makes replies untrackable */
-	bool up_stalled;     /* client bytes are discarded from now on */
-	bool down_stalled;   /* server bytes are discarded from now on */
-	bool up_raw;         /* parsing given up: bytes pass as they are */
-	bool down_raw;
-	char txn_status;     /* pg: the last ReadyForQuery status */
-	uint32_t slot_head;
-	uint32_t slot_count;
-	struct slot slots[PROXY_INFLIGHT_MAX];
-	struct evbuffer *fakes;
-};
-
-struct chunk {
-	uint64_t due_us;
-	uint32_t len;
-};
-
-/* The combined effect of the toxics active on one link. */
-struct effects {
-	uint64_t latency_us;
-	uint64_t jitter_us;
-	uint32_t rate_kb_s;      /* 0: unlimited */
-	bool slicer;
-	uint32_t slice_avg, slice_var, slice_delay_us;
-	bool drop;               /* timeout toxic: data falls on the ground */
-	uint64_t timeout_at_us;  /* timeout toxic: close then; 0 never */
-	bool reset;
-	uint64_t reset_ms;
-	uint64_t slow_close_ms;
-	bool limit;
-	bool delays;             /* latency, bandwidth or slicer */
-};
-
-struct conn;
-
-struct link {
-	struct conn *c;
-	bool up;
-	uint32_t active;                        /* bit per toxic slot drawn */
-	uint64_t limit_base[PROXY_TOXICS_MAX];  /* accepted when each limit_data
-	                                         * toxic became active */
-	uint64_t since_us[PROXY_TOXICS_MAX];    /* when each became active */
-	uint64_t accepted;       /* bytes taken from the source, after drops */
-	struct effects fx;
-	struct evbuffer *staged;  /* protocol stage output; NULL until parsing */
-	struct evbuffer *delayed; /* bytes waiting in the release queue */
-	struct chunk *chunks;     /* LINK_CHUNKS_MAX, allocated on first use */
-	uint32_t chunk_head;
-	uint32_t chunk_count;
-	uint64_t last_due_us;
-	uint64_t bw_free_us;
-	uint64_t reset_at_us;     /* 0: no reset armed */
-	bool limit_hit;
-	bool reading;             /* the source is being read */
-	struct event *read_ev;    /* the source socket readable; see link_on_readable */
-	struct event *release_ev;
-	struct event *deadline_ev;
-};
-
-struct conn {
-	struct proxy *p;
-	struct conn *prev, *next;
-	struct bufferevent *client;
-	struct bufferevent *server;
-	struct link up, down;
-	struct proto_state *ps;
-	uint64_t last_active_us;
-	uint64_t close_not_before_us;
-	uint64_t close_deadline_us;
-	struct event *close_ev;
-	bool server_connected;
-	bool client_eof;
-	bool server_eof;
-	bool server_shut;      /* the client's FIN was passed on */
-	bool closing;
-	bool dead;
-};
-
-struct toxic {
-	struct toxic_spec spec;
-	uint64_t matched;  /* protocol toxics: matching commands seen */
-};
-
-struct proxy {
-	struct event_base *base;
-	char name[PROXY_NAME_MAX];
-	char listen_text[PROXY_ADDR_MAX];
-	char upstream_text[PROXY_ADDR_MAX];
-	struct sockaddr_storage listen_sa;
-	socklen_t listen_salen;
-	struct sockaddr_storage up_sa;
-	socklen_t up_salen;
-	uint16_t listen_port;
-	struct evconnlistener *listener;
-	struct event *accept_pause_ev;
-	struct event *reap_ev;
-	struct event *idle_ev;
-	bool enabled;
-	uint32_t conns_max;
-	uint32_t idle_timeout_ms;
-	struct toxic *toxics[PROXY_TOXICS_MAX];
-	uint8_t order[PROXY_TOXICS_MAX]; /* slots in the order added */
-	uint32_t ntoxics;
-	enum proto proto;
-	struct conn *conns;
-	size_t nconns;
-	struct conn *dead;
-	struct prng rng;
-	struct proxy_stats stats;
-	char last_error[PROXY_ADDR_MAX + 256];
-};
-
-enum close_how { CLOSE_FLUSH, CLOSE_NOW, CLOSE_RESET };
-
-static void conn_close(struct conn *c, enum close_how how);
-static void link_pump(struct link *l);
-static void link_flow(struct link *l);
-static void conn_pump_up(struct conn *c);
-static void conn_pump_down(struct conn *c);
+#include "proxy/proxy_int.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -596,7 +403,7 @@ static bool link_wants_read(const struct link *l)
 }
 
 /* Starts or stops reading the link's source to match its backlog. */
-static void link_flow(struct link *l)
+void proxy_link_flow(struct link *l)
 {
 	if (l->c->dead)
 		return;
@@ -608,9 +415,9 @@ static void link_flow(struct link *l)
 	if (want) {
 		/* Bytes may have waited in the input while reading was off. */
 		if (l->up)
-			conn_pump_up(l->c);
+			proxy_conn_pump_up(l->c);
 		else
-			conn_pump_down(l->c);
+			proxy_conn_pump_down(l->c);
 	}
 }
 
@@ -633,18 +440,18 @@ static bool conn_is_flushed(const struct conn *c)
 	return true;
 }
 
-static void conn_check_closed(struct conn *c)
+void proxy_conn_check_closed(struct conn *c)
 {
 	if (c->dead || !c->closing)
 		return;
 	uint64_t now = now_us();
 	if (now >= c->close_deadline_us) {
-		conn_close(c, CLOSE_NOW);
+		proxy_conn_close(c, CLOSE_NOW);
 		return;
 	}
 	if (conn_is_flushed(c)) {
 		if (now >= c->close_not_before_us) {
-			conn_close(c, CLOSE_NOW);
+			proxy_conn_close(c, CLOSE_NOW);
 			return;
 		}
 		timer_at(c->close_ev, c->close_not_before_us);
@@ -667,7 +474,7 @@ static void conn_pass_client_fin(struct conn *c)
 }
 
 /* Moves what the link may move now from its input to its destination. */
-static void link_pump(struct link *l)
+void proxy_link_pump(struct link *l)
 {
 	struct conn *c = l->c;
 	if (c->dead)
@@ -684,7 +491,7 @@ static void link_pump(struct link *l)
 	if (l->fx.reset) {
 		evbuffer_drain(in, n);
 		if (l->fx.reset_ms == 0) {
-			conn_close(c, CLOSE_RESET);
+			proxy_conn_close(c, CLOSE_RESET);
 			return;
 		}
 		if (l->reset_at_us == 0) {
@@ -710,7 +517,7 @@ static void link_pump(struct link *l)
 				link_account(l, moved);
 			}
 		}
-		/* The rest moves whole; link_flow stops reading the source once
+		/* The rest moves whole; proxy_link_flow stops reading the source once
 		 * the destination holds PROXY_BUFFER_MAX. */
 		size_t rest = n - moved;
 		if (rest > 0 && rest == evbuffer_get_length(in)) {
@@ -726,7 +533,7 @@ static void link_pump(struct link *l)
 		if (l->delayed == NULL) {
 			l->delayed = evbuffer_new();
 			if (l->delayed == NULL) {
-				conn_close(c, CLOSE_NOW);
+				proxy_conn_close(c, CLOSE_NOW);
 				return;
 			}
 		}
@@ -747,10 +554,10 @@ static void link_pump(struct link *l)
 		 * closes; what else arrives is dropped. */
 		l->limit_hit = true;
 		evbuffer_drain(in, evbuffer_get_length(in));
-		conn_close(c, CLOSE_FLUSH);
+		proxy_conn_close(c, CLOSE_FLUSH);
 		return;
 	}
-	link_flow(l);
+	proxy_link_flow(l);
 }
 
 static void link_on_release(evutil_socket_t fd, short what, void *arg)
@@ -773,12 +580,12 @@ static void link_on_release(evutil_socket_t fd, short what, void *arg)
 	}
 	link_arm_release(l);
 	/* Room in the queue: bytes that waited may move, reading may resume. */
-	link_pump(l);
-	link_flow(l);
+	proxy_link_pump(l);
+	proxy_link_flow(l);
 	if (l->up)
 		conn_pass_client_fin(c);
 	if (c->closing)
-		conn_check_closed(c);
+		proxy_conn_check_closed(c);
 }
 
 static void link_on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -791,11 +598,11 @@ static void link_on_deadline(evutil_socket_t fd, short what, void *arg)
 		return;
 	uint64_t now = now_us();
 	if (l->reset_at_us != 0 && now >= l->reset_at_us) {
-		conn_close(c, CLOSE_RESET);
+		proxy_conn_close(c, CLOSE_RESET);
 		return;
 	}
 	if (l->fx.timeout_at_us != 0 && now >= l->fx.timeout_at_us) {
-		conn_close(c, CLOSE_NOW);
+		proxy_conn_close(c, CLOSE_NOW);
 		return;
 	}
 	link_arm_deadline(l);
@@ -888,7 +695,7 @@ static void proxy_on_reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void conn_close(struct conn *c, enum close_how how)
+void proxy_conn_close(struct conn *c, enum close_how how)
 {
 	if (c->dead)
 		return;
@@ -915,9 +722,9 @@ static void conn_close(struct conn *c, enum close_how how)
 		c->close_not_before_us = now + slow * 1000u;
 		c->close_deadline_us = c->close_not_before_us + PROXY_FLUSH_TIMEOUT_MS * 1000u;
 		/* Bytes read but not yet moved still go out. */
-		link_pump(&c->up);
-		link_pump(&c->down);
-		conn_check_closed(c);
+		proxy_link_pump(&c->up);
+		proxy_link_pump(&c->down);
+		proxy_conn_check_closed(c);
 		return;
 	}
 }
@@ -926,446 +733,7 @@ static void conn_on_close_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	conn_check_closed(arg);
-}
-
-/* ---- the protocol stage -------------------------------------------------- */
-
-struct frame_info {
-	bool named;          /* NAMED event */
-	bool done;           /* DONE event */
-	bool bad;
-	size_t used;
-	/* requests */
-	bool matchable;      /* a command a toxic may act on */
-	bool expects_reply;
-	bool ssl_request;
-	bool untrackable;    /* replies stop being one per command after it */
-	const char *name;
-	const char *alt;
-	/* replies */
-	bool reply;          /* counts as the answer to one command */
-	bool reply_end;      /* DONE: the answer to one command is complete */
-	char txn_status;
-};
-
-static bool resp_untrackable(const char *name)
-{
-	static const char *const names[] = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
-	                                    "MONITOR", "SYNC", "PSYNC"};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-static void parse_req(struct proto_state *ps, const uint8_t *b, size_t n, struct frame_info *fi)
-{
-	memset(fi, 0, sizeof *fi);
-	if (ps->proto == PROTO_RESP) {
-		enum resp_status st = resp_parse(&ps->req.resp, b, n, &fi->used);
-		const struct resp_frame *f = resp_parser_frame(&ps->req.resp);
-		fi->bad = st == RESP_BAD;
-		fi->named = st == RESP_NAMED;
-		fi->done = st == RESP_DONE;
-		if (fi->named) {
-			fi->matchable = f->kind == RESP_KIND_COMMAND;
-			fi->expects_reply = f->kind == RESP_KIND_COMMAND;
-			fi->untrackable = fi->matchable && resp_untrackable(f->name);
-			fi->name = f->name;
-		}
-		return;
-	}
-	enum pg_wire_status st = pg_wire_parse(&ps->req.pg, b, n, &fi->used);
-	const struct pg_wire_frame *f = pg_wire_frame(&ps->req.pg);
-	fi->bad = st == PG_WIRE_BAD;
-	fi->named = st == PG_WIRE_NAMED;
-	fi->done = st == PG_WIRE_DONE;
-	if (fi->named) {
-		fi->matchable = f->kind == PG_KIND_QUERY || f->kind == PG_KIND_EXTENDED;
-		fi->expects_reply = f->expects_reply;
-		fi->ssl_request = f->kind == PG_KIND_SSL_REQUEST;
-		fi->name = f->keyword;
-		fi->alt = f->statement;
-	}
-}
-
-static void parse_rep(struct proto_state *ps, const uint8_t *b, size_t n, struct frame_info *fi)
-{
-	memset(fi, 0, sizeof *fi);
-	if (ps->proto == PROTO_RESP) {
-		enum resp_status st = resp_parse(&ps->rep.resp, b, n, &fi->used);
-		const struct resp_frame *f = resp_parser_frame(&ps->rep.resp);
-		fi->bad = st == RESP_BAD;
-		fi->named = st == RESP_NAMED;
-		fi->done = st == RESP_DONE;
-		fi->reply = f->kind == RESP_KIND_REPLY;
-		fi->reply_end = fi->done && fi->reply;
-		return;
-	}
-	enum pg_wire_status st = pg_wire_parse(&ps->rep.pg, b, n, &fi->used);
-	const struct pg_wire_frame *f = pg_wire_frame(&ps->rep.pg);
-	fi->bad = st == PG_WIRE_BAD;
-	fi->named = st == PG_WIRE_NAMED;
-	fi->done = st == PG_WIRE_DONE;
-	fi->reply = true;
-	fi->reply_end = fi->done && f->type == 'Z';
-	fi->txn_status = f->txn_status;
-}
-
-static struct slot *slot_head(struct proto_state *ps)
-{
-	return ps->slot_count > 0 ? &ps->slots[ps->slot_head] : NULL;
-}
-
-static void slot_pop(struct proto_state *ps)
-{
-	ASSERT(ps->slot_count > 0);
-	ps->slot_head = (ps->slot_head + 1) % PROXY_INFLIGHT_MAX;
-	ps->slot_count--;
-}
-
-static void slot_push(struct proto_state *ps, struct slot s)
-{
-	ASSERT(ps->slot_count < PROXY_INFLIGHT_MAX);
-	ps->slots[(ps->slot_head + ps->slot_count) % PROXY_INFLIGHT_MAX] = s;
-	ps->slot_count++;
-}
-
-static void slots_clear(struct proto_state *ps)
-{
-	ps->slot_count = 0;
-	evbuffer_drain(ps->fakes, evbuffer_get_length(ps->fakes));
-}
-
-/* The connection hangs from here on: nothing more goes either way. */
-static void proto_stall(struct conn *c)
-{
-	struct proto_state *ps = c->ps;
-	ps->up_stalled = true;
-	ps->down_stalled = true;
-	slots_clear(ps);
-}
-
-/* Acts on the commands at the head of the queue that need no server reply:
- * injected answers, stalls and closes. May close the connection. */
-static void proto_settle(struct conn *c)
-{
-	struct proto_state *ps = c->ps;
-	struct slot *s;
-	while (!c->dead && (s = slot_head(ps)) != NULL) {
-		switch (s->kind) {
-		case SLOT_PASS:
-		case SLOT_DROP:
-			return;
-		case SLOT_FAKE: {
-			int r = evbuffer_remove_buffer(ps->fakes, c->down.staged, s->fake_len);
-			ASSERT(r == (int)s->fake_len);
-			if (s->pg_ready) {
-				/* An error inside a transaction block aborts it. */
-				uint8_t z[6];
-				char st = ps->txn_status == 'I' ? 'I' : 'E';
-				size_t zn = pg_wire_write_ready(z, sizeof z, st);
-				ASSERT(zn == sizeof z);
-				evbuffer_add(c->down.staged, z, zn);
-			}
-			slot_pop(ps);
-			break;
-		}
-		case SLOT_STALL:
-			proto_stall(c);
-			return;
-		case SLOT_CLOSE:
-			slot_pop(ps);
-			conn_close(c, CLOSE_FLUSH);
-			return;
-		default:
-			ASSERT(!"unknown slot kind");
-		}
-	}
-}
-
-/* Gives up parsing: from now on bytes pass as they are. */
-static void proto_go_raw(struct conn *c)
-{
-	struct proto_state *ps = c->ps;
-	ps->up_raw = ps->down_raw = true;
-	ps->up_held = ps->down_held = 0;
-	slots_clear(ps);
-}
-
-/* Picks what to do with a named client frame; queues its reply slot. */
-static enum act proto_decide(struct conn *c, const struct frame_info *fi)
-{
-	struct proxy *p = c->p;
-	struct proto_state *ps = c->ps;
-	if (fi->ssl_request) {
-		/* Answer "no TLS" ourselves, so the session stays readable. */
-		evbuffer_add(ps->fakes, "N", 1);
-		slot_push(ps, (struct slot){.kind = SLOT_FAKE, .fake_len = 1});
-		return ACT_DISCARD;
-	}
-	const struct toxic *chosen = NULL;
-	if (fi->matchable) {
-		enum toxic_type want = ps->proto == PROTO_RESP ? TOXIC_REDIS_COMMAND
-		                                               : TOXIC_PG_COMMAND;
-		for (uint32_t k = 0; k < p->ntoxics; k++) {
-			struct toxic *t = p->toxics[p->order[k]];
-			if (t->spec.type != want || !toxic_command_matches(&t->spec, fi->name, fi->alt))
-				continue;
-			t->matched++;
-			if (chosen != NULL)
-				continue;
-			if (t->spec.command.nth != 0 && t->matched != t->spec.command.nth)
-				continue;
-			if (prng_chance(&p->rng, t->spec.toxicity))
-				chosen = t;
-		}
-	}
-	if (chosen == NULL) {
-		if (fi->untrackable)
-			ps->raw_after = true;
-		if (fi->expects_reply)
-			slot_push(ps, (struct slot){.kind = SLOT_PASS});
-		return ACT_FORWARD;
-	}
-	p->stats.toxics_fired++;
-	const struct toxic_spec *t = &chosen->spec;
-	switch (t->command.action) {
-	case TOXIC_ACTION_ERROR: {
-		uint8_t fake[PROXY_FAKE_MAX];
-		size_t n;
-		if (ps->proto == PROTO_RESP) {
-			n = (size_t)snprintf((char *)fake, sizeof fake, "-%s\r\n", t->command.message);
-			ASSERT(n < sizeof fake);
-		} else {
-			n = pg_wire_write_error(fake, sizeof fake, t->command.sqlstate,
-			                        t->command.message);
-			ASSERT(n > 0);
-		}
-		evbuffer_add(ps->fakes, fake, n);
-		slot_push(ps, (struct slot){.kind = SLOT_FAKE, .fake_len = (uint16_t)n,
-		                            .pg_ready = ps->proto == PROTO_PG});
-		return ACT_DISCARD;
-	}
-	case TOXIC_ACTION_DROP_REPLY:
-		slot_push(ps, (struct slot){.kind = SLOT_DROP, .then = (uint8_t)t->command.then});
-		return ACT_FORWARD;
-	case TOXIC_ACTION_STALL:
-		ps->up_stalled = true;
-		slot_push(ps, (struct slot){.kind = SLOT_STALL});
-		return ACT_DISCARD;
-	case TOXIC_ACTION_CLOSE:
-		ps->up_stalled = true;
-		slot_push(ps, (struct slot){.kind = SLOT_CLOSE});
-		return ACT_DISCARD;
-	default:
-		ASSERT(!"unknown toxic action");
-		return ACT_DISCARD;
-	}
-}
-
-static void held_apply(struct evbuffer *in, struct evbuffer *out, size_t *held, enum act a)
-{
-	if (*held == 0)
-		return;
-	if (a == ACT_FORWARD) {
-		int r = evbuffer_remove_buffer(in, out, *held);
-		ASSERT(r >= 0 && (size_t)r == *held);
-	} else {
-		evbuffer_drain(in, *held);
-	}
-	*held = 0;
-}
-
-/* Peeks the contiguous bytes of in that follow its first skip bytes. */
-static bool peek_after(struct evbuffer *in, size_t skip, struct evbuffer_iovec *v)
-{
-	if (evbuffer_get_length(in) <= skip)
-		return false;
-	struct evbuffer_ptr pos;
-	if (evbuffer_ptr_set(in, &pos, skip, EVBUFFER_PTR_SET) != 0)
-		return false;
-	return evbuffer_peek(in, -1, &pos, v, 1) >= 1 && v->iov_len > 0;
-}
-
-/* Client bytes -> up.staged, frame by frame. */
-static void proto_up(struct conn *c)
-{
-	struct proto_state *ps = c->ps;
-	if (ps == NULL || c->dead)
-		return;
-	struct evbuffer *in = bufferevent_get_input(c->client);
-	struct evbuffer *out = c->up.staged;
-	/* Each step reads a byte or reports an event (at most two per byte). */
-	size_t steps_max = 3 * evbuffer_get_length(in) + 8;
-	for (size_t steps = 0;; steps++) {
-		ASSERT(steps <= steps_max);
-		if (ps->up_raw) {
-			evbuffer_add_buffer(out, in);
-			return;
-		}
-		if (ps->up_stalled) {
-			evbuffer_drain(in, evbuffer_get_length(in));
-			ps->up_held = 0;
-			return;
-		}
-		if (!ps->up_named && ps->slot_count >= PROXY_INFLIGHT_MAX)
-			return; /* link_flow stops reading until replies come */
-		struct evbuffer_iovec v;
-		if (!peek_after(in, ps->up_held, &v))
-			return;
-		struct frame_info fi;
-		parse_req(ps, v.iov_base, v.iov_len, &fi);
-		ps->up_held += fi.used;
-		if (fi.bad) {
-			proto_go_raw(c);
-			continue;
-		}
-		if (fi.named) {
-			ps->up_named = true;
-			ps->up_act = proto_decide(c, &fi);
-			held_apply(in, out, &ps->up_held, ps->up_act);
-			proto_settle(c);
-			if (c->dead)
-				return;
-			continue;
-		}
-		if (ps->up_named)
-			held_apply(in, out, &ps->up_held, ps->up_act);
-		if (fi.done) {
-			ps->up_named = false;
-			if (ps->raw_after) {
-				ps->up_raw = true;
-				if (ps->slot_count == 0)
-					ps->down_raw = true;
-			}
-		}
-	}
-}
-
-/* Server bytes -> down.staged, reply by reply. */
-static void proto_down(struct conn *c)
-{
-	struct proto_state *ps = c->ps;
-	if (ps == NULL || c->dead)
-		return;
-	struct evbuffer *in = bufferevent_get_input(c->server);
-	struct evbuffer *out = c->down.staged;
-	size_t steps_max = 3 * evbuffer_get_length(in) + 8;
-	for (size_t steps = 0;; steps++) {
-		ASSERT(steps <= steps_max);
-		if (ps->down_raw) {
-			evbuffer_add_buffer(out, in);
-			return;
-		}
-		if (ps->down_stalled) {
-			evbuffer_drain(in, evbuffer_get_length(in));
-			ps->down_held = 0;
-			return;
-		}
-		struct evbuffer_iovec v;
-		if (!peek_after(in, ps->down_held, &v))
-			return;
-		struct frame_info fi;
-		parse_rep(ps, v.iov_base, v.iov_len, &fi);
-		ps->down_held += fi.used;
-		if (fi.bad) {
-			proto_go_raw(c);
-			continue;
-		}
-		if (fi.named) {
-			/* Push data answers nothing; unmatched replies (a parse begun
-			 * mid-connection) pass untouched. */
-			struct slot *s = slot_head(ps);
-			ps->down_named = true;
-			ps->down_act = (fi.reply && s != NULL && s->kind == SLOT_DROP) ? ACT_DISCARD
-			                                                               : ACT_FORWARD;
-		}
-		if (ps->down_named)
-			held_apply(in, out, &ps->down_held, ps->down_act);
-		if (!fi.done)
-			continue;
-		ps->down_named = false;
-		if (ps->proto == PROTO_PG && fi.reply_end)
-			ps->txn_status = fi.txn_status;
-		struct slot *s = slot_head(ps);
-		if (!fi.reply_end || s == NULL)
-			continue;
-		ASSERT(s->kind == SLOT_PASS || s->kind == SLOT_DROP);
-		bool dropped = s->kind == SLOT_DROP;
-		uint8_t then = s->then;
-		slot_pop(ps);
-		if (dropped) {
-			/* The ambiguous timeout: the server applied the command and
-			 * the client never hears of it. */
-			if (then == TOXIC_ACTION_CLOSE) {
-				conn_close(c, CLOSE_FLUSH);
-				return;
-			}
-			proto_stall(c);
-			continue;
-		}
-		proto_settle(c);
-		if (c->dead || c->closing)
-			return;
-		if (ps->up_raw && ps->slot_count == 0)
-			ps->down_raw = true;
-	}
-}
-
-static enum result conn_start_parsing(struct conn *c, bool from_start)
-{
-	struct proxy *p = c->p;
-	ASSERT(c->ps == NULL);
-	ASSERT(p->proto != PROTO_NONE);
-	struct proto_state *ps = calloc(1, sizeof *ps);
-	if (ps == NULL)
-		return RESULT_NOMEM;
-	ps->fakes = evbuffer_new();
-	c->up.staged = evbuffer_new();
-	c->down.staged = evbuffer_new();
-	if (ps->fakes == NULL || c->up.staged == NULL || c->down.staged == NULL) {
-		if (ps->fakes != NULL)
-			evbuffer_free(ps->fakes);
-		free(ps);
-		return RESULT_NOMEM;
-	}
-	ps->proto = p->proto;
-	ps->txn_status = 'I';
-	if (p->proto == PROTO_RESP) {
-		resp_parser_init(&ps->req.resp, RESP_SIDE_REQUESTS);
-		resp_parser_init(&ps->rep.resp, RESP_SIDE_REPLIES);
-	} else {
-		pg_wire_init(&ps->req.pg, PG_WIRE_FRONTEND, !from_start);
-		pg_wire_init(&ps->rep.pg, PG_WIRE_BACKEND, true);
-	}
-	c->ps = ps;
-	return RESULT_OK;
-}
-
-/* Both directions through both stages, then reading matched to backlog. */
-static void conn_pump_up(struct conn *c)
-{
-	proto_up(c);
-	link_pump(&c->up);
-	if (c->ps != NULL)
-		link_pump(&c->down); /* injected answers */
-	link_flow(&c->up);
-	if (c->closing)
-		conn_check_closed(c);
-}
-
-static void conn_pump_down(struct conn *c)
-{
-	proto_down(c);
-	link_pump(&c->down);
-	link_flow(&c->down);
-	if (c->ps != NULL)
-		link_flow(&c->up); /* replies came: the client may send more */
-	if (c->closing)
-		conn_check_closed(c);
+	proxy_conn_check_closed(arg);
 }
 
 /* ---- bufferevent callbacks ------------------------------------------------ */
@@ -1376,11 +744,11 @@ static void conn_on_client_write(struct bufferevent *bev, void *arg)
 	(void)bev;
 	struct conn *c = arg;
 	if (c->closing) {
-		conn_check_closed(c);
+		proxy_conn_check_closed(c);
 		return;
 	}
 	if (!c->down.reading)
-		link_flow(&c->down);
+		proxy_link_flow(&c->down);
 }
 
 static void conn_on_server_write(struct bufferevent *bev, void *arg)
@@ -1388,11 +756,11 @@ static void conn_on_server_write(struct bufferevent *bev, void *arg)
 	(void)bev;
 	struct conn *c = arg;
 	if (c->closing) {
-		conn_check_closed(c);
+		proxy_conn_check_closed(c);
 		return;
 	}
 	if (!c->up.reading)
-		link_flow(&c->up);
+		proxy_link_flow(&c->up);
 	conn_pass_client_fin(c);
 }
 
@@ -1409,7 +777,7 @@ static void conn_on_client_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-		conn_close(c, CLOSE_NOW);
+		proxy_conn_close(c, CLOSE_NOW);
 }
 
 static void conn_on_server_event(struct bufferevent *bev, short what, void *arg)
@@ -1427,17 +795,17 @@ static void conn_on_server_event(struct bufferevent *bev, short what, void *arg)
 		c->server_eof = true;
 		c->down.reading = false;
 		link_read_arm(&c->down);
-		conn_close(c, CLOSE_FLUSH);
+		proxy_conn_close(c, CLOSE_FLUSH);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
 		/* A reset by the server reaches the client as a reset. */
 		int e = EVUTIL_SOCKET_ERROR();
-		conn_close(c, c->server_connected && e == ECONNRESET ? CLOSE_RESET : CLOSE_NOW);
+		proxy_conn_close(c, c->server_connected && e == ECONNRESET ? CLOSE_RESET : CLOSE_NOW);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		conn_close(c, CLOSE_NOW);
+		proxy_conn_close(c, CLOSE_NOW);
 }
 
 /* The source socket of l is readable: one read into its input, then the
@@ -1457,7 +825,7 @@ static void link_on_readable(evutil_socket_t fd, short what, void *arg)
 	evbuffer_unfreeze(in, 0);
 	if (evbuffer_reserve_space(in, PROXY_READ_MAX, &v, 1) < 1) {
 		evbuffer_freeze(in, 0);
-		conn_close(c, CLOSE_NOW);
+		proxy_conn_close(c, CLOSE_NOW);
 		return;
 	}
 	ssize_t n = recv(fd, v.iov_base, v.iov_len, 0);
@@ -1471,15 +839,15 @@ static void link_on_readable(evutil_socket_t fd, short what, void *arg)
 	errno = saved;
 	if (n > 0) {
 		if (rc != 0) {
-			conn_close(c, CLOSE_NOW);
+			proxy_conn_close(c, CLOSE_NOW);
 			return;
 		}
 		if (c->p->idle_timeout_ms > 0) /* the clock costs a syscall here */
 			c->last_active_us = now_us();
 		if (l->up)
-			conn_pump_up(c);
+			proxy_conn_pump_up(c);
 		else
-			conn_pump_down(c);
+			proxy_conn_pump_down(c);
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -1579,8 +947,8 @@ static void proxy_on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		proxy_draw_links(p, c, p->order[k]);
 	link_refresh(&c->up);
 	link_refresh(&c->down);
-	if (p->proto != PROTO_NONE && conn_start_parsing(c, true) != RESULT_OK)
-		conn_close(c, CLOSE_NOW);
+	if (p->proto != PROTO_NONE && proxy_conn_start_parsing(c, true) != RESULT_OK)
+		proxy_conn_close(c, CLOSE_NOW);
 }
 
 static void proxy_on_accept_error(struct evconnlistener *lis, void *arg)
@@ -1612,7 +980,7 @@ static void proxy_on_idle_sweep(evutil_socket_t fd, short what, void *arg)
 	while (c != NULL) {
 		struct conn *next = c->next;
 		if (now - c->last_active_us >= idle_us)
-			conn_close(c, CLOSE_NOW);
+			proxy_conn_close(c, CLOSE_NOW);
 		c = next;
 	}
 }
@@ -1848,8 +1216,8 @@ enum result proxy_add_toxic(struct proxy *p, const struct toxic_spec *spec, char
 			if (c->ps == NULL) {
 				bool from_start = c->up.accepted == 0 &&
 				                  evbuffer_get_length(bufferevent_get_input(c->client)) == 0;
-				if (conn_start_parsing(c, from_start) != RESULT_OK)
-					conn_close(c, CLOSE_NOW);
+				if (proxy_conn_start_parsing(c, from_start) != RESULT_OK)
+					proxy_conn_close(c, CLOSE_NOW);
 			}
 			c = next;
 		}
@@ -1941,7 +1309,7 @@ void proxy_set_enabled(struct proxy *p, bool enabled)
 		p->listener = NULL;
 		evtimer_del(p->accept_pause_ev);
 		while (p->conns != NULL)
-			conn_close(p->conns, CLOSE_NOW);
+			proxy_conn_close(p->conns, CLOSE_NOW);
 		p->enabled = false;
 		return;
 	}

@@ -1,4 +1,4 @@
-/* sim/live/proxy.h - a TCP fault proxy between clients and one real server,
+/* proxy/proxy.h - a TCP fault proxy between clients and one real server,
  * on a caller's event_base, single-threaded: wire faults (latency, stalls,
  * closes, resets, limits, the server going down) and faults on chosen Redis
  * commands or PostgreSQL statements. Not the HTTP API: see control_api.h.
@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/result.h"
-#include "sim/live/toxic.h"
+#include "proxy/toxic.h"
 
 struct event_base;
 struct proxy;

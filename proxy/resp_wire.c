@@ -1,9 +1,9 @@
-/* sim/live/resp_wire.c - the RESP framing state machines (requests and
+/* proxy/resp_wire.c - the RESP framing state machines (requests and
  * replies). One byte at a time, except bulk payloads which are skipped in
  * one step, so the cost on large values is a length check, not a scan.
  * Follows what redis-server accepts: "*N" with N <= 0 is an empty command,
  * inline lines end at LF with an optional CR, a bulk string needs "$". */
-#include "sim/live/resp_wire.h"
+#include "proxy/resp_wire.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* sim/live/resp_wire.h - incremental RESP framing for the fault proxy: a
+/* proxy/resp_wire.h - incremental RESP framing for the fault proxy: a
  * client's bytes into commands, a server's into replies (RESP2 and RESP3).
  * Pure functions over bytes and caller-owned state (no I/O, no allocation,
  * every length bounded), so a fuzz target can drive them. Not a decoder:

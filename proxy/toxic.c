@@ -1,7 +1,7 @@
-/* sim/live/toxic.c - toxic specs: names, defaults, bounds, and their
+/* proxy/toxic.c - toxic specs: names, defaults, bounds, and their
  * Toxiproxy JSON form. Attribute names and units follow Toxiproxy's README
  * (latency/jitter in ms, rate in KB/s, slicer delay in microseconds). */
-#include "sim/live/toxic.h"
+#include "proxy/toxic.h"
 
 #include <math.h>
 #include <stdarg.h>

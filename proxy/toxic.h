@@ -1,4 +1,4 @@
-/* sim/live/toxic.h - the faults the proxy applies to connections, as plain
+/* proxy/toxic.h - the faults the proxy applies to connections, as plain
  * data: the Toxiproxy toxic types (latency, bandwidth, slow_close, timeout,
  * reset_peer, slicer, limit_data) and faultline's protocol-aware
  * redis_command and pg_command. Defaults, validation, and the Toxiproxy JSON

@@ -6,12 +6,12 @@
 #include <stdio.h>
 
 #include "core/assert.h"
-#include "sim/sched.h"
 
 static const char *ctx_path;
 static const char *ctx_variant;
 static uint64_t ctx_seed;
-static const struct sched *ctx_sched;
+static assert_ctx_clock_fn *ctx_clock;
+static const void *ctx_clock_arg;
 
 static void assert_ctx_print(char *buf, size_t size)
 {
@@ -19,8 +19,8 @@ static void assert_ctx_print(char *buf, size_t size)
 	if (ctx_path != NULL)
 		n = snprintf(buf, size, "[replay: faultline replay %s --seed %" PRIu64 " --variant %s]",
 		             ctx_path, ctx_seed, ctx_variant ? ctx_variant : "hardened");
-	if (ctx_sched != NULL && n >= 0 && (size_t)n < size)
-		snprintf(buf + n, size - (size_t)n, " [t=%" PRIu64 "us]", sched_now_us(ctx_sched));
+	if (ctx_clock != NULL && n >= 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, " [t=%" PRIu64 "us]", ctx_clock(ctx_clock_arg));
 }
 
 void assert_ctx_install(void)
@@ -35,7 +35,8 @@ void assert_ctx_run(const char *path, const char *variant, uint64_t seed)
 	ctx_seed = seed;
 }
 
-void assert_ctx_sched(const struct sched *s)
+void assert_ctx_clock(assert_ctx_clock_fn *fn, const void *arg)
 {
-	ctx_sched = s;
+	ctx_clock = fn;
+	ctx_clock_arg = arg;
 }

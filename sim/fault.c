@@ -1,6 +1,6 @@
 /* sim/fault.c - the fault plan at run time: names of targets and kinds, and
  * the per-operation decision the simulated network asks for. Loading rules
- * from YAML is sim/scenario.c's job; applying a decision to a model is the
+ * from YAML is harness/scenario_load.c's job; applying a decision to a model is the
  * network's. fault_plan_decide sits on the hot path: no allocation, no
  * formatting, a few comparisons per rule. */
 #include "sim/fault.h"

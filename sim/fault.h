@@ -1,5 +1,5 @@
 /* sim/fault.h - the fault plan: which operations fail, when, how often, and
- * how. Rules come from a scenario file (sim/scenario.c); the simulated
+ * how. Rules come from a scenario file (harness/scenario_load.c); the simulated
  * network (sim/simnet.c) asks the plan about every operation it carries and
  * applies the answer's true effect to the models. Not for live mode's wire
  * faults, which the proxy applies. */

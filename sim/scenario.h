@@ -1,8 +1,7 @@
-/* sim/scenario.h - a scenario as loaded from its YAML file: which fixes it
- * exercises, the workload, the fault plan, the invariants, seeds and
- * simulated duration. Loading and validation live in sim/scenario.c
- * (libfyaml); the file format is documented in docs/scenarios.md. Running a
- * scenario is sim/runner.c's job, not this module's. */
+/* sim/scenario.h - the description of one world: which fixes it exercises,
+ * the workload, the fault plan, the invariants, seeds and simulated duration.
+ * Both worlds (sim/, live/) are built from it. Filled from YAML by
+ * harness/scenario_load.c (format: docs/scenarios.md); run by the harness. */
 #ifndef SIM_SCENARIO_H
 #define SIM_SCENARIO_H
 
@@ -23,6 +22,8 @@ enum fix_id {
 };
 
 /* "ratelimit", "quote-email", "webhook", "request-dedup", "stripe-customer" */
+/* The names, indexed by id (for listing them in messages). */
+extern const char *const fix_names[FIX_COUNT];
 const char *fix_name(enum fix_id f);
 bool fix_parse(const char *name, enum fix_id *out);
 
@@ -39,6 +40,7 @@ enum invariant_id {
 	INV_COUNT
 };
 
+extern const char *const invariant_names[INV_COUNT];
 const char *invariant_name(enum invariant_id i);
 bool invariant_parse(const char *name, enum invariant_id *out);
 
@@ -136,29 +138,7 @@ struct scenario {
 	struct fault_plan faults;
 };
 
-/* A loading error with its location. line and column are 1-based; 0 when
- * the error concerns the whole file (cannot open, not YAML). */
-struct scenario_error {
-	char file[256];
-	int line;
-	int column;
-	char message[256];        /* names the key, e.g. "unknown key 'sedes'" */
-};
-
-/* Loads and validates one scenario file. On success returns RESULT_OK and
- * *out (caller destroys); on failure RESULT_REJECT (bad file) or
- * RESULT_NOMEM with *err filled, *out untouched. */
-MUST_USE enum result scenario_load(const char *path, struct scenario **out,
-                                   struct scenario_error *err);
-/* The same from a buffer; name is used in messages. */
-MUST_USE enum result scenario_load_buffer(const char *name, const char *buf,
-                                          size_t len, struct scenario **out,
-                                          struct scenario_error *err);
 void scenario_destroy(struct scenario *sc); /* accepts NULL */
-
-/* "file:line:column: message" into buf. */
-void scenario_error_format(const struct scenario_error *err, char *buf,
-                           size_t size);
 
 /* The seed of the index-th run (0-based), from the list or the range. */
 uint64_t scenario_seed_at(const struct scenario *sc, size_t index);

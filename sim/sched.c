@@ -79,6 +79,12 @@ struct event_base *sched_base_new(enum sched_clock clock)
 	return base;
 }
 
+/* The assertion context's view of the clock (sim/assert_ctx.h). */
+static uint64_t sched_clock_now(const void *arg)
+{
+	return sched_now_us(arg);
+}
+
 struct sched *sched_create(struct event_base *base, enum sched_clock clock,
                            struct prng *rng)
 {
@@ -100,7 +106,7 @@ struct sched *sched_create(struct event_base *base, enum sched_clock clock,
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	assert_ctx_sched(s);
+	assert_ctx_clock(sched_clock_now, s);
 	return s;
 }
 
@@ -108,7 +114,7 @@ void sched_destroy(struct sched *s)
 {
 	if (s == NULL)
 		return;
-	assert_ctx_sched(NULL);
+	assert_ctx_clock(NULL, NULL);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		if (s->slots[i].ev != NULL)
 			event_free(s->slots[i].ev);

@@ -1,7 +1,7 @@
 /* sim/world_backend.h - the servers one run talks to, behind one table of
- * operations: the world (sim/world.c) gets its scheduler and ports here,
+ * operations: the world (harness/world.c) gets its scheduler and ports here,
  * seeds and reads the servers' state, and ends the run. Two of them: models
- * on a virtual clock (sim/world_sim.c), real servers (sim/world_live.c).
+ * on a virtual clock (sim/world_sim.c), real servers (live/world_live.c).
  * Not for the workload or the invariants: those stay in the world. */
 #ifndef SIM_WORLD_BACKEND_H
 #define SIM_WORLD_BACKEND_H
@@ -14,6 +14,10 @@
 #include "core/result.h"
 #include "sim/fault.h"
 #include "sim/scenario.h"
+
+/* The virtual wall clock's origin, a Unix time in seconds: simulated time 0
+ * is this instant for signatures, Stripe timestamps and Redis expiry. */
+#define WORLD_WALL_EPOCH_S 1750000000
 
 struct prng;
 struct sched;

@@ -1,7 +1,7 @@
 /* sim/world_sim.c - the simulated backend of a run: a virtual-clock
  * scheduler, the in-process models and the simulated network that carries
  * the scenario's faults. Reads of the final state go to the models directly.
- * Not for live servers (sim/world_live.c). */
+ * Not for live servers (live/world_live.c). */
 #include "sim/world_sim.h"
 
 #include <stdlib.h>
@@ -14,7 +14,6 @@
 #include "sim/models/stripe_model.h"
 #include "sim/sched.h"
 #include "sim/simnet.h"
-#include "sim/world.h"
 
 _Static_assert(SIMNET_REDIS_EPOCH_US == WORLD_WALL_EPOCH_S * 1000000ULL,
                "the Redis model's clock and the world's wall clock share an origin");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/scenario_load.h"
 #include "core/assert.h"
 #include "fuzz/fuzz.h"
 

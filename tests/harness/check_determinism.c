@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/paths.h"
-#include "sim/runner.h"
-#include "sim/scenario.h"
+#include "harness/paths.h"
+#include "harness/runner.h"
+#include "harness/scenario_load.h"
 
 static char *trace_of(const struct scenario *sc, enum variant v, uint64_t seed, size_t *len)
 {

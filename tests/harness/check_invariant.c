@@ -3,7 +3,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "sim/invariant.h"
+#include "harness/invariant.h"
 
 static struct history empty(void)
 {

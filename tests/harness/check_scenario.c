@@ -1,6 +1,6 @@
 /* tests/check_scenario.c - the scenario loader (every field, the defaults,
  * each class of error with its line:column, odd bytes in quote fields,
- * robustness on damaged input) and the PATH expansion of sim/paths.c.
+ * robustness on damaged input) and the PATH expansion of harness/paths.c.
  * Sample files live in tests/data/scenarios/{good,bad}. */
 #include <check.h>
 #include <errno.h>
@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/paths.h"
+#include "harness/paths.h"
 #include "sim/prng.h"
-#include "sim/scenario.h"
+#include "harness/scenario_load.h"
 
 #define DATA "tests/data/scenarios/"
 #define MS 1000ull

@@ -17,9 +17,9 @@
 
 #include <event2/event.h>
 
-#include "sim/live/curl_loop.h"
-#include "sim/live/mail_live.h"
-#include "sim/live/smtp_sink.h"
+#include "live/curl_loop.h"
+#include "live/mail_live.h"
+#include "live/smtp_sink.h"
 #include "sim/sched.h"
 
 #define LOOP_PASSES_MAX 100000

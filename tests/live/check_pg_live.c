@@ -17,7 +17,7 @@
 #include <libpq-fe.h>
 
 #include "core/sql.h"
-#include "sim/live/pg_live.h"
+#include "live/pg_live.h"
 #include "sim/sched.h"
 
 #define LOOP_PASSES_MAX 100000

@@ -15,7 +15,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
-#include "sim/live/redis_live.h"
+#include "live/redis_live.h"
 #include "sim/sched.h"
 
 #define LOOP_PASSES_MAX 100000

@@ -16,9 +16,9 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "sim/live/curl_loop.h"
-#include "sim/live/fake_stripe.h"
-#include "sim/live/stripe_live.h"
+#include "live/curl_loop.h"
+#include "live/fake_stripe.h"
+#include "live/stripe_live.h"
 #include "sim/sched.h"
 
 #define LOOP_PASSES_MAX 100000

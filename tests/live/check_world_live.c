@@ -1,6 +1,6 @@
 /* tests/check_world_live.c - live mode: how a scenario is scaled and its
- * faults sorted (sim/live_plan.c), server addresses, mail headers as
- * received, and whole seeds on the live backend (sim/world_live.c). The last
+ * faults sorted (live/live_plan.c), server addresses, mail headers as
+ * received, and whole seeds on the live backend (live/world_live.c). The last
  * group needs FAULTLINE_REDIS_URL and FAULTLINE_PG_URL (tests/live_run_test.sh
  * starts servers); without them it is left out and says so in one line. */
 #include <check.h>
@@ -12,11 +12,11 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
-#include "sim/live_plan.h"
+#include "live/live_plan.h"
 #include "sim/sched.h"
-#include "sim/scenario.h"
-#include "sim/world.h"
-#include "sim/world_live.h"
+#include "harness/scenario_load.h"
+#include "harness/world.h"
+#include "live/world_live.h"
 
 #define HEADERS_MAX 8
 

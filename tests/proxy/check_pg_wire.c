@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/live/pg_wire.h"
+#include "proxy/pg_wire.h"
 #include "sim/prng.h"
 
 #define WIRE_MAX (1u << 20)

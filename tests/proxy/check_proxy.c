@@ -23,10 +23,10 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
-#include "sim/live/control_api.h"
-#include "sim/live/pg_wire.h"
-#include "sim/live/proxy.h"
-#include "sim/live/resp_wire.h"
+#include "proxy/control_api.h"
+#include "proxy/pg_wire.h"
+#include "proxy/proxy.h"
+#include "proxy/resp_wire.h"
 #include "sim/sched.h"
 
 #define WAIT_MS 3000        /* the longest any test waits for an event */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/live/resp_wire.h"
+#include "proxy/resp_wire.h"
 #include "sim/prng.h"
 
 #define EVENTS_MAX 256

@@ -16,7 +16,7 @@
 #include <libpq-fe.h>
 
 #include "core/sql.h"
-#include "sim/live/pg_live.h"
+#include "live/pg_live.h"
 #include "sim/models/pg_model.h"
 #include "sim/models/redis_model.h"
 #include "tests/support/pg_scripts.h"

@@ -11,8 +11,8 @@
 
 #include <event2/event.h>
 
-#include "sim/scenario.h"
-#include "sim/world.h"
+#include "harness/scenario_load.h"
+#include "harness/world.h"
 
 /* Enough traffic that a leak of one op per request shows as hundreds of
  * kB per run (about 350 kB with the bug), far above the allocator's own

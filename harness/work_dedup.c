@@ -1,0 +1,191 @@
+/* harness/work_dedup.c - the request de-duplication workload: requests and
+ * their copies, and the attribution of each SET NX the server applied to the
+ * request that sent it (so a lost reply is told from a real duplicate). */
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "core/assert.h"
+#include "core/dedup.h"
+
+#include "harness/world_int.h"
+
+/* ---- request-dedup attribution ---------------------------------------------- */
+
+#define DD_TOKEN_MAX 64
+
+/* Which copy owns which dedup token: the first SET a dedup_check sends is
+ * issued inside the call, so the token is recorded then; later SETs of the
+ * same check (retries) carry the same token. */
+struct dd_token {
+	char token[DD_TOKEN_MAX];
+	size_t copy;              /* index in h.dd */
+};
+
+static uint64_t dd_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Open addressing over w->dd_tokens, 2 slots per copy: never full. */
+static struct dd_token *dd_token_slot(struct world *w, const char *token)
+{
+	size_t mask = w->dd_token_slots - 1;
+	for (size_t i = dd_hash(token) & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		struct dd_token *t = &w->dd_tokens[i];
+		if (t->token[0] == '\0' || strcmp(t->token, token) == 0)
+			return t;
+	}
+	ASSERT(!"dedup token table full");
+	return NULL;
+}
+
+void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
+                              const struct kv_reply *reply, uint64_t at_us)
+{
+	if (reply->type != KV_REPLY_STATUS || strlen(cmd->argv[2]) >= DD_TOKEN_MAX)
+		return; /* nil: the key existed; errors: nothing written */
+	struct dd_token *t = dd_token_slot(w, cmd->argv[2]);
+	if (t->token[0] == '\0')
+		return; /* not a token a copy sent */
+	struct hist_dd_request *r = &w->h.dd[t->copy];
+	if (!r->claimed) {
+		r->claimed = true;
+		r->claimed_us = at_us;
+	}
+}
+
+void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	if (w->dd_current != SIZE_MAX && cmd->argc >= 3 && kv_word_is(cmd->argv[0], "set") &&
+	    w->ndd_tokens < w->h.ndd && cmd->argv[2][0] != '\0' &&
+	    strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
+		struct dd_token *t = dd_token_slot(w, cmd->argv[2]);
+		if (t->token[0] == '\0') {
+			snprintf(t->token, sizeof t->token, "%s", cmd->argv[2]);
+			t->copy = w->dd_current;
+			w->ndd_tokens++;
+		}
+		w->dd_current = SIZE_MAX;
+	}
+	w->kv_inner.command(w->kv_inner.ctx, cmd, done, arg);
+}
+
+void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
+                              kv_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	w->kv_inner.transaction(w->kv_inner.ctx, ncmds, cmds, done, arg);
+}
+
+/* ---- request-dedup --------------------------------------------------------- */
+
+struct dd_req {
+	struct world *w;
+	size_t index;
+	uint32_t request;
+	char id[32];
+};
+
+static void dd_on_done(void *arg, enum result rc, enum dedup_verdict verdict, bool failed_open)
+{
+	struct dd_req *q = arg;
+	struct world *w = q->w;
+	struct hist_dd_request *r = &w->h.dd[q->index];
+	ASSERT(w->core_busy > 0);
+	w->core_busy--;
+	r->done = true;
+	r->end_us = world_now_us(w);
+	r->duplicate = rc == RESULT_OK && verdict == DEDUP_DUPLICATE;
+	r->failed_open = failed_open;
+	r->healthy = world_backend_faults(w, FAULT_TARGET_REDIS) == w->dd_reqs[q->request].first_faults;
+	if (rc == RESULT_UNHANDLED)
+		world_note_unhandled(w, "dedup request died");
+	world_request_end(w, "request-dedup", q->id, r->start_us,
+	            r->duplicate ? WO_DD_DUPLICATE : failed_open ? WO_DD_FAILED_OPEN : WO_DD_NEW);
+	world_work_free(w, q);
+}
+
+static void dd_start(void *arg)
+{
+	struct dd_req *q = arg;
+	struct world *w = q->w;
+	if (w->draining) {
+		world_work_free(w, q);
+		return;
+	}
+	struct hist_dd_request *r = &w->h.dd[q->index];
+	r->start_us = world_now_us(w);
+	r->seq = w->dd_seq++;
+	struct dd_request *lr = &w->dd_reqs[q->request];
+	if (!lr->started) {
+		lr->started = true;
+		lr->first_faults = world_backend_faults(w, FAULT_TARGET_REDIS);
+	}
+	world_request_begin(w, "request-dedup", q->id);
+	char key[32];
+	world_name1(key, sizeof key, "req-", q->request);
+	w->dd_current = q->index;
+	w->core_busy++;
+	dedup_check(w->dd, key, dd_on_done, q);
+	w->dd_current = SIZE_MAX;
+}
+
+void dd_schedule(struct world *w)
+{
+	const struct scenario *sc = w->sc;
+	uint32_t per = 1 + sc->dedup.duplicates;
+	size_t total = (size_t)sc->dedup.requests * per;
+	ASSERT(total <= WORLD_REQUESTS_MAX);
+	w->dd_reqs = calloc(sc->dedup.requests ? sc->dedup.requests : 1, sizeof *w->dd_reqs);
+	w->h.dd = calloc(total ? total : 1, sizeof *w->h.dd);
+	ASSERT(w->dd_reqs != NULL && w->h.dd != NULL);
+	w->h.ndd = total;
+	w->h.dd_ttl_us = sc->dedup.ttl_us;
+	w->dd_token_slots = 2;
+	while (w->dd_token_slots < 2 * total)
+		w->dd_token_slots *= 2;
+	w->dd_tokens = calloc(w->dd_token_slots, sizeof *w->dd_tokens);
+	ASSERT(w->dd_tokens != NULL);
+	size_t k = 0;
+	for (uint32_t i = 0; i < sc->dedup.requests; i++) {
+		uint64_t first = world_uniform_us(w, sc->dedup.spread_us);
+		for (uint32_t c = 0; c < per; c++, k++) {
+			struct dd_req *q = world_work_new(w, sizeof *q);
+			q->w = w;
+			q->index = k;
+			q->request = i;
+			world_name2(q->id, sizeof q->id, "req-", i, c, "");
+			w->h.dd[k].request = i;
+			uint64_t at = c == 0 ? first : first + world_uniform_us(w, sc->dedup.duplicate_delay_us);
+			world_arrival_add(w, at, dd_start, q);
+		}
+	}
+}
+
+void dd_count_let_through(struct world *w)
+{
+	/* True duplicates (a later copy within the TTL of the first) accepted
+	 * while the check could not work: the price of failing open, reported
+	 * rather than hidden. */
+	for (size_t i = 0; i < w->h.ndd; i++) {
+		const struct hist_dd_request *r = &w->h.dd[i];
+		if (!r->done || r->duplicate)
+			continue;
+		/* The copies of a request sit together in h.dd (dd_schedule). */
+		size_t per = 1 + w->sc->dedup.duplicates;
+		size_t base = (size_t)r->request * per;
+		const struct hist_dd_request *first = NULL;
+		for (size_t j = base; j < base + per && j < w->h.ndd; j++) {
+			const struct hist_dd_request *c = &w->h.dd[j];
+			if (c->done && (first == NULL || c->seq < first->seq))
+				first = c;
+		}
+		if (first != NULL && first != r && r->start_us < first->start_us + w->h.dd_ttl_us)
+			w->out->duplicates_let_through++;
+	}
+}

@@ -1,0 +1,116 @@
+/* harness/world_int.h - what the files of one run share: struct world, its
+ * per-fix state and the helpers every workload uses. Private to harness/world*.c
+ * and harness/work_*.c; the outside sees harness/world.h. */
+#ifndef HARNESS_WORLD_INT_H
+#define HARNESS_WORLD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/env.h"
+#include "harness/world.h"
+#include "sim/prng.h"
+#include "sim/sched.h"
+#include "sim/world_backend.h"
+
+#define WEBHOOK_SECRET "whsec_faultline_simulated_endpoint"
+#define WEBHOOK_BAD_SECRET "whsec_not_the_endpoint_secret"
+#define WORLD_USERS_MAX 100000
+#define WORLD_REQUESTS_MAX 1000000   /* requests of one fix in one run */
+#define WORLD_DRAIN_US (24ULL * 3600 * 1000000) /* bound on the shutdown drain */
+#define QUOTE_RESEND_GAP_US 100000   /* a user clicks "send" again after 100 ms */
+#define PROBE_MARGIN_US 5000000      /* the probe comes 5 s after the window */
+#define WORLD_WORK_MAX (4ULL * WORLD_REQUESTS_MAX) /* work contexts alive at once */
+#define WORLD_ARRIVALS_MAX (8ULL * WORLD_REQUESTS_MAX) /* requests of all fixes in one run */
+#define WORLD_LIVE_DRAIN_US 2000000  /* real clock: longest shutdown drain */
+#define WORLD_LIVE_DRAIN_SLICE_US 10000
+
+enum prng_stream { STREAM_TIES = 1, STREAM_NET, STREAM_WORK, STREAM_CORE };
+
+struct rl_user {
+	uint32_t inflight;
+};
+
+struct dd_request {
+	bool started;
+	uint64_t first_faults;       /* Redis faults when its first copy started */
+};
+
+struct wh_event {
+	uint32_t handlers;           /* deliveries being handled right now */
+	bool seen_handled;
+};
+
+struct world {
+	const struct world_config *cfg;
+	const struct scenario *sc;
+	struct prng root, ties, net, work, corerng;
+	struct trace *tr;
+	struct sched *s;              /* the backend's */
+	uint64_t t0_us;               /* the scheduler's time when the run began */
+	struct world_backend be;
+	struct world_sim *sim;        /* when the config names no backend */
+	bool opened;                  /* be.ops->open was called */
+	struct core_env env;
+	struct ratelimit *rl;
+	struct dedup *dd;
+	struct quote_email *qe;
+	struct webhook *wh;
+	struct customer *cu;
+	struct history h;
+	struct fault_plan plan;       /* this run's copy: counters are per run */
+	struct world_result *out;
+	bool draining;
+	/* per-fix state */
+	struct rl_user *rl_users;
+	struct dd_request *dd_reqs;
+	uint64_t dd_seq;
+	struct wh_event *wh_events;
+	struct dd_token *dd_tokens;   /* hash table, dd_token_slots entries */
+	size_t dd_token_slots;
+	size_t ndd_tokens;
+	size_t dd_current;            /* copy whose dedup_check is being called */
+	struct kv_port kv_inner;      /* the backend's kv port, behind the dedup wrapper */
+	uint32_t *cu_inflight;
+	size_t cap_rl, cap_rl_ttl, cap_rl_incr, cap_dd;
+	uint64_t inflight_requests;
+	uint64_t core_busy;           /* calls into core not yet answered */
+	struct work_hdr *works;       /* every live work context */
+	uint64_t nwork;
+	struct arrival *arrivals;     /* the workload, sorted by time once built */
+	size_t narrivals, cap_arrivals;
+	size_t arrival_next;          /* first arrival not yet handed to sched */
+	size_t arrival_pending;       /* handed over and not yet run */
+};
+
+void cu_schedule(struct world *w);
+void cu_snapshot(struct world *w);
+void dd_count_let_through(struct world *w);
+void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg);
+void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
+                              kv_done_fn *done, void *arg);
+void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
+                              const struct kv_reply *reply, uint64_t at_us);
+void dd_schedule(struct world *w);
+void qe_schedule(struct world *w);
+void qe_snapshot(struct world *w);
+void rl_schedule(struct world *w);
+void wh_schedule(struct world *w);
+void wh_snapshot(struct world *w);
+void world_arrival_add(struct world *w, uint64_t at_us, sched_fn *fn, void *arg);
+uint64_t world_backend_faults(struct world *w, enum fault_target t);
+void *world_hist_push(void **arr, size_t *n, size_t *cap, size_t size);
+void world_name1(char *buf, size_t size, const char *prefix, uint64_t a);
+void world_name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b,
+                  const char *suffix);
+void world_note_unhandled(struct world *w, const char *what);
+uint64_t world_now_us(const struct world *w);
+void world_request_begin(struct world *w, const char *fix, const char *id);
+void world_request_end(struct world *w, const char *fix, const char *id,
+                        uint64_t start_us, enum world_outcome o);
+uint64_t world_uniform_us(struct world *w, uint64_t max_us);
+void world_work_free(struct world *w, void *ctx);
+void *world_work_new(struct world *w, size_t size);
+
+#endif
