@@ -1,6 +1,7 @@
 /* harness/invariant_customer.c - Stripe customer get-or-create's contract: every
  * customer created is the one mapped to its user. */
 #include "harness/invariant.h"
+
 #include <string.h>
 
 #include "harness/invariant_int.h"

@@ -1,6 +1,7 @@
 /* harness/invariant_dedup.c - request de-duplication's contracts: no first request
  * rejected, and duplicates stopped while Redis is healthy. */
 #include "harness/invariant.h"
+
 #include <stdlib.h>
 
 #include "harness/invariant_int.h"

@@ -1,6 +1,7 @@
 /* harness/invariant_ratelimit.c - the rate limiter's contract: a fixed window of N
  * requests per W, and no user locked out. */
 #include "harness/invariant.h"
+
 #include <stdlib.h>
 
 #include "harness/invariant_int.h"

@@ -77,7 +77,8 @@ struct loader {
 
 void scn_names_join(char *buf, size_t size, const char *const *names, size_t n);
 bool scn_text_is(const char *s, size_t len, const char *word);
-int scn_text_printf(char *buf, size_t size, const char *fmt, ...);
+int scn_text_printf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 bool scn_byte_graphic(unsigned char c);
 bool scn_byte_not_control(unsigned char c);
 bool scn_byte_op(unsigned char c);

@@ -41,23 +41,6 @@ static const char *const webhook_ops[] = {"deliver"};
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* snprintf for messages and paths, where cutting a long text short is the
- * intended outcome (vsnprintf keeps -Wformat-truncation quiet about it). */
-__attribute__((format(printf, 3, 4)))
-int scn_text_printf(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int w = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return w;
-}
-
-bool scn_text_is(const char *s, size_t len, const char *word)
-{
-	return strlen(word) == len && memcmp(s, word, len) == 0;
-}
-
 static bool op_known(enum fault_target t, const char *op, size_t len)
 {
 	const char *const *ops = NULL;
@@ -91,19 +74,6 @@ static bool op_known(enum fault_target t, const char *op, size_t len)
 			return true;
 	}
 	return false;
-}
-
-/* "a, b, c" into buf, cut to fit. */
-void scn_names_join(char *buf, size_t size, const char *const *names, size_t n)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && used < size; i++) {
-		int w = scn_text_printf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
-		if (w < 0)
-			break;
-		used += (size_t)w;
-	}
 }
 
 static void op_expected(enum fault_target t, char *buf, size_t size)

@@ -2,6 +2,7 @@
  * small tree that keeps every node's line:column, and typed reads of its
  * scalars and mappings that scn_fail with the node's location. */
 #include "harness/scenario_load.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <libfyaml.h>
@@ -751,4 +752,36 @@ const struct ynode *scn_map_get(const struct loader *ld, const struct ynode *n,
 		k = scn_ynext(ld, v);
 	}
 	return NULL;
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+/* snprintf for messages and paths, where cutting a long text short is the
+ * intended outcome (vsnprintf keeps -Wformat-truncation quiet about it). */
+__attribute__((format(printf, 3, 4)))
+int scn_text_printf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int w = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return w;
+}
+
+bool scn_text_is(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(s, word, len) == 0;
+}
+
+/* "a, b, c" into buf, cut to fit. */
+void scn_names_join(char *buf, size_t size, const char *const *names, size_t n)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < size; i++) {
+		int w = scn_text_printf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
 }

@@ -2,6 +2,7 @@
  * purchases per user and the final mappings and customers read back from the
  * servers, for the orphan check. */
 #include <stdlib.h>
+
 #include <string.h>
 #include <event2/event.h>
 

@@ -2,6 +2,7 @@
  * their copies, and the attribution of each SET NX the server applied to the
  * request that sent it (so a lost reply is told from a real duplicate). */
 #include <stdlib.h>
+
 #include <string.h>
 #include <event2/event.h>
 

@@ -2,6 +2,7 @@
  * customer data, resends, and the reading back of every message the mail
  * server received (its headers, its recipient, its quote reference). */
 #include <stdlib.h>
+
 #include <string.h>
 #include <event2/event.h>
 

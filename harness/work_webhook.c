@@ -2,6 +2,7 @@
  * concurrent copies, retries on Stripe's schedule, bad signatures and stale
  * deliveries, and what each answer and the final orders say. */
 #include <stdlib.h>
+
 #include <string.h>
 
 #include "core/assert.h"

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <event2/event.h>
 
 #include "core/assert.h"
@@ -25,281 +24,6 @@
 #include "sim/world_sim.h"
 
 #include "harness/world_int.h"
-
-
-
-static const char *const outcome_names[WO_COUNT] = {
-	[WO_RL_ALLOWED] = "ratelimit.allowed", [WO_RL_REJECTED] = "ratelimit.rejected",
-	[WO_RL_ERROR] = "ratelimit.error", [WO_DD_NEW] = "dedup.new",
-	[WO_DD_DUPLICATE] = "dedup.duplicate", [WO_DD_FAILED_OPEN] = "dedup.failed_open",
-	[WO_QE_SENT] = "quote.sent", [WO_QE_INVALID] = "quote.invalid",
-	[WO_QE_ALREADY_SENT] = "quote.already_sent", [WO_QE_FAILED] = "quote.failed",
-	[WO_QE_UNHANDLED] = "quote.unhandled", [WO_WH_2XX] = "webhook.2xx",
-	[WO_WH_4XX] = "webhook.4xx", [WO_WH_5XX] = "webhook.5xx",
-	[WO_WH_TIMEOUT] = "webhook.timeout", [WO_WH_CONN_ERROR] = "webhook.conn_error",
-	[WO_WH_GAVE_UP] = "webhook.gave_up", [WO_CU_OK] = "customer.ok",
-	[WO_CU_ERROR] = "customer.error",
-};
-
-const char *world_outcome_name(enum world_outcome o)
-{
-	ASSERT((unsigned)o < WO_COUNT);
-	return outcome_names[o];
-}
-
-static const char *const tag_names[WT_COUNT] = {
-	[WT_RATELIMIT] = "[RateLimit]", [WT_EMAIL] = "[Email]", [WT_WEBHOOK] = "[Webhook]",
-	[WT_DEDUP] = "[Dedup]", [WT_STRIPE] = "[Stripe]", [WT_OTHER] = "[other]",
-};
-
-const char *world_tag_name(enum world_tag t)
-{
-	ASSERT((unsigned)t < WT_COUNT);
-	return tag_names[t];
-}
-
-/* ---- small helpers ------------------------------------------------------ */
-
-/* "<prefix><a>" and "<prefix><a>#<b><suffix>": the keys and ids every
- * simulated request carries, built without printf (a hot path; see
- * core/fmt.h). */
-void world_name1(char *buf, size_t size, const char *prefix, uint64_t a)
-{
-	struct fmt f;
-	fmt_init(&f, buf, size);
-	fmt_str(&f, prefix);
-	fmt_u64(&f, a);
-	ASSERT(!f.cut);
-}
-
-void world_name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b,
-                  const char *suffix)
-{
-	struct fmt f;
-	fmt_init(&f, buf, size);
-	fmt_str(&f, prefix);
-	fmt_u64(&f, a);
-	fmt_mem(&f, "#", 1);
-	fmt_u64(&f, b);
-	fmt_str(&f, suffix);
-	ASSERT(!f.cut);
-}
-
-uint64_t world_now_us(const struct world *w)
-{
-	return sched_now_us(w->s) - w->t0_us;
-}
-
-uint64_t world_backend_faults(struct world *w, enum fault_target t)
-{
-	return w->be.ops->fault_count(w->be.ctx, t);
-}
-
-/* ---- work contexts ---------------------------------------------------------- */
-
-/* Every request context and pending read is a work context, linked here so
- * that a real-clock run knows when it is done (none left) and can free
- * those whose timers it drops at the end. */
-struct work_hdr {
-	struct work_hdr *prev, *next;
-	max_align_t align[];          /* the context follows, aligned */
-};
-
-void *world_work_new(struct world *w, size_t size)
-{
-	ASSERT(w->nwork < WORLD_WORK_MAX);
-	struct work_hdr *h = calloc(1, sizeof *h + size);
-	ASSERT(h != NULL);
-	h->next = w->works;
-	if (w->works != NULL)
-		w->works->prev = h;
-	w->works = h;
-	w->nwork++;
-	return h->align;
-}
-
-void world_work_free(struct world *w, void *ctx)
-{
-	struct work_hdr *h = (struct work_hdr *)((char *)ctx - offsetof(struct work_hdr, align));
-	ASSERT(w->nwork > 0);
-	if (h->prev != NULL)
-		h->prev->next = h->next;
-	else
-		w->works = h->next;
-	if (h->next != NULL)
-		h->next->prev = h->prev;
-	w->nwork--;
-	free(h);
-	/* On a real clock nothing else would end the run: the servers'
-	 * connections keep the event loop alive. */
-	if (w->nwork == 0 && w->be.real_clock && !w->draining)
-		sched_stop(w->s);
-}
-
-/* Frees the contexts left when timers were dropped (real clock only). */
-static void work_free_all(struct world *w)
-{
-	for (uint64_t guard = 0; w->works != NULL; guard++) {
-		ASSERT(guard < WORLD_WORK_MAX);
-		struct work_hdr *h = w->works;
-		w->works = h->next;
-		free(h);
-	}
-	w->nwork = 0;
-}
-
-/* ---- arrivals --------------------------------------------------------------- */
-
-/* The workload's requests, fed to the scheduler an instant at a time. All
- * arrival times are drawn up front (so the seed alone decides them), but
- * scheduling every request at the start would keep tens of thousands of
- * timers in the scheduler's heap for the whole run, and every timer of the
- * run would pay for that depth. The feed hands over only the arrivals of
- * the next arrival instant; each still gets its own timer and random tie
- * key, so simultaneous requests interleave by seed as before. */
-struct arrival {
-	uint64_t at_us;               /* since the run began */
-	uint64_t seq;                 /* order of world_arrival_add: ties sort stably */
-	sched_fn *fn;
-	void *arg;
-	struct world *w;
-};
-
-void world_arrival_add(struct world *w, uint64_t at_us, sched_fn *fn, void *arg)
-{
-	ASSERT(w->arrival_next == 0);    /* the feed has not started */
-	ASSERT(w->arrival_pending == 0);
-	if (w->narrivals == w->cap_arrivals) {
-		size_t ncap = w->cap_arrivals ? 2 * w->cap_arrivals : 256;
-		ASSERT(ncap <= WORLD_ARRIVALS_MAX);
-		struct arrival *n = realloc(w->arrivals, ncap * sizeof *n);
-		ASSERT(n != NULL);
-		w->arrivals = n;
-		w->cap_arrivals = ncap;
-	}
-	w->arrivals[w->narrivals] = (struct arrival){.at_us = at_us, .seq = w->narrivals,
-	                                             .fn = fn, .arg = arg, .w = w};
-	w->narrivals++;
-}
-
-static int arrival_cmp(const void *pa, const void *pb)
-{
-	const struct arrival *a = pa, *b = pb;
-	if (a->at_us != b->at_us)
-		return a->at_us < b->at_us ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-static void arrival_on_due(void *arg);
-
-/* Hands the next instant's arrivals to the scheduler. */
-static void arrival_feed(struct world *w)
-{
-	ASSERT(w->arrival_pending == 0);
-	if (w->arrival_next == w->narrivals)
-		return;
-	uint64_t at = w->arrivals[w->arrival_next].at_us;
-	uint64_t now = world_now_us(w);
-	uint64_t delay = at > now ? at - now : 0;
-	while (w->arrival_next < w->narrivals && w->arrivals[w->arrival_next].at_us == at) {
-		sched_after(w->s, delay, arrival_on_due, &w->arrivals[w->arrival_next]);
-		w->arrival_next++;
-		w->arrival_pending++;
-	}
-}
-
-static void arrival_on_due(void *arg)
-{
-	struct arrival *a = arg;
-	struct world *w = a->w;
-	ASSERT(w->arrival_pending > 0);
-	if (--w->arrival_pending == 0)
-		arrival_feed(w);
-	a->fn(a->arg);
-}
-
-static void arrivals_start(struct world *w)
-{
-	if (w->narrivals > 1)
-		qsort(w->arrivals, w->narrivals, sizeof *w->arrivals, arrival_cmp);
-	arrival_feed(w);
-}
-
-uint64_t world_uniform_us(struct world *w, uint64_t max_us)
-{
-	return max_us ? prng_below(&w->work, max_us + 1) : 0;
-}
-
-static bool fix_on(const struct world *w, enum fix_id f)
-{
-	return (w->sc->fixes & (1u << f)) != 0;
-}
-
-void world_request_begin(struct world *w, const char *fix, const char *id)
-{
-	w->h.requests++;
-	w->inflight_requests++;
-	if (TRACE_ON(w->tr)) {
-		trace_begin(w->tr, world_now_us(w), "request");
-		trace_str(w->tr, "fix", fix);
-		trace_str(w->tr, "id", id);
-		trace_end(w->tr);
-	}
-}
-
-void world_request_end(struct world *w, const char *fix, const char *id,
-                        uint64_t start_us, enum world_outcome o)
-{
-	uint64_t took = world_now_us(w) - start_us;
-	ASSERT(w->inflight_requests > 0);
-	w->inflight_requests--;
-	if (w->draining)
-		return; /* answered by the shutdown, after the checks */
-	w->h.requests_done++;
-	w->out->outcomes[o]++;
-	report_hist_add(w->out->latency_hist, took);
-	if (took > WORLD_REQUEST_DEADLINE_US) {
-		if (w->h.hung++ == 0) {
-			w->h.first_hung_us = world_now_us(w);
-			snprintf(w->h.first_hung, sizeof w->h.first_hung,
-			         "%s request %s answered after %llu ms", fix, id,
-			         (unsigned long long)(took / 1000));
-		}
-	}
-	if (TRACE_ON(w->tr)) {
-		trace_begin(w->tr, world_now_us(w), "response");
-		trace_str(w->tr, "fix", fix);
-		trace_str(w->tr, "id", id);
-		trace_str(w->tr, "outcome", outcome_names[o]);
-		trace_uint(w->tr, "took_us", took);
-		trace_end(w->tr);
-	}
-}
-
-void world_note_unhandled(struct world *w, const char *what)
-{
-	if (w->h.unhandled++ == 0) {
-		w->h.first_unhandled_us = world_now_us(w);
-		snprintf(w->h.first_unhandled, sizeof w->h.first_unhandled, "%s", what);
-	}
-}
-
-/* Grows a history array by one element, bounded. */
-void *world_hist_push(void **arr, size_t *n, size_t *cap, size_t size)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		ASSERT(ncap <= WORLD_REQUESTS_MAX * 4);
-		void *na = realloc(*arr, ncap * size);
-		ASSERT(na != NULL);
-		*arr = na;
-		*cap = ncap;
-	}
-	void *slot = (char *)*arr + *n * size;
-	memset(slot, 0, size);
-	(*n)++;
-	return slot;
-}
 
 /* ---- env: clock and log -------------------------------------------------- */
 
@@ -467,7 +191,7 @@ static enum result world_build(struct world *w)
 	w->env.log = (struct log_port){.ctx = w, .write = env_log};
 
 	const enum variant *v = cfg->variants;
-	if (fix_on(w, FIX_RATELIMIT)) {
+	if (world_fix_on(w, FIX_RATELIMIT)) {
 		struct ratelimit_config c = {.variant = v[FIX_RATELIMIT],
 		                             .limit = sc->ratelimit.limit,
 		                             .window_ms = sc->ratelimit.window_us / 1000,
@@ -475,25 +199,25 @@ static enum result world_build(struct world *w)
 		if ((w->rl = ratelimit_create(&w->env, &c)) == NULL)
 			return RESULT_NOMEM;
 	}
-	if (fix_on(w, FIX_DEDUP)) {
+	if (world_fix_on(w, FIX_DEDUP)) {
 		struct dedup_config c = {.variant = v[FIX_DEDUP], .ttl_ms = sc->dedup.ttl_us / 1000};
 		if ((w->dd = dedup_create(&w->env, &c)) == NULL)
 			return RESULT_NOMEM;
 	}
-	if (fix_on(w, FIX_QUOTE_EMAIL)) {
+	if (world_fix_on(w, FIX_QUOTE_EMAIL)) {
 		struct quote_email_config c = {.variant = v[FIX_QUOTE_EMAIL],
 		                               .from_address = "quotes@faultline.invalid",
 		                               .from_name = "Faultline Quotes"};
 		if ((w->qe = quote_email_create(&w->env, &c)) == NULL)
 			return RESULT_NOMEM;
 	}
-	if (fix_on(w, FIX_WEBHOOK)) {
+	if (world_fix_on(w, FIX_WEBHOOK)) {
 		struct webhook_config c = {.variant = v[FIX_WEBHOOK], .secret = WEBHOOK_SECRET,
 		                           .tolerance_s = STRIPE_SIG_TOLERANCE_S};
 		if ((w->wh = webhook_create(&w->env, &c)) == NULL)
 			return RESULT_NOMEM;
 	}
-	if (fix_on(w, FIX_CUSTOMER)) {
+	if (world_fix_on(w, FIX_CUSTOMER)) {
 		struct customer_config c = {.variant = v[FIX_CUSTOMER], .retries_max = 5,
 		                            .backoff_ms = 100};
 		if ((w->cu = customer_create(&w->env, &c)) == NULL)
@@ -504,17 +228,17 @@ static enum result world_build(struct world *w)
 
 static void world_schedule(struct world *w)
 {
-	if (fix_on(w, FIX_RATELIMIT))
+	if (world_fix_on(w, FIX_RATELIMIT))
 		rl_schedule(w);
-	if (fix_on(w, FIX_DEDUP))
+	if (world_fix_on(w, FIX_DEDUP))
 		dd_schedule(w);
-	if (fix_on(w, FIX_QUOTE_EMAIL))
+	if (world_fix_on(w, FIX_QUOTE_EMAIL))
 		qe_schedule(w);
-	if (fix_on(w, FIX_WEBHOOK))
+	if (world_fix_on(w, FIX_WEBHOOK))
 		wh_schedule(w);
-	if (fix_on(w, FIX_CUSTOMER))
+	if (world_fix_on(w, FIX_CUSTOMER))
 		cu_schedule(w);
-	arrivals_start(w);
+	world_arrivals_start(w);
 	w->be.ops->start_faults(w->be.ctx);
 }
 
@@ -535,13 +259,13 @@ static enum result world_check(struct world *w)
 		}
 		w->h.hung += w->inflight_requests;
 	}
-	if (fix_on(w, FIX_QUOTE_EMAIL))
+	if (world_fix_on(w, FIX_QUOTE_EMAIL))
 		qe_snapshot(w);
-	if (fix_on(w, FIX_WEBHOOK))
+	if (world_fix_on(w, FIX_WEBHOOK))
 		wh_snapshot(w);
-	if (fix_on(w, FIX_CUSTOMER))
+	if (world_fix_on(w, FIX_CUSTOMER))
 		cu_snapshot(w);
-	if (fix_on(w, FIX_DEDUP))
+	if (world_fix_on(w, FIX_DEDUP))
 		dd_count_let_through(w);
 	for (int i = 0; i < INV_COUNT; i++) {
 		if (!(sc->invariants & (1u << i)))
@@ -615,7 +339,7 @@ static void world_free(struct world *w)
 		w->be.ops->close(w->be.ctx);
 	world_sim_destroy(w->sim);
 	/* Contexts whose timers the closed scheduler dropped. */
-	work_free_all(w);
+	world_work_free_all(w);
 	free(w->rl_users);
 	free(w->arrivals);
 	free(w->dd_reqs);
@@ -651,7 +375,7 @@ enum result world_run(const struct world_config *cfg, struct world_result *out)
 			trace_str(w->tr, "scenario", w->sc->name);
 			trace_uint(w->tr, "seed", cfg->seed);
 			for (int f = 0; f < FIX_COUNT; f++) {
-				if (fix_on(w, (enum fix_id)f))
+				if (world_fix_on(w, (enum fix_id)f))
 					trace_str(w->tr, fix_name((enum fix_id)f),
 					          variant_name(cfg->variants[f]));
 			}

@@ -113,4 +113,11 @@ uint64_t world_uniform_us(struct world *w, uint64_t max_us);
 void world_work_free(struct world *w, void *ctx);
 void *world_work_new(struct world *w, size_t size);
 
+/* Frees every work context still alive (the end of a run). */
+void world_work_free_all(struct world *w);
+/* Hands the first instant of the sorted workload to the scheduler. */
+void world_arrivals_start(struct world *w);
+/* Whether the scenario exercises fix f. */
+bool world_fix_on(const struct world *w, enum fix_id f);
+
 #endif

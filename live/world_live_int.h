@@ -220,4 +220,9 @@ enum result live_snapshot(void *ctx, char *err, size_t errsize);
 void wl_reader_break(struct world_live *wl);
 enum result wl_reader_open(struct world_live *wl, char *err, size_t errsize);
 
+/* Frees an op that was answered (or never started). */
+void wl_lop_free(struct lop *op);
+/* Delivers an op's outcome to its caller, once. */
+void wl_lop_answer(struct lop *op);
+
 #endif
