@@ -123,8 +123,9 @@ run_mutant() { # worker-dir patch
 		killed_by="build failed"
 	else
 		set +e
-		(cd "$w" && timeout "$timeout_s" build/faultline matrix --quiet --report "$run" scenarios/) \
-			>>"$log" 2>&1
+		# The braces keep bash's "Segmentation fault" notice out of the output.
+		{ (cd "$w" && timeout "$timeout_s" build/faultline matrix --quiet --report "$run" scenarios/) \
+			>>"$log" 2>&1; } 2>/dev/null
 		rc=$?
 		set -e
 		local cells=$run/cells diff
@@ -133,11 +134,16 @@ run_mutant() { # worker-dir patch
 		else
 			: >"$cells"
 		fi
-		diff=$(diff "$out/baseline/cells" "$cells" | sed -n 's/^< \(.*\)/\1 no longer violated/p; s/^> \(.*\)/\1 newly violated/p' |
-			sort | head -1 || true)
+		# Cells newly violated first: they name the contract the mutant broke.
+		diff=$(diff "$out/baseline/cells" "$cells" |
+			sed -n 's/^> \(.*\)/1 \1 newly violated/p; s/^< \(.*\)/2 \1 no longer violated/p' |
+			sort | head -1 | cut -d' ' -f2- || true)
 		if [ "$rc" -eq 124 ]; then
 			status=timeout
 			killed_by="no answer in ${timeout_s} s"
+		elif [ "$rc" -gt 128 ]; then
+			status=killed
+			killed_by="crashed: signal $((rc - 128)) (exit $rc, baseline $base_rc)"
 		elif [ -n "$diff" ]; then
 			status=killed
 			killed_by=$diff

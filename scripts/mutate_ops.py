@@ -9,7 +9,7 @@ scripts/mutants.sh to run. Not a runner and not a judge.
 
 Operators, one mutant per site:
   rel    a relational operator flipped: < <=, <= <, > >=, >= >, == !=, != ==
-  logic  && and || swapped
+  logic  && and || swapped (operands parenthesised: the tree keeps its shape)
   const  an integer literal n written n+1 (an off-by-one constant)
   drop   a call statement replaced by (void)0
   neg    an if condition negated (the same as swapping its branches)
@@ -134,8 +134,13 @@ class Collector:
                                 self.add(s, s + len(op), REL_FLIP[op], "rel", func,
                                          f"`{op}` -> `{REL_FLIP[op]}`")
                             elif op in LOGIC_FLIP:
-                                self.add(s, s + len(op), LOGIC_FLIP[op], "logic", func,
-                                         f"`{op}` -> `{LOGIC_FLIP[op]}`")
+                                # Parenthesised, so the tree keeps its shape:
+                                # `a || b && c` flipped is `a || ((b) || (c))`.
+                                a, b = node.extent.start.offset, node.extent.end.offset
+                                lhs = self.text(a, kids[0].extent.end.offset)
+                                rhs = self.text(kids[1].extent.start.offset, b)
+                                self.add(a, b, f"(({lhs}) {LOGIC_FLIP[op]} ({rhs}))", "logic",
+                                         func, f"`{op}` -> `{LOGIC_FLIP[op]}`")
                         break
         elif kind == K.INTEGER_LITERAL and in_file(node, self.path):
             toks = list(node.get_tokens())
@@ -191,9 +196,9 @@ def collect(core_dir):
             if fn.spelling not in SKIP_FUNCS:
                 col.visit(fn, None, fn.spelling)
         seen = set()
-        for site in sorted(col.sites, key=lambda x: (x.start, x.kind)):
-            if (site.start, site.kind) not in seen:
-                seen.add((site.start, site.kind))
+        for site in sorted(col.sites, key=lambda x: (x.start, x.end, x.kind)):
+            if (site.start, site.end, site.kind) not in seen:
+                seen.add((site.start, site.end, site.kind))
                 sites.append(site)
     return sites
 
