@@ -178,3 +178,11 @@ endif
 	$(Q)rm -rf $(BUILD)/valgrind-report
 	$(Q)valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
 		--error-exitcode=1 $(BIN) matrix --quiet --report $(BUILD)/valgrind-report scenarios/
+
+# ---- mutation score (docs/mutants.md) ----------------------------------------
+#   make mutants   hand-written (tests/mutants/) and operator mutants of core/
+#                  against the standard suite: build/mutants.json, build/mutants.md
+MUTANTS_JOBS ?= 2
+.PHONY: mutants
+mutants:
+	$(Q)scripts/mutants.sh -j $(MUTANTS_JOBS)
