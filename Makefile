@@ -185,4 +185,5 @@ endif
 MUTANTS_JOBS ?= 2
 .PHONY: mutants
 mutants:
+	$(Q)scripts/deps.sh mutants
 	$(Q)scripts/mutants.sh -j $(MUTANTS_JOBS)

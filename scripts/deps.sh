@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the Debian packages faultline needs, when missing.
 # Idempotent and quiet when everything is present. Needs root (or sudo) only
-# when something has to be installed. Usage: scripts/deps.sh [build|live|all|bench]
+# when something has to be installed. Usage: scripts/deps.sh [build|live|all|bench|mutants]
 set -euo pipefail
 
 what=${1:-build}
@@ -12,12 +12,14 @@ build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-d
 live_pkgs=(redis-server redis-tools postgresql postgresql-client
            libxml2-utils chromium)
 bench_pkgs=(haproxy)   # make bench: the reference proxy next to faultline's
+mutants_pkgs=(python3-clang patch)  # make mutants: libclang for the operator pass
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}") ;;
   live|all) pkgs=("${build_pkgs[@]}" "${live_pkgs[@]}") ;;
   bench) pkgs=("${build_pkgs[@]}" "${live_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|live|all|bench]" >&2; exit 2 ;;
+  mutants) pkgs=("${build_pkgs[@]}" "${mutants_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|live|all|bench|mutants]" >&2; exit 2 ;;
 esac
 
 missing=()
