@@ -30,6 +30,7 @@ struct run_common {
 	bool determinism_set;
 	bool live_option;             /* a live-only option was given */
 	bool stats;
+	bool swarm;                   /* --swarm: every scenario in swarm mode */
 };
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -167,6 +168,17 @@ static void print_stats(const struct runner_result *r)
 	printf("\n");
 }
 
+/* --swarm turns swarm mode on for every scenario that did not ask for it
+ * itself, and marks it so replay lines repeat the flag. */
+static void swarm_apply(const struct run_common *rc, struct scenario **list, size_t n)
+{
+	for (size_t i = 0; rc->swarm && i < n; i++) {
+		if (!list[i]->swarm)
+			list[i]->swarm_from_cli = true;
+		list[i]->swarm = true;
+	}
+}
+
 static void print_totals(const struct runner_result *res, size_t n, double wall_s)
 {
 	uint64_t events = 0, seeds = 0;
@@ -219,7 +231,12 @@ static void usage_run(FILE *out, bool matrix)
 	        "      --stats         print events, events per second and time to the first\n"
 	        "                      violation for each result, and totals (make bench)\n"
 	        "      --trace-digest  trace every seed into a digest, to measure what\n"
-	        "                      tracing costs (results are unchanged)\n");
+	        "                      tracing costs (results are unchanged)\n"
+	        "      --swarm         swarm mode: each seed runs its own draw of the fault\n"
+	        "                      rules (a subset, their probabilities and windows; the\n"
+	        "                      whole catalogue for mixed-*) and of the workload's\n"
+	        "                      ranges (events: 2..16); with --report, each failing\n"
+	        "                      seed's draw is written to traces/NAME-SEED.yaml\n");
 	if (!matrix)
 		fprintf(out,
 		        "\n"
@@ -266,6 +283,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		{"time-scale", required_argument, NULL, 'X'},
 		{"stats", no_argument, NULL, 'S'},
 		{"trace-digest", no_argument, NULL, 'T'},
+		{"swarm", no_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -370,6 +388,9 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		case 'T':
 			rc->ropt.trace_digest = true;
 			break;
+		case 'W':
+			rc->swarm = true;
+			break;
 		case 'h':
 			usage_run(stdout, matrix);
 			return -1;
@@ -471,6 +492,10 @@ static int run_live(struct run_common *rc, const struct variant_set *vs, int npa
 		                "and --time-scale need --live\n");
 		return EXIT_USAGE;
 	}
+	if (rc->swarm) {
+		fprintf(stderr, "faultline run: --swarm does not apply to --live\n");
+		return EXIT_USAGE;
+	}
 	if (rc->jobs_set || rc->determinism_set || rc->stats || rc->ropt.trace_digest) {
 		fprintf(stderr, "faultline run: --%s does not apply to --live (one set of servers, "
 		                "runs that are not replayed)\n",
@@ -513,6 +538,7 @@ int cmd_run(int argc, char **argv)
 	size_t n;
 	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
 		return st;
+	swarm_apply(&rc, list, n);
 	struct runner_result *results = calloc(n, sizeof *results);
 	ASSERT(results != NULL);
 	double t0 = now_s();
@@ -627,6 +653,7 @@ int cmd_matrix(int argc, char **argv)
 	size_t n;
 	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
 		return st;
+	swarm_apply(&rc, list, n);
 	struct variant_set vss[VARIANT_COUNT];
 	for (int v = 0; v < VARIANT_COUNT; v++) {
 		for (int f = 0; f < FIX_COUNT; f++)
@@ -656,6 +683,7 @@ static void usage_replay(FILE *out)
 	        "  -s, --seed N       the seed (required)\n"
 	        "  -v, --variant V    legacy | seed | hardened (default) or FIX=V,...\n"
 	        "  -o, --output FILE  write the trace to FILE instead of stdout\n"
+	        "      --swarm        replay the seed's swarm draw (as run --swarm did)\n"
 	        "  -h, --help         this help\n");
 }
 
@@ -665,6 +693,7 @@ int cmd_replay(int argc, char **argv)
 		{"seed", required_argument, NULL, 's'},
 		{"variant", required_argument, NULL, 'v'},
 		{"output", required_argument, NULL, 'o'},
+		{"swarm", no_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -674,6 +703,7 @@ int cmd_replay(int argc, char **argv)
 	bool have_seed = false;
 	uint64_t seed = 0;
 	const char *output = NULL;
+	bool swarm = false;
 	char err[256];
 	int c;
 	optind = 1;
@@ -696,6 +726,9 @@ int cmd_replay(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case 'W':
+			swarm = true;
+			break;
 		case 'h':
 			usage_replay(stdout);
 			return 0;
@@ -716,6 +749,11 @@ int cmd_replay(int argc, char **argv)
 		scenario_error_format(&se, msg, sizeof msg);
 		fprintf(stderr, "%s\n", msg);
 		return EXIT_USAGE;
+	}
+	if (swarm) {
+		if (!sc->swarm)
+			sc->swarm_from_cli = true;
+		sc->swarm = true;
 	}
 	FILE *out = stdout;
 	if (output != NULL && (out = fopen(output, "w")) == NULL) {

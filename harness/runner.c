@@ -17,6 +17,8 @@
 #include "sim/assert_ctx.h"
 #include "sim/sched.h"
 #include "sim/trace.h"
+#include "harness/scenario_write.h"
+#include "harness/swarm.h"
 
 /* ---- variant sets -------------------------------------------------------- */
 
@@ -101,8 +103,70 @@ void runner_replay_command(const struct scenario *sc, const struct variant_set *
 {
 	char v[160];
 	variant_set_format(vs, sc, v, sizeof v);
-	snprintf(buf, size, "faultline replay %s --seed %llu --variant %s", sc->path,
-	         (unsigned long long)seed, v);
+	snprintf(buf, size, "faultline replay %s --seed %llu --variant %s%s", sc->path,
+	         (unsigned long long)seed, v, sc->swarm_from_cli ? " --swarm" : "");
+}
+
+static void make_dirs(const char *path);
+static void safe_name(const char *in, char *out, size_t size);
+
+/* ---- one seed, swarm or not --------------------------------------------- */
+
+/* traces/NAME-SEED.yaml under dir: the drawn scenario of a failing swarm
+ * seed as a plain file, which `faultline run` reproduces. Best effort: a
+ * file that cannot be written only loses the convenience. */
+static void swarm_write_file(const struct scenario *base, const struct scenario *drawn,
+                             uint64_t seed, const char *note, const char *dir)
+{
+	char name[128], tdir[600], path[1024];
+	safe_name(base->name, name, sizeof name);
+	make_dirs(dir);
+	snprintf(tdir, sizeof tdir, "%s/traces", dir);
+	make_dirs(tdir);
+	snprintf(path, sizeof path, "%s/%s-%llu.yaml", tdir, name, (unsigned long long)seed);
+	char comment[SWARM_NOTE_MAX + 2048];
+	snprintf(comment, sizeof comment,
+	         "Swarm draw of %s for seed %llu, as a plain scenario (no ranges, no\n"
+	         "swarm): `faultline run %s` reproduces that seed.\n"
+	         "Drawn: %s", base->path, (unsigned long long)seed, path, note);
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return;
+	if (scenario_write(drawn, comment, f) != RESULT_OK) {
+		fclose(f);
+		remove(path);
+		return;
+	}
+	if (fclose(f) != 0)
+		remove(path);
+}
+
+/* Runs cfg->sc for cfg->seed; in swarm mode the seed's own variation,
+ * announced at the head of the trace. When the seed violates and
+ * swarm_dir is set, its variation is written there as a plain file. */
+static enum result run_seed(struct world_config *cfg, struct world_result *r,
+                            const char *swarm_dir)
+{
+	const struct scenario *sc = cfg->sc;
+	if (!sc->swarm)
+		return world_run(cfg, r);
+	char note[SWARM_NOTE_MAX];
+	struct scenario *drawn = swarm_draw(sc, cfg->seed, note, sizeof note);
+	if (drawn == NULL)
+		return RESULT_NOMEM;
+	if (TRACE_ON(cfg->trace)) {
+		trace_begin(cfg->trace, 0, "swarm");
+		trace_str(cfg->trace, "scenario", sc->name);
+		trace_str(cfg->trace, "draw", note);
+		trace_end(cfg->trace);
+	}
+	cfg->sc = drawn;
+	enum result rc = world_run(cfg, r);
+	cfg->sc = sc;
+	if (rc == RESULT_OK && r->violated && swarm_dir != NULL)
+		swarm_write_file(sc, drawn, cfg->seed, note, swarm_dir);
+	scenario_destroy(drawn);
+	return rc;
 }
 
 /* ---- one process's share of the seeds ---------------------------------- */
@@ -251,7 +315,7 @@ static void run_share(const struct scenario *sc, const struct variant_set *vs,
 			trace_init_off(&tr);
 		struct world_config cfg = {.sc = sc, .seed = seed, .base = base, .trace = &tr};
 		memcpy(cfg.variants, vs->v, sizeof cfg.variants);
-		enum result rc = world_run(&cfg, &r);
+		enum result rc = run_seed(&cfg, &r, p->opt->traces_dir);
 		trace_fini(&tr);
 		if (rc != RESULT_OK) {
 			a->failed = 1;
@@ -365,7 +429,7 @@ static enum result run_traced(const struct scenario *sc, const struct variant_se
 	char var[160];
 	variant_set_format(vs, sc, var, sizeof var);
 	assert_ctx_run(sc->path, var, seed);
-	enum result rc = world_run(&cfg, res);
+	enum result rc = run_seed(&cfg, res, NULL);
 	event_base_free(base);
 	return rc;
 }

@@ -1024,7 +1024,7 @@ static void scenario_set_defaults(struct scenario *sc)
 static const char *const top_keys[] = {"name",       "description", "fixes",
                                        "invariants", "seeds",       "seed_first",
                                        "duration",   "backends",    "workload",
-                                       "faults"};
+                                       "faults",     "swarm"};
 
 static bool load_top(struct loader *ld)
 {
@@ -1058,6 +1058,7 @@ static bool load_top(struct loader *ld)
 	if (!load_seeds(ld, root))
 		return false;
 	OPT(scn_get_duration_positive, root, NULL, "duration", &sc->duration_us);
+	OPT(scn_get_bool, root, NULL, "swarm", &sc->swarm);
 	/* An empty section (the key with no value) means every default. */
 	v = scn_map_get(ld, root, "backends", NULL);
 	if (v != NULL && !scn_is_null(ld, v) && !load_backends(ld, v))

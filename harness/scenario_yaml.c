@@ -501,9 +501,61 @@ bool scn_get_uint(struct loader *ld, const struct ynode *n, const char *path,
 	return true;
 }
 
+/* The decimal digits s[0..len) as a number; false when not all digits or
+ * more than 10 of them. */
+static bool digits_u64(const char *s, size_t len, uint64_t *out)
+{
+	if (len == 0 || len > 10)
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* A workload count written "A..B": swarm mode draws it per seed from the
+ * range, and without swarm the count is B. */
+static bool get_u32_range(struct loader *ld, const struct ynode *n, const char *path,
+                          uint32_t min, uint32_t max, uint32_t *out, const char *dots)
+{
+	char sh[SCENARIO_SHOW_MAX + 8];
+	const char *s = scn_ytext(ld, n);
+	uint64_t lo, hi;
+	if (!digits_u64(s, (size_t)(dots - s), &lo) ||
+	    !digits_u64(dots + 2, n->text_len - (size_t)(dots - s) - 2, &hi))
+		return scn_fail(ld, n, path, "expected an integer or a range A..B, got %s",
+		                scn_show_node(ld, sh, n));
+	if (lo < min || hi > max || lo > hi)
+		return scn_fail(ld, n, path, "a range within %" PRIu32 "..%" PRIu32
+		                " with its low end first, got %s", min, max,
+		                scn_show_node(ld, sh, n));
+	struct scenario *sc = ld->sc;
+	ASSERT((char *)out >= (char *)sc && (char *)(out + 1) <= (char *)(sc + 1));
+	if (sc->nranges == SCENARIO_RANGES_MAX)
+		return scn_fail(ld, n, path, "more than %d ranges in one scenario",
+		                SCENARIO_RANGES_MAX);
+	struct scenario_range *r = &sc->ranges[sc->nranges++];
+	r->offset = (size_t)((char *)out - (char *)sc);
+	r->lo = (uint32_t)lo;
+	r->hi = (uint32_t)hi;
+	scn_text_printf(r->key, sizeof r->key, "%s", path);
+	*out = (uint32_t)hi;
+	return true;
+}
+
 bool scn_get_u32(struct loader *ld, const struct ynode *n, const char *path,
                     uint32_t min, uint32_t max, uint32_t *out)
 {
+	if (path != NULL && strncmp(path, "workload.", 9) == 0 && n->type == YN_SCALAR &&
+	    n->plain) {
+		const char *dots = memmem(scn_ytext(ld, n), n->text_len, "..", 2);
+		if (dots != NULL)
+			return get_u32_range(ld, n, path, min, max, out, dots);
+	}
 	uint64_t v;
 	if (!scn_get_uint(ld, n, path, min, max, &v))
 		return false;

@@ -48,6 +48,16 @@ bool invariant_parse(const char *name, enum invariant_id *out);
 #define SCENARIO_SEED_LIST_MAX 4096
 #define SCENARIO_RETRIES_MAX 16
 #define SCENARIO_TEXT_MAX 512     /* bytes of one quote field */
+#define SCENARIO_RANGES_MAX 32    /* workload keys given as ranges (A..B) */
+
+/* A workload number given as a range: swarm mode draws it per seed from
+ * [lo, hi]; without swarm the field holds hi. offset is the field's byte
+ * offset in struct scenario (a uint32_t). */
+struct scenario_range {
+	size_t offset;
+	uint32_t lo, hi;
+	char key[48];             /* "workload.webhook.events", for the trace */
+};
 
 /* Latency of one backend when no fault applies: uniform in [min, max]. */
 struct latency {
@@ -84,6 +94,13 @@ struct scenario {
 	uint64_t *seed_list;      /* an explicit list instead, or NULL */
 	size_t nseed_list;
 	uint64_t duration_us;     /* simulated time the run may take (default 1 h) */
+	/* Swarm mode (harness/swarm.c): each seed runs a drawn variation: a
+	 * subset of the fault rules (or of the whole catalogue for a mixed-*
+	 * scenario), their probabilities and windows, and the ranges below. */
+	bool swarm;               /* "swarm: true" or run --swarm */
+	bool swarm_from_cli;      /* set by --swarm, so replay lines repeat it */
+	struct scenario_range ranges[SCENARIO_RANGES_MAX];
+	size_t nranges;
 
 	struct backend_settings redis, postgres, stripe, mail;
 	uint32_t pg_pool_size;    /* connections in the pool (default 4) */
