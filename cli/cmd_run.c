@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "live/live_plan.h"
 #include "cli/live_run.h"
+#include "harness/corpus.h"
 #include "harness/paths.h"
 #include "harness/report_fill.h"
 #include "harness/runner.h"
@@ -31,6 +32,7 @@ struct run_common {
 	bool live_option;             /* a live-only option was given */
 	bool stats;
 	bool swarm;                   /* --swarm: every scenario in swarm mode */
+	const char *corpus_dir;       /* --corpus DIR, or NULL */
 };
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -236,7 +238,10 @@ static void usage_run(FILE *out, bool matrix)
 	        "                      rules (a subset, their probabilities and windows; the\n"
 	        "                      whole catalogue for mixed-*) and of the workload's\n"
 	        "                      ranges (events: 2..16); with --report, each failing\n"
-	        "                      seed's draw is written to traces/NAME-SEED.yaml\n");
+	        "                      seed's draw is written to traces/NAME-SEED.yaml\n"
+	        "      --corpus DIR    regression corpus: replay DIR's entries for these\n"
+	        "                      scenarios first, then keep each new violation's seed\n"
+	        "                      there (DIR/NAME-VARIANT-SEED.yaml)\n");
 	if (!matrix)
 		fprintf(out,
 		        "\n"
@@ -284,6 +289,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		{"stats", no_argument, NULL, 'S'},
 		{"trace-digest", no_argument, NULL, 'T'},
 		{"swarm", no_argument, NULL, 'W'},
+		{"corpus", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -391,6 +397,9 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		case 'W':
 			rc->swarm = true;
 			break;
+		case 'C':
+			rc->corpus_dir = optarg;
+			break;
 		case 'h':
 			usage_run(stdout, matrix);
 			return -1;
@@ -449,6 +458,82 @@ static int run_all(struct run_common *rc, struct scenario **list, size_t n,
 	return 0;
 }
 
+/* --corpus: replays the entries kept for the scenarios of list, before any
+ * new seed. Returns how many failed in a way that fails the run: any
+ * violation in run; in a matrix only a hardened one (legacy and seed
+ * entries are expected to fail again). -1 when the corpus cannot be read. */
+static int corpus_replay(struct run_common *rc, struct scenario **list, size_t n,
+                         bool matrix)
+{
+	if (rc->corpus_dir == NULL)
+		return 0;
+	struct corpus c;
+	char err[768];
+	if (corpus_load(rc->corpus_dir, &c, err, sizeof err) != RESULT_OK) {
+		fprintf(stderr, "faultline: --corpus: %s\n", err);
+		return -1;
+	}
+	int failed = 0;
+	size_t replayed = 0;
+	for (size_t k = 0; k < c.n; k++) {
+		const struct corpus_entry *e = &c.entries[k];
+		bool wanted = false;
+		for (size_t i = 0; i < n && !wanted; i++)
+			wanted = strcmp(list[i]->name, e->scenario) == 0;
+		if (!wanted)
+			continue;
+		if (replayed++ == 0)
+			printf("corpus: replaying the entries of %s first\n", rc->corpus_dir);
+		struct runner_options opt = {.jobs = 1};
+		struct runner_result r;
+		if (runner_run(e->sc, &e->vs, &opt, &r, err, sizeof err) != RESULT_OK) {
+			fprintf(stderr, "faultline: %s: %s\n", e->sc->path, err);
+			failed++;
+			continue;
+		}
+		print_result(&r, rc->quiet);
+		bool hardened = true;
+		for (int f = 0; f < FIX_COUNT; f++)
+			hardened = hardened && e->vs.v[f] == VARIANT_HARDENED;
+		if (r.violated && (!matrix || hardened))
+			failed++;
+		runner_result_fini(&r);
+	}
+	if (replayed > 0)
+		printf("corpus: %zu %s replayed, %d failing\n\n", replayed,
+		       replayed == 1 ? "entry" : "entries", failed);
+	corpus_fini(&c);
+	return failed;
+}
+
+/* --corpus: keeps the first failing seed of each violated invariant.
+ * Returns 0, or -1 when an entry could not be written (said on stderr). */
+static int corpus_record(const struct run_common *rc, const struct runner_result *res,
+                         size_t nres)
+{
+	if (rc->corpus_dir == NULL)
+		return 0;
+	for (size_t k = 0; k < nres; k++) {
+		const struct runner_result *r = &res[k];
+		for (int i = 0; i < INV_COUNT; i++) {
+			if (!r->inv[i].has_first)
+				continue;
+			uint32_t same = 0;
+			for (int j = 0; j < INV_COUNT; j++) {
+				if (r->inv[j].has_first && r->inv[j].first_seed == r->inv[i].first_seed)
+					same |= 1u << j;
+			}
+			char err[1200];
+			if (corpus_add(rc->corpus_dir, r->sc, &r->vs, r->inv[i].first_seed, same, err,
+			               sizeof err) != RESULT_OK) {
+				fprintf(stderr, "faultline: --corpus: %s\n", err);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static int finish(struct run_common *rc, const char *mode, bool matrix,
                   struct scenario **list, size_t n,
                   struct runner_result *results, size_t nresults, int status)
@@ -492,8 +577,9 @@ static int run_live(struct run_common *rc, const struct variant_set *vs, int npa
 		                "and --time-scale need --live\n");
 		return EXIT_USAGE;
 	}
-	if (rc->swarm) {
-		fprintf(stderr, "faultline run: --swarm does not apply to --live\n");
+	if (rc->swarm || rc->corpus_dir != NULL) {
+		fprintf(stderr, "faultline run: --%s does not apply to --live\n",
+		        rc->swarm ? "swarm" : "corpus");
 		return EXIT_USAGE;
 	}
 	if (rc->jobs_set || rc->determinism_set || rc->stats || rc->ropt.trace_digest) {
@@ -539,10 +625,21 @@ int cmd_run(int argc, char **argv)
 	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
 		return st;
 	swarm_apply(&rc, list, n);
+	int corpus_failed = corpus_replay(&rc, list, n, false);
+	if (corpus_failed < 0) {
+		for (size_t i = 0; i < n; i++)
+			scenario_destroy(list[i]);
+		free(list);
+		return EXIT_USAGE;
+	}
 	struct runner_result *results = calloc(n, sizeof *results);
 	ASSERT(results != NULL);
 	double t0 = now_s();
 	st = run_all(&rc, list, n, &vs, 1, results);
+	if (st == 0)
+		st = corpus_record(&rc, results, n) ? EXIT_VIOLATED : 0;
+	if (st == 0 && corpus_failed > 0)
+		st = EXIT_VIOLATED;
 	if (rc.stats)
 		print_totals(results, n, now_s() - t0);
 	uint64_t violated = 0, idle = 0;
@@ -654,6 +751,13 @@ int cmd_matrix(int argc, char **argv)
 	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
 		return st;
 	swarm_apply(&rc, list, n);
+	int corpus_failed = corpus_replay(&rc, list, n, true);
+	if (corpus_failed < 0) {
+		for (size_t i = 0; i < n; i++)
+			scenario_destroy(list[i]);
+		free(list);
+		return EXIT_USAGE;
+	}
 	struct variant_set vss[VARIANT_COUNT];
 	for (int v = 0; v < VARIANT_COUNT; v++) {
 		for (int f = 0; f < FIX_COUNT; f++)
@@ -668,6 +772,14 @@ int cmd_matrix(int argc, char **argv)
 		print_totals(results, nres, now_s() - t0);
 	if (st == 0)
 		st = matrix_summary(list, n, results);
+	if (corpus_record(&rc, results, nres) != 0 && st == 0)
+		st = EXIT_VIOLATED;
+	if (corpus_failed > 0) {
+		printf("  !! %d hardened corpus %s violated again\n", corpus_failed,
+		       corpus_failed == 1 ? "entry" : "entries");
+		if (st == 0)
+			st = EXIT_VIOLATED;
+	}
 	return finish(&rc, "simulated", true, list, n, results, nres, st);
 }
 

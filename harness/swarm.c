@@ -227,14 +227,9 @@ static void draw_subset(struct prng *r, const struct scenario *sc, struct scenar
 	note_add(n, " of %zu", total);
 }
 
-struct scenario *swarm_draw(const struct scenario *sc, uint64_t seed, char *note_buf,
-                            size_t notesize)
+struct scenario *swarm_one_seed(const struct scenario *sc, uint64_t seed)
 {
 	ASSERT(sc != NULL);
-	ASSERT(note_buf != NULL);
-	ASSERT(notesize > 0);
-	struct note n = {.buf = note_buf, .size = notesize};
-	note_buf[0] = '\0';
 	struct scenario *d = malloc(sizeof *d);
 	if (d == NULL)
 		return NULL;
@@ -255,6 +250,21 @@ struct scenario *swarm_draw(const struct scenario *sc, uint64_t seed, char *note
 	d->swarm = false;
 	d->swarm_from_cli = false;
 	d->nranges = 0;
+	fault_plan_reset(&d->faults);
+	return d;
+}
+
+struct scenario *swarm_draw(const struct scenario *sc, uint64_t seed, char *note_buf,
+                            size_t notesize)
+{
+	ASSERT(sc != NULL);
+	ASSERT(note_buf != NULL);
+	ASSERT(notesize > 0);
+	struct note n = {.buf = note_buf, .size = notesize};
+	note_buf[0] = '\0';
+	struct scenario *d = swarm_one_seed(sc, seed);
+	if (d == NULL)
+		return NULL;
 
 	struct prng root, r;
 	prng_init(&root, seed);

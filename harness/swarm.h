@@ -20,4 +20,8 @@
 struct scenario *swarm_draw(const struct scenario *sc, uint64_t seed, char *note,
                             size_t notesize);
 
+/* sc reduced to its one seed (seeds [seed]), as it is: swarm off, ranges
+ * fixed at their values. NULL when out of memory. */
+struct scenario *swarm_one_seed(const struct scenario *sc, uint64_t seed);
+
 #endif
