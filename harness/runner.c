@@ -186,6 +186,7 @@ struct agg {
 	uint64_t dup;
 	uint64_t events, sim_us;
 	uint8_t fault_fired, race_seen;
+	struct coverage cov;
 	uint8_t failed;                      /* a seed could not run */
 	double first_violation_wall_s;       /* < 0: none yet */
 	uint64_t first_violation_seeds;      /* seeds this worker had run by then */
@@ -231,6 +232,7 @@ static void agg_add_seed(struct agg *a, uint64_t seed, const struct world_result
 	a->sim_us += r->sim_end_us;
 	a->fault_fired |= r->fault_fired;
 	a->race_seen |= r->race_seen;
+	coverage_add(&a->cov, &r->cov);
 }
 
 static void agg_merge(struct agg *a, const struct agg *b)
@@ -635,6 +637,7 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 	out->race_seen = a.race_seen;
 	out->events = a.events;
 	out->sim_us = a.sim_us;
+	out->cov = a.cov;
 
 	/* A green result that tested nothing must not look like a pass. */
 	out->exercised = true;
@@ -649,6 +652,15 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 		out->exercised = false;
 		snprintf(out->not_exercised, sizeof out->not_exercised,
 		         "no two copies ever overlapped in %llu seeds", (unsigned long long)a.seeds_run);
+	}
+	/* What the scenario says it asks about must have happened. */
+	for (size_t i = 0; out->exercised && i < sc->nexpect; i++) {
+		if (coverage_count(&out->cov, out->outcomes, sc->expect_reached[i]) == 0) {
+			out->exercised = false;
+			snprintf(out->not_exercised, sizeof out->not_exercised,
+			         "expect_reached %s never reached in %llu seeds", sc->expect_reached[i],
+			         (unsigned long long)a.seeds_run);
+		}
 	}
 
 	explain_violations(out, opt);

@@ -67,6 +67,7 @@ struct runner_result {
 	uint64_t tags[WT_COUNT];
 	uint64_t latency_hist[REPORT_HIST_BUCKETS];
 	uint64_t duplicates_let_through;
+	struct coverage cov;         /* faults fired and answers given, all seeds */
 	bool fault_fired;
 	bool race_seen;
 	bool exercised;

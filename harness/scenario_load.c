@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/coverage.h"
 #include "core/assert.h"
 #include "core/email_check.h"
 #include "core/sql.h"
@@ -1021,10 +1022,38 @@ static void scenario_set_defaults(struct scenario *sc)
 	sc->customer.copy_spread_us = 50 * ms;
 }
 
+/* expect_reached: coverage keys (harness/coverage.h), each a cell that
+ * exists: a fault of the catalogue, a server answer or an outcome. */
+static bool load_expect_reached(struct loader *ld, const struct ynode *n)
+{
+	char sh[SCENARIO_SHOW_MAX + 8];
+	if (n->type != YN_SEQ)
+		return scn_fail(ld, n, "expect_reached", "expected a list of coverage keys, got %s",
+		                scn_show_node(ld, sh, n));
+	size_t i = 0;
+	for (const struct ynode *c = scn_ychild(ld, n); c != NULL; c = scn_ynext(ld, c), i++) {
+		char path[SCENARIO_PATH_MAX];
+		scn_text_printf(path, sizeof path, "expect_reached[%zu]", i);
+		if (i == SCENARIO_EXPECT_MAX)
+			return scn_fail(ld, c, path, "more than %d entries", SCENARIO_EXPECT_MAX);
+		if (!scn_want_scalar(ld, c, path, "a coverage key"))
+			return false;
+		if (c->text_len >= SCENARIO_EXPECT_KEY_MAX || memchr(scn_ytext(ld, c), '\0', c->text_len) ||
+		    !coverage_key_valid(scn_ytext(ld, c)))
+			return scn_fail(ld, c, path, "unknown coverage key %s (expected an outcome such as "
+			                "ratelimit.rejected, a fault TARGET.OP:KIND such as "
+			                "redis.expire:timeout-applied, or an answer TARGET.OP=CLASS such as "
+			                "postgres.customer_insert=23505)", scn_show_node(ld, sh, c));
+		memcpy(ld->sc->expect_reached[i], scn_ytext(ld, c), c->text_len + 1);
+	}
+	ld->sc->nexpect = i;
+	return true;
+}
+
 static const char *const top_keys[] = {"name",       "description", "fixes",
                                        "invariants", "seeds",       "seed_first",
                                        "duration",   "backends",    "workload",
-                                       "faults",     "swarm"};
+                                       "faults",     "swarm",       "expect_reached"};
 
 static bool load_top(struct loader *ld)
 {
@@ -1059,6 +1088,9 @@ static bool load_top(struct loader *ld)
 		return false;
 	OPT(scn_get_duration_positive, root, NULL, "duration", &sc->duration_us);
 	OPT(scn_get_bool, root, NULL, "swarm", &sc->swarm);
+	if ((v = scn_map_get(ld, root, "expect_reached", NULL)) != NULL &&
+	    !load_expect_reached(ld, v))
+		return false;
 	/* An empty section (the key with no value) means every default. */
 	v = scn_map_get(ld, root, "backends", NULL);
 	if (v != NULL && !scn_is_null(ld, v) && !load_backends(ld, v))

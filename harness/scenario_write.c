@@ -346,6 +346,15 @@ enum result scenario_write(const struct scenario *sc, const char *comment, FILE 
 		fprintf(out, "seeds: %" PRIu32 "\nseed_first: %" PRIu64 "\n", sc->seeds,
 		        sc->seed_first);
 	}
+	if (sc->nexpect > 0) {
+		fputs("expect_reached: [", out);
+		for (size_t i = 0; i < sc->nexpect; i++) {
+			if (i > 0)
+				fputs(", ", out);
+			put_cstr(out, sc->expect_reached[i]);
+		}
+		fputs("]\n", out);
+	}
 	fputs("duration: ", out);
 	put_duration(out, sc->duration_us);
 	fputs("\nbackends:\n", out);

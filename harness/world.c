@@ -105,10 +105,25 @@ static void on_fault(void *arg, enum fault_target target, enum fault_kind kind,
                      const char *op)
 {
 	struct world *w = arg;
-	(void)target;
-	(void)op;
 	w->out->fault_fired = true;
 	w->out->faults[kind]++;
+	w->out->cov.faults[target][coverage_op_index(target, op)][kind]++;
+}
+
+/* Operation names come from a few static tables, so a small cache keyed
+ * by the name's address spares the lookup on the hot path. */
+static void on_applied(void *arg, enum fault_target target, const char *op,
+                       enum world_apply_class cls)
+{
+	struct world *w = arg;
+	size_t slot = ((uintptr_t)op >> 3) % WORLD_OP_CACHE;
+	struct world_op_cache *e = &w->op_cache[slot];
+	if (e->name != op || e->target != target) {
+		e->name = op;
+		e->target = target;
+		e->index = coverage_op_index(target, op);
+	}
+	w->out->cov.applied[target][e->index][cls]++;
 }
 
 static bool rl_key_user(const char *key, uint32_t *user)
@@ -170,7 +185,8 @@ static enum result world_build(struct world *w)
 	fault_plan_reset(&w->plan);
 	struct world_seed seed = {
 		.sc = sc, .seed = cfg->seed, .plan = &w->plan, .net = &w->net, .tr = w->tr,
-		.hooks = {.on_fault = on_fault, .on_kv_applied = on_kv_applied, .arg = w},
+		.hooks = {.on_fault = on_fault, .on_kv_applied = on_kv_applied,
+		          .on_applied = on_applied, .arg = w},
 	};
 	w->opened = true;
 	enum result orc = w->be.ops->open(w->be.ctx, &seed, &w->s, &w->env, w->out->error,

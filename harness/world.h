@@ -11,6 +11,7 @@
 #include "core/env.h"
 #include "core/result.h"
 #include "sim/fault.h"
+#include "harness/coverage.h"
 #include "harness/invariant.h"
 #include "sim/scenario.h"
 #include "reports/report.h"
@@ -62,6 +63,7 @@ struct world_result {
 	uint64_t events;              /* timers dispatched */
 	uint64_t sim_end_us;
 	uint64_t late_replies;
+	struct coverage cov;          /* faults fired and answers given, by cell */
 	char error[256];              /* why world_run failed, or "" */
 };
 

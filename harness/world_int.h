@@ -42,6 +42,14 @@ struct wh_event {
 	bool seen_handled;
 };
 
+#define WORLD_OP_CACHE 32            /* operation names remembered for coverage */
+
+struct world_op_cache {
+	const char *name;             /* NULL: empty */
+	enum fault_target target;
+	size_t index;
+};
+
 struct world {
 	const struct world_config *cfg;
 	const struct scenario *sc;
@@ -82,6 +90,7 @@ struct world {
 	size_t narrivals, cap_arrivals;
 	size_t arrival_next;          /* first arrival not yet handed to sched */
 	size_t arrival_pending;       /* handed over and not yet run */
+	struct world_op_cache op_cache[WORLD_OP_CACHE];
 };
 
 void cu_schedule(struct world *w);

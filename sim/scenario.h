@@ -48,7 +48,9 @@ bool invariant_parse(const char *name, enum invariant_id *out);
 #define SCENARIO_SEED_LIST_MAX 4096
 #define SCENARIO_RETRIES_MAX 16
 #define SCENARIO_TEXT_MAX 512     /* bytes of one quote field */
-#define SCENARIO_RANGES_MAX 32    /* workload keys given as ranges (A..B) */
+#define SCENARIO_RANGES_MAX 32
+#define SCENARIO_EXPECT_MAX 32     /* expect_reached entries */
+#define SCENARIO_EXPECT_KEY_MAX 80    /* workload keys given as ranges (A..B) */
 
 /* A workload number given as a range: swarm mode draws it per seed from
  * [lo, hi]; without swarm the field holds hi. offset is the field's byte
@@ -101,6 +103,10 @@ struct scenario {
 	bool swarm_from_cli;      /* set by --swarm, so replay lines repeat it */
 	struct scenario_range ranges[SCENARIO_RANGES_MAX];
 	size_t nranges;
+	/* Coverage cells the scenario asks about (harness/coverage.h keys):
+	 * one never reached makes a result "not exercised". */
+	char expect_reached[SCENARIO_EXPECT_MAX][SCENARIO_EXPECT_KEY_MAX];
+	size_t nexpect;
 
 	struct backend_settings redis, postgres, stripe, mail;
 	uint32_t pg_pool_size;    /* connections in the pool (default 4) */

@@ -582,6 +582,49 @@ static void kv_copy_reply(struct op *op, const struct kv_reply *r,
 	to->element = NULL;
 }
 
+/* ---- coverage of what the servers applied ------------------------------ */
+
+static enum world_apply_class kv_class(const struct kv_reply *r)
+{
+	switch (r->type) {
+	case KV_REPLY_NIL: return WA_NIL;
+	case KV_REPLY_INTEGER: return r->integer == 1 ? WA_INT_ONE : WA_INT_OTHER;
+	case KV_REPLY_ERROR: return WA_ERROR;
+	default: return WA_OK;
+	}
+}
+
+static enum world_apply_class sql_class(const char *sqlstate, long long affected)
+{
+	if (strcmp(sqlstate, "00000") == 0)
+		return affected > 0 ? WA_ROWS : WA_NO_ROWS;
+	if (strcmp(sqlstate, "23505") == 0)
+		return WA_UNIQUE_VIOLATION;
+	if (strcmp(sqlstate, "40001") == 0)
+		return WA_SERIALIZATION;
+	if (strcmp(sqlstate, "40P01") == 0)
+		return WA_DEADLOCK;
+	return WA_ERROR;
+}
+
+static enum world_apply_class status_class(int status)
+{
+	if (status == 409)
+		return WA_HTTP_409;
+	if (status >= 200 && status < 300)
+		return WA_HTTP_2XX;
+	if (status == 250)
+		return WA_OK;
+	return status >= 500 ? WA_HTTP_5XX : WA_HTTP_4XX;
+}
+
+static void note_applied(struct simnet *n, enum fault_target target, const char *op,
+                         enum world_apply_class cls)
+{
+	if (n->hooks.on_applied != NULL)
+		n->hooks.on_applied(n->hooks.arg, target, op, cls);
+}
+
 static void kv_on_apply(void *arg)
 {
 	struct op *op = arg;
@@ -603,6 +646,7 @@ static void kv_on_apply(void *arg)
 		kv_copy_reply(op, &r, &op->reply);
 		if (n->hooks.on_kv_applied != NULL)
 			n->hooks.on_kv_applied(n->hooks.arg, &op->cmds[0], &op->reply);
+		note_applied(n, FAULT_TARGET_REDIS, op->opname, kv_class(&op->reply));
 	} else {
 		redis_model_exec_multi(n->m.redis, SIMNET_REDIS_EPOCH_US + sched_now_us(n->s), op->ncmds,
 		                       op->cmds, &r);
@@ -616,6 +660,9 @@ static void kv_on_apply(void *arg)
 					                       &op->elems[i]);
 			}
 			op->reply.element = op->elems;
+			note_applied(n, FAULT_TARGET_REDIS, op->opname, WA_OK);
+		} else {
+			note_applied(n, FAULT_TARGET_REDIS, op->opname, kv_class(&r));
 		}
 	}
 	if (TRACE_ON(n->tr)) {
@@ -882,6 +929,8 @@ static void sql_finish_exec(struct op *op, const struct sql_result *r)
 {
 	struct simnet *n = op->net;
 	sql_copy_result(op, r);
+	note_applied(n, FAULT_TARGET_POSTGRES, op->opname,
+	             sql_class(op->sqlstate, op->res.affected));
 	if (TRACE_ON(n->tr)) {
 		trace_begin(n->tr, sched_now_us(n->s), "apply");
 		trace_str(n->tr, "target", "postgres");
@@ -1106,6 +1155,7 @@ static void stripe_on_finish(void *arg)
 	stripe_model_customer_finish(n->m.stripe, op->stripe_token, sched_now_us(n->s),
 	                             status, true, &r);
 	stripe_copy_reply(op, &r);
+	note_applied(n, FAULT_TARGET_STRIPE, "customers.create", status_class(op->sr.http_status));
 	if (k == FAULT_SERVER_ERROR && op->fd.rule->error[0])
 		op->sr.error_type = reply_copy(op, op->fd.rule->error, strlen(op->fd.rule->error));
 	if (TRACE_ON(n->tr)) {
@@ -1211,6 +1261,7 @@ static void mail_on_apply(void *arg)
 	}
 	op->smtp_code = mail_model_accept(n->m.mail, sched_now_us(n->s), &op->msg);
 	op->oc = op->smtp_code == 250 ? OUTCOME_OK : OUTCOME_ERROR;
+	note_applied(n, FAULT_TARGET_MAIL, "send", status_class(op->smtp_code));
 	if (TRACE_ON(n->tr)) {
 		trace_begin(n->tr, sched_now_us(n->s), "apply");
 		trace_str(n->tr, "target", "mail");

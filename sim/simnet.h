@@ -12,6 +12,7 @@
 #include "core/env.h"
 #include "sim/fault.h"
 #include "sim/scenario.h"
+#include "sim/world_backend.h"
 
 struct sched;
 struct prng;
@@ -36,9 +37,15 @@ typedef void simnet_fault_fn(void *arg, enum fault_target target,
 typedef void simnet_kv_applied_fn(void *arg, const struct kv_cmd *cmd,
                                   const struct kv_reply *reply);
 
+/* Told about every operation a model applied, with the class of its answer
+ * (for the coverage table). */
+typedef void simnet_applied_fn(void *arg, enum fault_target target, const char *op,
+                               enum world_apply_class cls);
+
 struct simnet_hooks {
 	simnet_fault_fn *on_fault;
 	simnet_kv_applied_fn *on_kv_applied;
+	simnet_applied_fn *on_applied;   /* may be NULL */
 	void *arg;
 };
 

@@ -33,9 +33,33 @@ typedef void world_fault_fn(void *arg, enum fault_target target, enum fault_kind
 typedef void world_kv_applied_fn(void *arg, const struct kv_cmd *cmd,
                                  const struct kv_reply *reply, uint64_t age_us);
 
+/* What a server did with an operation it applied, in a few classes a
+ * coverage table can count (harness/coverage.c names them). */
+enum world_apply_class {
+	WA_OK,                 /* Redis: status or bulk reply; mail: 250 */
+	WA_NIL,                /* Redis: nil (SET NX that did not set, GET miss) */
+	WA_INT_ONE,            /* Redis: integer 1 (INCR opening a window) */
+	WA_INT_OTHER,          /* Redis: any other integer */
+	WA_ROWS,               /* Postgres: rows affected or returned */
+	WA_NO_ROWS,            /* Postgres: none (ON CONFLICT DO NOTHING lost) */
+	WA_UNIQUE_VIOLATION,   /* Postgres: 23505 */
+	WA_SERIALIZATION,      /* Postgres: 40001 */
+	WA_DEADLOCK,           /* Postgres: 40P01 */
+	WA_ERROR,              /* any other error reply or SQLSTATE */
+	WA_HTTP_2XX,           /* Stripe */
+	WA_HTTP_409,           /* Stripe: idempotent request still in flight */
+	WA_HTTP_4XX,           /* Stripe, mail (4xx SMTP) */
+	WA_HTTP_5XX,           /* Stripe, mail (5xx SMTP) */
+	WA_COUNT
+};
+/* The server applied op on target; cls says how it answered. */
+typedef void world_applied_fn(void *arg, enum fault_target target, const char *op,
+                              enum world_apply_class cls);
+
 struct world_hooks {
 	world_fault_fn *on_fault;
 	world_kv_applied_fn *on_kv_applied;
+	world_applied_fn *on_applied;  /* may be NULL; live backends leave it */
 	void *arg;
 };
 

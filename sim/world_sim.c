@@ -50,6 +50,14 @@ static void sim_on_fault(void *arg, enum fault_target target, enum fault_kind ki
 	ws->hooks.on_fault(ws->hooks.arg, target, kind, op);
 }
 
+static void sim_on_applied(void *arg, enum fault_target target, const char *op,
+                           enum world_apply_class cls)
+{
+	struct world_sim *ws = arg;
+	if (ws->hooks.on_applied != NULL)
+		ws->hooks.on_applied(ws->hooks.arg, target, op, cls);
+}
+
 static enum result sim_open(void *ctx, const struct world_seed *seed, struct sched **s,
                             struct core_env *env, char *err, size_t errsize)
 {
@@ -66,7 +74,8 @@ static enum result sim_open(void *ctx, const struct world_seed *seed, struct sch
 	struct simnet_models models = {ws->redis, ws->pg, ws->stripe, ws->mail};
 	ws->hooks = seed->hooks;
 	struct simnet_hooks hooks = {.on_fault = sim_on_fault,
-	                             .on_kv_applied = sim_on_kv_applied, .arg = ws};
+	                             .on_kv_applied = sim_on_kv_applied,
+	                             .on_applied = sim_on_applied, .arg = ws};
 	ws->simnet = simnet_create(ws->s, seed->net, seed->plan, seed->tr, &models, seed->sc,
 	                           &hooks);
 	if (ws->simnet == NULL)
