@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/report_fill.h"
 #include "reports/report.h"
 #include "reports/report_files.h"
 #include "reports/report_json.h"
@@ -94,7 +95,11 @@ static int report_render(int argc, char **argv)
 		fprintf(stderr, "faultline report render: %s\n", err);
 		return EXIT_USAGE;
 	}
-	enum result rc = report_write_views(r, dir, err, sizeof err);
+	/* A report.json without a stored verdict (written by hand) is judged
+	 * by the one judge; a stored verdict is shown as it is. */
+	enum result rc = r->verdict_set ? RESULT_OK : report_judge(r, err, sizeof err);
+	if (rc == RESULT_OK)
+		rc = report_write_views(r, dir, err, sizeof err);
 	report_destroy(r);
 	if (rc != RESULT_OK) {
 		fprintf(stderr, "faultline report render: %s\n", err);
@@ -157,7 +162,11 @@ static int report_merge_cmd(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto free_parts;
 	}
-	if (report_write_all(merged, argv[1], err, sizeof err) != RESULT_OK) {
+	/* The parts' verdicts do not add up: judge the merged results again. */
+	if (report_judge(merged, err, sizeof err) != RESULT_OK) {
+		fprintf(stderr, "faultline report merge: %s\n", err);
+		status = EXIT_USAGE;
+	} else if (report_write_all(merged, argv[1], err, sizeof err) != RESULT_OK) {
 		fprintf(stderr, "faultline report merge: %s\n", err);
 		status = EXIT_USAGE;
 	}

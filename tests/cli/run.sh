@@ -39,16 +39,8 @@ expect_output 'first violation after [0-9.]+ s \(2 seeds\)' "--stats counts the 
 	"$bin" run -q --stats --determinism 0 --variant legacy scenarios/ratelimit-redis-flapping.yaml
 
 # A scenario whose faults never fire is not a pass.
-cat > "$clitmp/idle.yaml" <<'YAML'
-fixes: [ratelimit]
-seeds: 4
-workload:
-  ratelimit: {users: 1, requests_per_user: 3}
-faults:
-  - {target: redis, op: del, kind: error}
-YAML
-expect_status 1 "a scenario that exercised nothing fails" "$bin" run "$clitmp/idle.yaml"
-expect_output "not exercised: no fault fired" "not exercised is said" "$bin" run "$clitmp/idle.yaml"
+expect_status 1 "a scenario that exercised nothing fails" "$bin" run tests/data/scenarios/idle/idle.yaml
+expect_output "not exercised: no fault fired" "not exercised is said" "$bin" run tests/data/scenarios/idle/idle.yaml
 
 # The main job: the standard suite as a matrix.
 expect_status 0 "matrix over the standard suite passes" "$bin" matrix -q scenarios/
