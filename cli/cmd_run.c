@@ -288,6 +288,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		vs->v[f] = VARIANT_HARDENED;
 	const char *cmd = matrix ? "matrix" : "run";
 	optind = 1;
+	opterr = 0;
 	int c;
 	uint64_t v;
 	char err[256];
@@ -384,7 +385,10 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 			usage_run(stdout, matrix);
 			return -1;
 		default:
-			usage_run(stderr, matrix);
+			/* One line, not the whole help. */
+			fprintf(stderr, "faultline %s: %s '%s' (try 'faultline %s --help')\n", cmd,
+			        optopt != 0 && strchr(matrix ? "nsjr" : "vnsjr", optopt) != NULL
+			        ? "missing value for" : "unknown option", argv[optind - 1], cmd);
 			return EXIT_USAGE;
 		}
 	}

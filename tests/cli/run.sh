@@ -23,7 +23,7 @@ expect_status 2 "matrix refuses --variant" "$bin" matrix --variant legacy scenar
 # Hardened holds; legacy is caught with its replay line.
 expect_status 0 "hardened holds on the webhook race" "$bin" run scenarios/webhook-concurrent-copies.yaml
 expect_status 1 "legacy violates on the webhook race" "$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
-expect_output "replay: faultline replay scenarios/webhook-concurrent-copies.yaml --seed 1 --variant legacy" \
+expect_output "replay: $bin replay scenarios/webhook-concurrent-copies.yaml --seed 1 --variant legacy" \
 	"violation prints its replay command" "$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
 expect_status 1 "seed loses the event after the claim" "$bin" run --variant webhook=seed scenarios/webhook-lost-after-claim.yaml
 expect_status 0 "one seed by --seed" "$bin" run --seed 7 scenarios/ratelimit-expire-fails-once.yaml

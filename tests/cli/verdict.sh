@@ -97,3 +97,17 @@ agree "run with an IDLE result" "$bin" run --variant legacy "$idle" \
 	scenarios/ratelimit-expire-fails-once.yaml
 agree "matrix with an IDLE hardened result" "$bin" matrix "$idle"
 rm -rf "$vtmp"
+
+# Small things a careful user notices.
+expect_output "^faultline run: unknown option '--frobnicate' \(try 'faultline run --help'\)$" \
+	"an unknown option is one line" "$bin" run --frobnicate scenarios/
+expect_output "one variant for every fix stands alone" "--variant seed,hardened is explained" \
+	"$bin" run --variant seed,hardened scenarios/
+expect_output "not exercised" "top-level --help: not exercised exits 1" "$bin" --help
+expect_output "^FAIL  webhook-concurrent-copies +legacy +128 seeds" "seeds plural" \
+	"$bin" run -q --variant legacy scenarios/webhook-concurrent-copies.yaml
+expect_output "^ok    ratelimit-expire-fails-once +hardened +1 seed " "1 seed, not 1 seeds" \
+	"$bin" run -q --seed 7 scenarios/ratelimit-expire-fails-once.yaml
+expect_output "replay: $bin replay scenarios/webhook-concurrent-copies.yaml --seed 1" \
+	"the replay line names the binary as invoked" \
+	"$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
