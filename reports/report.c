@@ -309,8 +309,14 @@ static enum result report_counts_add(struct report_count **arr, size_t *n,
 		free(copy);
 		return RESULT_NOMEM;
 	}
-	(*arr)[*n].name = copy;
-	(*arr)[*n].count = by;
+	/* Kept sorted by name, the order report.json writes them in, so a
+	 * report read back lists them as the run did. */
+	size_t at = *n;
+	while (at > 0 && strcmp((*arr)[at - 1].name, copy) > 0)
+		at--;
+	memmove(&(*arr)[at + 1], &(*arr)[at], (*n - at) * sizeof **arr);
+	(*arr)[at].name = copy;
+	(*arr)[at].count = by;
 	(*n)++;
 	return RESULT_OK;
 }

@@ -111,3 +111,21 @@ expect_output "^ok    ratelimit-expire-fails-once +hardened +1 seed " "1 seed, n
 expect_output "replay: $bin replay scenarios/webhook-concurrent-copies.yaml --seed 1" \
 	"the replay line names the binary as invoked" \
 	"$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
+
+# report merge brings along every trace its report names; report render of a
+# copied report directory gives the same bytes.
+mtmp=$(mktemp -d)
+"$bin" run -q --variant legacy --seed 1 --report "$mtmp/a" scenarios/ >/dev/null 2>&1
+"$bin" run -q --variant legacy --seed 2 --report "$mtmp/b" scenarios/ >/dev/null 2>&1
+expect_status 0 "merge of two real runs" "$bin" report merge "$mtmp/m" "$mtmp/a" "$mtmp/b"
+expect_status 0 "merge wrote every trace its report names" python3 -c '
+import json, os, sys
+d = sys.argv[1]
+names = [r["trace_file"] for r in json.load(open(d + "/report.json"))["results"] if r["trace_file"]]
+assert names and all(os.path.getsize(os.path.join(d, n)) > 0 for n in names), names' "$mtmp/m"
+cp -r "$mtmp/a" "$mtmp/copy"
+expect_status 0 "render of a copied report directory" "$bin" report render "$mtmp/copy"
+for f in junit.xml report.md report.html; do
+	expect_status 0 "render gives the same $f" cmp "$mtmp/a/$f" "$mtmp/copy/$f"
+done
+rm -rf "$mtmp"
