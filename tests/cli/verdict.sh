@@ -129,3 +129,4 @@ for f in junit.xml report.md report.html; do
 	expect_status 0 "render gives the same $f" cmp "$mtmp/a/$f" "$mtmp/copy/$f"
 done
 rm -rf "$mtmp"
+expect_status 1 "no '//' in printed paths" sh -c "'$bin' run --variant legacy scenarios// 2>&1 | grep -q '//'"
