@@ -37,7 +37,9 @@ static void check_print_ok(const char *file, const struct scenario *sc)
 			first = false;
 		}
 	}
-	printf(", %zu seeds, %zu faults)\n", scenario_seed_count(sc), sc->faults.nrules);
+	size_t seeds = scenario_seed_count(sc);
+	printf(", %zu %s, %zu %s)\n", seeds, seeds == 1 ? "seed" : "seeds", sc->faults.nrules,
+	       sc->faults.nrules == 1 ? "fault" : "faults");
 }
 
 int cmd_check(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/report_fill.h"
 #include "reports/report.h"
 #include "reports/report_files.h"
 #include "reports/report_json.h"
@@ -94,13 +95,59 @@ static int report_render(int argc, char **argv)
 		fprintf(stderr, "faultline report render: %s\n", err);
 		return EXIT_USAGE;
 	}
-	enum result rc = report_write_views(r, dir, err, sizeof err);
+	/* A report.json without a stored verdict (written by hand) is judged
+	 * by the one judge; a stored verdict is shown as it is. */
+	enum result rc = r->verdict_set ? RESULT_OK : report_judge(r, err, sizeof err);
+	if (rc == RESULT_OK)
+		rc = report_write_views(r, dir, err, sizeof err);
 	report_destroy(r);
 	if (rc != RESULT_OK) {
 		fprintf(stderr, "faultline report render: %s\n", err);
 		return EXIT_USAGE;
 	}
 	return EXIT_HELD;
+}
+
+#define REPORT_TRACE_MAX (1u << 28)   /* bytes of one trace file copied */
+
+/* Copies the trace rel (a path relative to a report directory, as the
+ * report names it) from the first IN directory that has it into out. */
+static bool report_copy_trace(const char *out, const char *rel, char (*paths)[REPORT_PATH_MAX],
+                              size_t n, char *err, size_t errsize)
+{
+	if (rel[0] == '/' || strstr(rel, "..") != NULL) {
+		snprintf(err, errsize, "trace '%s' is not inside its report directory", rel);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char from[REPORT_PATH_MAX], to[REPORT_PATH_MAX];
+		const char *slash = strrchr(paths[i], '/');
+		int dirlen = slash ? (int)(slash - paths[i]) : 1;
+		if (snprintf(from, sizeof from, "%.*s/%s", dirlen, slash ? paths[i] : ".", rel) >=
+		    (int)sizeof from ||
+		    snprintf(to, sizeof to, "%s/%s", out, rel) >= (int)sizeof to) {
+			snprintf(err, errsize, "trace '%s': path too long", rel);
+			return false;
+		}
+		struct stat st;
+		if (stat(from, &st) != 0)
+			continue;
+		char *data = NULL;
+		size_t len = 0;
+		if (report_file_read(from, REPORT_TRACE_MAX, &data, &len, err, errsize) != RESULT_OK)
+			return false;
+		char dir[REPORT_PATH_MAX];
+		snprintf(dir, sizeof dir, "%s", to);
+		*strrchr(dir, '/') = '\0';
+		bool ok = report_dir_make(dir, err, errsize) == RESULT_OK &&
+		          report_file_write(to, data, len, err, errsize) == RESULT_OK;
+		free(data);
+		return ok;
+	}
+	/* Not fatal: the counts are merged; say what the report names in vain. */
+	fprintf(stderr, "faultline report merge: warning: trace '%s' is in none of the inputs\n",
+	        rel);
+	return true;
 }
 
 static int report_merge_cmd(int argc, char **argv)
@@ -157,9 +204,22 @@ static int report_merge_cmd(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto free_parts;
 	}
-	if (report_write_all(merged, argv[1], err, sizeof err) != RESULT_OK) {
+	/* The parts' verdicts do not add up: judge the merged results again. */
+	if (report_judge(merged, err, sizeof err) != RESULT_OK) {
 		fprintf(stderr, "faultline report merge: %s\n", err);
 		status = EXIT_USAGE;
+	} else if (report_write_all(merged, argv[1], err, sizeof err) != RESULT_OK) {
+		fprintf(stderr, "faultline report merge: %s\n", err);
+		status = EXIT_USAGE;
+	} else {
+		/* Every trace the merged report names is in OUT/traces/. */
+		for (size_t i = 0; i < merged->nresults && status == EXIT_HELD; i++) {
+			const char *rel = merged->results[i].trace_file;
+			if (rel != NULL && !report_copy_trace(argv[1], rel, paths, n, err, sizeof err)) {
+				fprintf(stderr, "faultline report merge: %s\n", err);
+				status = EXIT_USAGE;
+			}
+		}
 	}
 	report_destroy(merged);
 free_parts:

@@ -19,6 +19,7 @@
 #include "harness/report_fill.h"
 #include "harness/runner.h"
 #include "harness/scenario_load.h"
+#include "harness/verdict.h"
 
 struct run_common {
 	struct runner_options ropt;
@@ -113,13 +114,22 @@ static int load_all(int npaths, char **paths, struct scenario ***out, size_t *n)
 	return 0;
 }
 
-static void print_result(const struct runner_result *r, bool quiet)
+/* Column widths of the result lines, so long names and mixed variants stay
+ * aligned. */
+struct result_columns {
+	int name;
+	int variant;
+};
+
+static void print_result(const struct runner_result *r, const struct result_columns *col,
+                         bool quiet)
 {
 	char var[160];
 	variant_set_format(&r->vs, r->sc, var, sizeof var);
 	const char *verdict = r->violated ? "FAIL" : !r->exercised ? "IDLE" : "ok";
-	printf("%-4s  %-40s %-9s %6llu seeds  %7.2fs", verdict, r->sc->name, var,
-	       (unsigned long long)r->seeds_run, r->wall_s);
+	printf("%-4s  %-*s %-*s %6llu %-5s  %7.2fs", verdict, col->name, r->sc->name,
+	       col->variant, var, (unsigned long long)r->seeds_run,
+	       r->seeds_run == 1 ? "seed" : "seeds", r->wall_s);
 	if (r->violated) {
 		const char *sep = "  ";
 		for (int i = 0; i < INV_COUNT; i++) {
@@ -130,9 +140,9 @@ static void print_result(const struct runner_result *r, bool quiet)
 			       (unsigned long long)r->seeds_run);
 			sep = ", ";
 		}
-	} else if (!r->exercised) {
-		printf("  not exercised: %s", r->not_exercised);
 	}
+	if (!r->exercised)
+		printf("%snot exercised: %s", r->violated ? "; " : "  ", r->not_exercised);
 	printf("\n");
 	if (r->determinism_mismatches)
 		printf("      TOOL FAILURE: %llu determinism mismatch(es): the same seed gave "
@@ -302,6 +312,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		vs->v[f] = VARIANT_HARDENED;
 	const char *cmd = matrix ? "matrix" : "run";
 	optind = 1;
+	opterr = 0;
 	int c;
 	uint64_t v;
 	char err[256];
@@ -404,7 +415,10 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 			usage_run(stdout, matrix);
 			return -1;
 		default:
-			usage_run(stderr, matrix);
+			/* One line, not the whole help. */
+			fprintf(stderr, "faultline %s: %s '%s' (try 'faultline %s --help')\n", cmd,
+			        optopt != 0 && strchr(matrix ? "nsjr" : "vnsjr", optopt) != NULL
+			        ? "missing value for" : "unknown option", argv[optind - 1], cmd);
 			return EXIT_USAGE;
 		}
 	}
@@ -437,6 +451,17 @@ static void progress_clear(const struct run_common *rc)
 static int run_all(struct run_common *rc, struct scenario **list, size_t n,
                    const struct variant_set *vss, size_t nvs, struct runner_result *results)
 {
+	struct result_columns col = {.name = 40, .variant = 9};
+	for (size_t i = 0; i < n; i++) {
+		int w = (int)strlen(list[i]->name);
+		col.name = w > col.name ? w : col.name;
+		for (size_t k = 0; k < nvs; k++) {
+			char var[160];
+			variant_set_format(&vss[k], list[i], var, sizeof var);
+			w = (int)strlen(var);
+			col.variant = w > col.variant ? w : col.variant;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < nvs; k++) {
 			struct runner_result *r = &results[i * nvs + k];
@@ -449,7 +474,7 @@ static int run_all(struct run_common *rc, struct scenario **list, size_t n,
 				return EXIT_VIOLATED;
 			}
 			progress_clear(rc);
-			print_result(r, rc->quiet);
+			print_result(r, &col, rc->quiet);
 			if (rc->stats)
 				print_stats(r);
 			fflush(stdout);
@@ -491,7 +516,8 @@ static int corpus_replay(struct run_common *rc, struct scenario **list, size_t n
 			failed++;
 			continue;
 		}
-		print_result(&r, rc->quiet);
+		struct result_columns col = {.name = 40, .variant = 9};
+		print_result(&r, &col, rc->quiet);
 		bool hardened = true;
 		for (int f = 0; f < FIX_COUNT; f++)
 			hardened = hardened && e->vs.v[f] == VARIANT_HARDENED;
@@ -534,13 +560,13 @@ static int corpus_record(const struct run_common *rc, const struct runner_result
 	return 0;
 }
 
-static int finish(struct run_common *rc, const char *mode, bool matrix,
+static int finish(struct run_common *rc, const char *mode, struct verdict *v,
                   struct scenario **list, size_t n,
                   struct runner_result *results, size_t nresults, int status)
 {
-	if (rc->report_dir != NULL && status != EXIT_USAGE) {
+	if (rc->report_dir != NULL && status != EXIT_USAGE && v != NULL) {
 		char err[512];
-		if (report_fill_write(rc->report_dir, mode, matrix, list, n, results, nresults, err,
+		if (report_fill_write(rc->report_dir, mode, v, list, n, results, nresults, err,
 		                      sizeof err) != RESULT_OK) {
 			fprintf(stderr, "faultline: report: %s\n", err);
 			if (status == 0)
@@ -550,6 +576,7 @@ static int finish(struct run_common *rc, const char *mode, bool matrix,
 			       rc->report_dir);
 		}
 	}
+	verdict_fini(v);
 	for (size_t i = 0; i < nresults; i++)
 		runner_result_fini(&results[i]);
 	free(results);
@@ -559,13 +586,46 @@ static int finish(struct run_common *rc, const char *mode, bool matrix,
 	return status;
 }
 
-static bool tool_failed(const struct runner_result *results, size_t n)
+/* The one verdict of these results (harness/verdict.c); false when out of
+ * memory, said on stderr. */
+static bool judge(const struct runner_result *results, size_t n, bool matrix,
+                  struct verdict *v)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (results[i].determinism_mismatches)
-			return true;
+	struct verdict_row *rows = calloc(n > 0 ? n : 1, sizeof *rows);
+	enum result rc = RESULT_NOMEM;
+	if (rows != NULL) {
+		for (size_t i = 0; i < n; i++)
+			verdict_row_of_result(&results[i], &rows[i]);
+		rc = verdict_decide(rows, n, matrix, 0, v);
 	}
-	return false;
+	free(rows);
+	if (rc != RESULT_OK)
+		fprintf(stderr, "faultline: cannot decide the verdict (%s)\n", result_name(rc));
+	return rc == RESULT_OK;
+}
+
+/* The verdict block every run ends with: the headline, then each reason. */
+static int print_verdict(const struct verdict *v)
+{
+	printf("\nverdict: %s: %s\n", v->pass ? "PASS" : "FAIL", v->headline);
+	for (size_t i = 0; v->nreasons > 1 && i < v->nreasons; i++)
+		printf("  reason: %s\n", v->reasons[i].text);
+	return v->pass ? 0 : EXIT_VIOLATED;
+}
+
+/* "N scenarios: V violated, I not exercised, H held": each count computed
+ * on its own (FAIL before IDLE, as the result lines print them). */
+static void print_counts(const struct runner_result *res, size_t n, const char *what)
+{
+	uint64_t violated = 0, idle = 0, held = 0;
+	for (size_t i = 0; i < n; i++) {
+		violated += res[i].violated != 0;
+		idle += res[i].violated == 0 && !res[i].exercised;
+		held += res[i].violated == 0 && res[i].exercised;
+	}
+	printf("\n%zu %s%s: %llu violated, %llu not exercised, %llu held\n", n, what,
+	       n == 1 ? "" : "s", (unsigned long long)violated, (unsigned long long)idle,
+	       (unsigned long long)held);
 }
 
 /* The --live path: real servers, one process, no determinism check. */
@@ -606,8 +666,12 @@ static int run_live(struct run_common *rc, const struct variant_set *vs, int npa
 	fflush(stdout);
 	/* Reports only of a run that ran: no report claims a pass it never saw. */
 	if (st == EXIT_UNREACHABLE || st == EXIT_USAGE)
-		rc->report_dir = NULL;
-	return finish(rc, "live", false, list, n, results, nres, st);
+		return finish(rc, "live", NULL, list, n, results, nres, st);
+	struct verdict v;
+	if (!judge(results, nres, false, &v))
+		return finish(rc, "live", NULL, list, n, results, nres, EXIT_VIOLATED);
+	st = print_verdict(&v);
+	return finish(rc, "live", &v, list, n, results, nres, st);
 }
 
 int cmd_run(int argc, char **argv)
@@ -638,59 +702,48 @@ int cmd_run(int argc, char **argv)
 	st = run_all(&rc, list, n, &vs, 1, results);
 	if (st == 0)
 		st = corpus_record(&rc, results, n) ? EXIT_VIOLATED : 0;
-	if (st == 0 && corpus_failed > 0)
-		st = EXIT_VIOLATED;
 	if (rc.stats)
 		print_totals(results, n, now_s() - t0);
-	uint64_t violated = 0, idle = 0;
-	for (size_t i = 0; i < n; i++) {
-		violated += results[i].violated != 0;
-		idle += !results[i].exercised;
+	if (st != 0)
+		return finish(&rc, "simulated", NULL, list, n, results, n, st);
+	print_counts(results, n, "scenario");
+	struct verdict v;
+	if (!judge(results, n, false, &v))
+		return finish(&rc, "simulated", NULL, list, n, results, n, EXIT_VIOLATED);
+	st = print_verdict(&v);
+	if (corpus_failed > 0) {
+		printf("  !! %d corpus %s violated again\n", corpus_failed,
+		       corpus_failed == 1 ? "entry" : "entries");
+		if (st == 0)
+			st = EXIT_VIOLATED;
 	}
-	printf("\n%zu scenario(s): %llu violated, %llu not exercised, %llu held\n", n,
-	       (unsigned long long)violated, (unsigned long long)idle,
-	       (unsigned long long)(n - violated - idle));
-	if (st == 0 && (violated || idle || tool_failed(results, n)))
-		st = EXIT_VIOLATED;
-	return finish(&rc, "simulated", false, list, n, results, n, st);
+	return finish(&rc, "simulated", &v, list, n, results, n, st);
 }
 
-/* Whether a violation of inv speaks about fix f: each invariant belongs to
- * one fix; the two that are always checked belong to every fix. */
-static bool invariant_of_fix(enum invariant_id inv, enum fix_id f)
+/* The fix x variant table of a matrix: what each variant broke, and where it
+ * was not exercised. Judging is verdict.c's. */
+static void matrix_table(struct scenario **list, size_t n, const struct runner_result *res)
 {
-	switch (inv) {
-	case INV_EXACTLY_ONCE:
-	case INV_EVENTUALLY_APPLIED: return f == FIX_WEBHOOK;
-	case INV_NO_LOCKOUT: return f == FIX_RATELIMIT;
-	case INV_NO_FALSE_DUPLICATE:
-	case INV_DEDUP_EFFECTIVE: return f == FIX_DEDUP;
-	case INV_NO_ORPHAN: return f == FIX_CUSTOMER;
-	case INV_EMAIL_SAFE: return f == FIX_QUOTE_EMAIL;
-	default: return true;
-	}
-}
-
-/* The matrix verdict: hardened clean everywhere and every legacy bug seen. */
-static int matrix_summary(struct scenario **list, size_t n, const struct runner_result *res)
-{
-	bool ok = true;
 	printf("\nfix                variant    invariants violated (scenarios)\n");
 	printf("-----------------  ---------  ----------------------------------------\n");
 	for (int f = 0; f < FIX_COUNT; f++) {
 		for (int v = 0; v < VARIANT_COUNT; v++) {
 			char line[512] = "";
 			size_t used = 0;
-			bool any_scenario = false;
+			unsigned scenarios = 0, idle = 0;
+			for (size_t i = 0; i < n; i++) {
+				if (!(list[i]->fixes & (1u << f)))
+					continue;
+				scenarios++;
+				idle += !res[i * VARIANT_COUNT + v].exercised;
+			}
 			for (int inv = 0; inv < INV_COUNT; inv++) {
-				if (!invariant_of_fix((enum invariant_id)inv, (enum fix_id)f))
+				if (!verdict_invariant_of_fix((enum invariant_id)inv, (enum fix_id)f))
 					continue;
 				unsigned count = 0;
 				for (size_t i = 0; i < n; i++) {
-					if (!(list[i]->fixes & (1u << f)))
-						continue;
-					any_scenario = true;
-					if (res[i * VARIANT_COUNT + v].violated & (1u << inv))
+					if ((list[i]->fixes & (1u << f)) &&
+					    (res[i * VARIANT_COUNT + v].violated & (1u << inv)))
 						count++;
 				}
 				if (count) {
@@ -701,41 +754,16 @@ static int matrix_summary(struct scenario **list, size_t n, const struct runner_
 						used += (size_t)w;
 				}
 			}
-			if (!any_scenario) {
-				printf("%-17s  %-9s  (no scenario)\n", fix_name((enum fix_id)f),
-				       variant_name((enum variant)v));
-				if (v == VARIANT_LEGACY)
-					ok = false;
-				continue;
-			}
-			printf("%-17s  %-9s  %s\n", fix_name((enum fix_id)f),
-			       variant_name((enum variant)v), used ? line : "none: every invariant held");
-			if (v == VARIANT_LEGACY && used == 0) {
-				printf("  !! the legacy %s bug was not caught by any scenario\n",
-				       fix_name((enum fix_id)f));
-				ok = false;
-			}
+			printf("%-17s  %-9s  ", fix_name((enum fix_id)f), variant_name((enum variant)v));
+			if (scenarios == 0)
+				printf("(no scenario here: not judged)\n");
+			else if (idle == 0)
+				printf("%s\n", used ? line : "none: every invariant held");
+			else
+				printf("%s; not exercised in %u of %u %s\n", used ? line : "none violated",
+				       idle, scenarios, scenarios == 1 ? "scenario" : "scenarios");
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct runner_result *h = &res[i * VARIANT_COUNT + VARIANT_HARDENED];
-		if (h->violated) {
-			printf("  !! hardened violates an invariant in %s\n", list[i]->name);
-			ok = false;
-		}
-		if (!h->exercised) {
-			printf("  !! %s did not exercise the hardened core: %s\n", list[i]->name,
-			       h->not_exercised);
-			ok = false;
-		}
-	}
-	if (tool_failed(res, n * VARIANT_COUNT)) {
-		printf("  !! determinism self-check failed: see TOOL FAILURE lines above\n");
-		ok = false;
-	}
-	printf("\nverdict: %s\n", ok ? "PASS: hardened holds everything, every legacy bug caught"
-	                             : "FAIL");
-	return ok ? 0 : EXIT_VIOLATED;
 }
 
 int cmd_matrix(int argc, char **argv)
@@ -770,17 +798,22 @@ int cmd_matrix(int argc, char **argv)
 	st = run_all(&rc, list, n, vss, VARIANT_COUNT, results);
 	if (rc.stats)
 		print_totals(results, nres, now_s() - t0);
-	if (st == 0)
-		st = matrix_summary(list, n, results);
-	if (corpus_record(&rc, results, nres) != 0 && st == 0)
-		st = EXIT_VIOLATED;
+	if (st != 0)
+		return finish(&rc, "simulated", NULL, list, n, results, nres, st);
+	matrix_table(list, n, results);
+	if (corpus_record(&rc, results, nres) != 0)
+		return finish(&rc, "simulated", NULL, list, n, results, nres, EXIT_VIOLATED);
+	struct verdict v;
+	if (!judge(results, nres, true, &v))
+		return finish(&rc, "simulated", NULL, list, n, results, nres, EXIT_VIOLATED);
+	st = print_verdict(&v);
 	if (corpus_failed > 0) {
 		printf("  !! %d hardened corpus %s violated again\n", corpus_failed,
 		       corpus_failed == 1 ? "entry" : "entries");
 		if (st == 0)
 			st = EXIT_VIOLATED;
 	}
-	return finish(&rc, "simulated", true, list, n, results, nres, st);
+	return finish(&rc, "simulated", &v, list, n, results, nres, st);
 }
 
 static void usage_replay(FILE *out)

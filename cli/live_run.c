@@ -128,8 +128,8 @@ static void print_live_result(FILE *out, const struct runner_result *r, bool qui
 		        ri->message);
 		/* Live runs are not replayable; the same seed in the simulator is
 		 * the deterministic counterpart. */
-		fprintf(out, "        rerun live: faultline run --live --seed %llu --variant %s %s\n",
-		        (unsigned long long)ri->first_seed, var, r->sc->path);
+		fprintf(out, "        rerun live: %s run --live --seed %llu --variant %s %s\n",
+		        runner_program(), (unsigned long long)ri->first_seed, var, r->sc->path);
 	}
 }
 
@@ -250,7 +250,7 @@ int live_run(struct scenario *const *list, size_t n, const struct variant_set *v
 	fprintf(out, "live: %s; time scale %g (a 60 s window lasts %.2f s)\n",
 	        world_live_describe(wl), opt->time_scale,
 	        (double)live_plan_rl_window_us(60000000, opt->time_scale) / 1e6);
-	uint64_t violated = 0, idle = 0, skipped = 0, ran = 0;
+	uint64_t violated = 0, idle = 0, held = 0, skipped = 0, ran = 0;
 	for (size_t i = 0; i < n && status == 0; i++) {
 		const struct scenario *sc = list[i];
 		struct live_plan *lp = live_plan_create(sc, opt->time_scale);
@@ -274,8 +274,10 @@ int live_run(struct scenario *const *list, size_t n, const struct variant_set *v
 		if (status == 0) {
 			(*nresults)++;
 			ran++;
+			/* Each count on its own, FAIL before IDLE: never subtracted. */
 			violated += r->violated != 0;
-			idle += !r->exercised;
+			idle += r->violated == 0 && !r->exercised;
+			held += r->violated == 0 && r->exercised;
 			print_live_result(out, r, opt->quiet);
 			print_rule_notes(out, sc, lp);
 			fflush(out);
@@ -286,7 +288,7 @@ int live_run(struct scenario *const *list, size_t n, const struct variant_set *v
 		fprintf(out, "\n%llu scenario(s) run live: %llu violated, %llu not exercised, %llu held"
 		             "; %llu skipped (cannot be made meaningful live)\n",
 		        (unsigned long long)ran, (unsigned long long)violated,
-		        (unsigned long long)idle, (unsigned long long)(ran - violated - idle),
+		        (unsigned long long)idle, (unsigned long long)held,
 		        (unsigned long long)skipped);
 		if (violated || idle)
 			status = 1;

@@ -5,6 +5,7 @@
 
 #include "sim/assert_ctx.h"
 #include "cli/cli.h"
+#include "harness/runner.h"
 
 struct command {
 	const char *name;
@@ -40,13 +41,15 @@ static void usage(FILE *out)
 	        "  -h, --help     this help; 'faultline COMMAND --help' for a command\n"
 	        "  -V, --version  print the version\n"
 	        "\n"
-	        "Exit status: 0 every invariant held, 1 an invariant was violated,\n"
-	        "2 bad usage or a bad scenario file, 3 a live server could not be reached.\n");
+	        "Exit status: 0 every invariant held, 1 an invariant was violated or a\n"
+	        "scenario was not exercised (or a matrix's legacy bug was not caught), 2 bad\n"
+	        "usage or a bad scenario file, 3 a live server could not be reached.\n");
 }
 
 int main(int argc, char **argv)
 {
 	assert_ctx_install();
+	runner_set_program(argv[0]);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -79,7 +79,10 @@ static enum result collect_folder(struct collect *c, const char *dir, int depth)
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return collect_fail(c, RESULT_REJECT, "%s: %s", dir, strerror(errno));
+	/* "scenarios//" names its files "scenarios/x.yaml": no '//' printed. */
 	size_t dlen = strlen(dir);
+	while (dlen > 1 && dir[dlen - 1] == '/' && dir[dlen - 2] == '/')
+		dlen--;
 	bool slash = dlen > 0 && dir[dlen - 1] == '/';
 	enum result rc = RESULT_OK;
 	struct dirent *de;
@@ -105,7 +108,7 @@ static enum result collect_folder(struct collect *c, const char *dir, int depth)
 		if (!is_dir && !(is_file && name_is_scenario(de->d_name)))
 			continue;
 		char *child = NULL;
-		if (asprintf(&child, "%s%s%s", dir, slash ? "" : "/", de->d_name) < 0) {
+		if (asprintf(&child, "%.*s%s%s", (int)dlen, dir, slash ? "" : "/", de->d_name) < 0) {
 			rc = collect_fail(c, RESULT_NOMEM, "out of memory");
 			break;
 		}

@@ -3,13 +3,16 @@
  * to a lane and a short label each. */
 #include "harness/report_fill.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "core/assert.h"
+#include "harness/verdict.h"
 #include "reports/report.h"
 #include "reports/report_files.h"
 #include "core/version.h"
@@ -240,7 +243,94 @@ enum result report_fill(const char *mode, struct scenario *const *list, size_t n
 	return RESULT_OK;
 }
 
-enum result report_fill_write(const char *dir, const char *mode, bool matrix,
+enum result report_fill_verdict(struct report *r, const struct verdict *v)
+{
+	ASSERT(r != NULL);
+	ASSERT(v != NULL);
+	r->matrix = v->matrix;
+	for (size_t i = 0; i < v->nreasons; i++) {
+		const struct verdict_reason *vr = &v->reasons[i];
+		const struct report_result *res = vr->row != SIZE_MAX ? &r->results[vr->row] : NULL;
+		ASSERT(vr->row == SIZE_MAX || vr->row < r->nresults);
+		TRY(report_add_reason(r, verdict_kind_name(vr->kind), vr->text,
+		                      res ? res->scenario : NULL, res ? res->variant : NULL,
+		                      vr->invariant >= 0
+		                      ? invariant_name((enum invariant_id)vr->invariant) : NULL,
+		                      vr->fix >= 0 ? fix_name((enum fix_id)vr->fix) : NULL));
+	}
+	return report_set_verdict(r, v->pass, v->headline);
+}
+
+/* The verdict's row for a result of a report (read back or merged). */
+static bool report_verdict_row(const struct report_result *res, struct verdict_row *row,
+                               char *err, size_t errsize)
+{
+	memset(row, 0, sizeof *row);
+	snprintf(row->scenario, sizeof row->scenario, "%s", res->scenario);
+	snprintf(row->variant, sizeof row->variant, "%s", res->variant);
+	enum variant v;
+	row->uniform = variant_parse(res->variant, &v) ? (int)v : -1;
+	const char *p = res->fix != NULL ? res->fix : "";
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char name[64];
+		enum fix_id f;
+		snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : 0), p);
+		if (!fix_parse(name, &f)) {
+			snprintf(err, errsize, "%s: unknown fix '%.*s'", res->scenario, (int)len, p);
+			return false;
+		}
+		row->fixes |= 1u << f;
+		p = comma ? comma + 1 : p + len;
+	}
+	for (size_t k = 0; k < res->ninvariants; k++) {
+		enum invariant_id id;
+		if (!invariant_parse(res->invariants[k].name, &id)) {
+			snprintf(err, errsize, "%s: unknown invariant '%s'", res->scenario,
+			         res->invariants[k].name);
+			return false;
+		}
+		row->checked |= 1u << id;
+		if (res->invariants[k].violations > 0)
+			row->violated |= 1u << id;
+	}
+	row->exercised = res->exercised;
+	return true;
+}
+
+enum result report_judge(struct report *r, char *err, size_t errsize)
+{
+	ASSERT(r != NULL);
+	if (r->nresults > VERDICT_ROWS_MAX) {
+		snprintf(err, errsize, "more than %u results", VERDICT_ROWS_MAX);
+		return RESULT_REJECT;
+	}
+	struct verdict_row *rows = calloc(r->nresults > 0 ? r->nresults : 1, sizeof *rows);
+	if (rows == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return RESULT_NOMEM;
+	}
+	enum result rc = RESULT_OK;
+	for (size_t i = 0; i < r->nresults && rc == RESULT_OK; i++) {
+		if (!report_verdict_row(&r->results[i], &rows[i], err, errsize))
+			rc = RESULT_REJECT;
+	}
+	/* report.json counts determinism per report, not per result. */
+	struct verdict v;
+	if (rc == RESULT_OK && (rc = verdict_decide(rows, r->nresults, r->matrix,
+	                                            r->determinism_mismatches, &v)) == RESULT_OK) {
+		report_clear_verdict(r);
+		rc = report_fill_verdict(r, &v);
+		verdict_fini(&v);
+		if (rc != RESULT_OK)
+			snprintf(err, errsize, "out of memory");
+	}
+	free(rows);
+	return rc;
+}
+
+enum result report_fill_write(const char *dir, const char *mode, const struct verdict *v,
                               struct scenario *const *list,
                               size_t n, const struct runner_result *results, size_t nresults,
                               char *err, size_t errsize)
@@ -250,7 +340,12 @@ enum result report_fill_write(const char *dir, const char *mode, bool matrix,
 	enum result rc = report_fill(mode, list, n, results, nresults, &r, err, errsize);
 	if (rc != RESULT_OK)
 		return rc;
-	r->matrix = matrix;
+	rc = report_fill_verdict(r, v);
+	if (rc != RESULT_OK) {
+		snprintf(err, errsize, "cannot store the verdict (%s)", result_name(rc));
+		report_destroy(r);
+		return rc;
+	}
 	rc = report_write_all(r, dir, err, errsize);
 	report_destroy(r);
 	return rc;

@@ -12,6 +12,7 @@
 #include "sim/scenario.h"
 
 struct report;
+struct verdict;
 
 /* Builds the report of a run: settings (version, mode, variants, scenario
  * files and their SHA-256), one result per runner result. *out on success. */
@@ -19,9 +20,18 @@ MUST_USE enum result report_fill(const char *mode, struct scenario *const *list,
                                  const struct runner_result *results, size_t nresults,
                                  struct report **out, char *err, size_t errsize);
 
-/* report_fill, then report.json, junit.xml, report.md and report.html in
- * dir (traces/ is written by the runner). */
-MUST_USE enum result report_fill_write(const char *dir, const char *mode, bool matrix,
+/* Stores verdict v (decided by verdict_decide on these results) in r. */
+MUST_USE enum result report_fill_verdict(struct report *r, const struct verdict *v);
+
+/* Decides the verdict of r from its own results (a merged report: its parts'
+ * verdicts do not add up) and stores it. RESULT_REJECT with err when a
+ * result names a fix or an invariant this faultline does not know. */
+MUST_USE enum result report_judge(struct report *r, char *err, size_t errsize);
+
+/* report_fill and report_fill_verdict, then report.json, junit.xml,
+ * report.md and report.html in dir (traces/ is written by the runner). */
+MUST_USE enum result report_fill_write(const char *dir, const char *mode,
+                                       const struct verdict *v,
                                        struct scenario *const *list, size_t n,
                                        const struct runner_result *results,
                                        size_t nresults, char *err, size_t errsize);

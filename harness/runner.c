@@ -42,6 +42,12 @@ bool variant_set_parse(const char *spec, struct variant_set *out, char *err, siz
 		char *eq = strchr(item, '=');
 		enum fix_id f;
 		enum variant v;
+		if (eq == NULL && variant_parse(item, &v)) {
+			snprintf(err, errsize, "--variant: '%s': one variant for every fix stands alone "
+			         "(--variant %s); a list gives each fix its own (FIX=VARIANT,..., e.g. "
+			         "webhook=seed,ratelimit=hardened)", spec, item);
+			return false;
+		}
 		if (eq == NULL) {
 			snprintf(err, errsize, "--variant: '%s' is not legacy, seed, hardened or FIX=VARIANT",
 			         item);
@@ -98,13 +104,25 @@ void variant_set_format(const struct variant_set *vs, const struct scenario *sc,
 	}
 }
 
+static const char *runner_program_name = "faultline";
+
+void runner_set_program(const char *argv0)
+{
+	runner_program_name = argv0 != NULL && strchr(argv0, '/') != NULL ? argv0 : "faultline";
+}
+
+const char *runner_program(void)
+{
+	return runner_program_name;
+}
+
 void runner_replay_command(const struct scenario *sc, const struct variant_set *vs,
                            uint64_t seed, char *buf, size_t size)
 {
 	char v[160];
 	variant_set_format(vs, sc, v, sizeof v);
-	snprintf(buf, size, "faultline replay %s --seed %llu --variant %s%s", sc->path,
-	         (unsigned long long)seed, v, sc->swarm_from_cli ? " --swarm" : "");
+	snprintf(buf, size, "%s replay %s --seed %llu --variant %s%s", runner_program_name,
+	         sc->path, (unsigned long long)seed, v, sc->swarm_from_cli ? " --swarm" : "");
 }
 
 static void make_dirs(const char *path);

@@ -95,6 +95,12 @@ void runner_result_fini(struct runner_result *r);
 MUST_USE enum result runner_replay(const struct scenario *sc, const struct variant_set *vs,
                                    uint64_t seed, FILE *out, struct world_result *res);
 
+/* How replay lines name the binary: argv0 when it holds a '/' (the binary
+ * as invoked, e.g. "build/faultline", so the line pastes and runs), else
+ * "faultline" (found on PATH). Borrowed: must outlive the process's runs. */
+void runner_set_program(const char *argv0);
+const char *runner_program(void);
+
 /* The replay command line for a violation. */
 void runner_replay_command(const struct scenario *sc, const struct variant_set *vs,
                            uint64_t seed, char *buf, size_t size);

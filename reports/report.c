@@ -163,6 +163,7 @@ void report_destroy(struct report *r)
 	for (size_t i = 0; i < r->nresults; i++)
 		report_result_fini(&r->results[i]);
 	free(r->results);
+	report_clear_verdict(r);
 	free(r);
 }
 
@@ -308,8 +309,14 @@ static enum result report_counts_add(struct report_count **arr, size_t *n,
 		free(copy);
 		return RESULT_NOMEM;
 	}
-	(*arr)[*n].name = copy;
-	(*arr)[*n].count = by;
+	/* Kept sorted by name, the order report.json writes them in, so a
+	 * report read back lists them as the run did. */
+	size_t at = *n;
+	while (at > 0 && strcmp((*arr)[at - 1].name, copy) > 0)
+		at--;
+	memmove(&(*arr)[at + 1], &(*arr)[at], (*n - at) * sizeof **arr);
+	(*arr)[at].name = copy;
+	(*arr)[at].count = by;
 	(*n)++;
 	return RESULT_OK;
 }
@@ -771,70 +778,84 @@ enum result report_merge(struct report *const *parts, size_t n, struct report **
 	return RESULT_OK;
 }
 
-/* Whether the comma-separated list has name as one of its items. */
-static bool list_has(const char *list, const char *name)
+static void report_reason_fini(struct report_reason *rr)
 {
-	size_t n = strlen(name);
-	for (const char *p = list; p != NULL && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		if (len == n && strncmp(p, name, n) == 0)
-			return true;
-		p = comma ? comma + 1 : NULL;
-	}
-	return false;
+	free(rr->kind);
+	free(rr->text);
+	free(rr->scenario);
+	free(rr->variant);
+	free(rr->invariant);
+	free(rr->fix);
 }
 
-bool report_matrix_verdict(const struct report *r, char *why, size_t whysize)
+void report_clear_verdict(struct report *r)
 {
 	ASSERT(r != NULL);
-	uint64_t hardened_checks = 0;
-	for (size_t i = 0; i < r->nresults; i++) {
-		const struct report_result *res = &r->results[i];
-		if (strcmp(res->variant, "hardened") != 0)
-			continue;
-		if (!res->exercised) {
-			snprintf(why, whysize, "%s did not exercise the hardened core", res->scenario);
-			return false;
-		}
-		for (size_t k = 0; k < res->ninvariants; k++) {
-			hardened_checks++;
-			if (res->invariants[k].violations > 0) {
-				snprintf(why, whysize, "hardened violates %s in %s",
-				         res->invariants[k].name, res->scenario);
-				return false;
-			}
-		}
+	for (size_t i = 0; i < r->nreasons; i++)
+		report_reason_fini(&r->reasons[i]);
+	free(r->reasons);
+	r->reasons = NULL;
+	r->nreasons = 0;
+	free(r->headline);
+	r->headline = NULL;
+	r->pass = false;
+	r->verdict_set = false;
+}
+
+enum result report_set_verdict(struct report *r, bool pass, const char *headline)
+{
+	ASSERT(r != NULL);
+	ASSERT(headline != NULL);
+	enum result rc = report_set_text(&r->headline, headline);
+	if (rc != RESULT_OK)
+		return rc;
+	r->pass = pass;
+	r->verdict_set = true;
+	return RESULT_OK;
+}
+
+enum result report_add_reason(struct report *r, const char *kind, const char *text,
+                              const char *scenario, const char *variant,
+                              const char *invariant, const char *fix)
+{
+	ASSERT(r != NULL);
+	ASSERT(kind != NULL);
+	ASSERT(text != NULL);
+	enum result rc = report_grow((void **)&r->reasons, r->nreasons, REPORT_REASONS_MAX,
+	                             sizeof *r->reasons);
+	if (rc != RESULT_OK)
+		return rc;
+	struct report_reason *rr = &r->reasons[r->nreasons];
+	if (report_set_text(&rr->kind, kind) != RESULT_OK ||
+	    report_set_text(&rr->text, text) != RESULT_OK ||
+	    report_set_text(&rr->scenario, scenario) != RESULT_OK ||
+	    report_set_text(&rr->variant, variant) != RESULT_OK ||
+	    report_set_text(&rr->invariant, invariant) != RESULT_OK ||
+	    report_set_text(&rr->fix, fix) != RESULT_OK) {
+		report_reason_fini(rr);
+		memset(rr, 0, sizeof *rr);
+		return RESULT_NOMEM;
 	}
-	/* Every fix must have its legacy bug caught somewhere. */
-	size_t fixes = 0;
-	for (size_t i = 0; i < r->nresults; i++) {
-		const char *list = r->results[i].fix ? r->results[i].fix : "";
-		for (const char *p = list; *p;) {
-			const char *comma = strchr(p, ',');
-			size_t len = comma ? (size_t)(comma - p) : strlen(p);
-			char fix[64];
-			if (len > 0 && len < sizeof fix) {
-				memcpy(fix, p, len);
-				fix[len] = '\0';
-				bool caught = false;
-				for (size_t j = 0; j < r->nresults && !caught; j++) {
-					const struct report_result *lr = &r->results[j];
-					if (strcmp(lr->variant, "legacy") != 0 || !list_has(lr->fix, fix))
-						continue;
-					for (size_t k = 0; k < lr->ninvariants; k++)
-						caught |= lr->invariants[k].violations > 0;
-				}
-				if (!caught) {
-					snprintf(why, whysize, "the legacy %s bug was not caught", fix);
-					return false;
-				}
-				fixes++;
-			}
-			p = comma ? comma + 1 : p + len;
-		}
+	r->nreasons++;
+	return RESULT_OK;
+}
+
+static bool report_str_eq(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+const struct report_reason *report_find_reason(const struct report *r, const char *kind,
+                                               const char *scenario, const char *variant,
+                                               const char *invariant)
+{
+	ASSERT(r != NULL);
+	for (size_t i = 0; i < r->nreasons; i++) {
+		const struct report_reason *rr = &r->reasons[i];
+		if ((kind == NULL || strcmp(rr->kind, kind) == 0) &&
+		    report_str_eq(rr->scenario, scenario) && report_str_eq(rr->variant, variant) &&
+		    report_str_eq(rr->invariant, invariant))
+			return rr;
 	}
-	snprintf(why, whysize, "hardened held all %llu invariant checks; every legacy bug "
-	         "was caught", (unsigned long long)hardened_checks);
-	return true;
+	return NULL;
 }

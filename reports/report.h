@@ -35,6 +35,7 @@
 #define REPORT_FILES_MAX 4096u
 #define REPORT_TEXT_MAX 4096u         /* bytes per string, NUL excluded */
 #define REPORT_MERGE_PARTS_MAX 1024u
+#define REPORT_REASONS_MAX 65536u     /* reasons a verdict can give */
 
 struct report_count {          /* faults by kind, outcomes by name, log tags */
 	char *name;
@@ -91,12 +92,30 @@ struct report_file {
 	char *sha256;               /* lower-case hex */
 };
 
+/* One reason the verdict fails, as decided by the harness (harness/verdict.c)
+ * and stored in report.json: the pages show it, they never judge. */
+struct report_reason {
+	char *kind;                 /* "violated" | "not-exercised" | "not-caught" |
+	                             * "determinism" */
+	char *text;                 /* "hardened violated exactly-once in X" */
+	char *scenario;             /* the result it is about, or NULL (not-caught) */
+	char *variant;
+	char *invariant;            /* the cell it is about, or NULL */
+	char *fix;                  /* not-caught: the fix, else NULL */
+};
+
 struct report {
 	int schema;                 /* REPORT_SCHEMA */
 	char *tool_version;
 	char *mode;                 /* "simulated" | "live" */
-	bool matrix;                /* every scenario under every variant: the
-	                             * verdict is report_matrix_verdict's */
+	bool matrix;                /* every scenario under every variant */
+	/* The verdict, decided once by the harness and stored, never recomputed
+	 * by a writer (see report_set_verdict). */
+	bool verdict_set;
+	bool pass;
+	char *headline;             /* one line: why it passes, or the first reason */
+	struct report_reason *reasons;  /* empty when pass */
+	size_t nreasons;
 	char **variants;
 	size_t nvariants;
 	struct report_file *files;
@@ -209,11 +228,21 @@ enum report_cell { REPORT_CELL_HELD, REPORT_CELL_VIOLATED, REPORT_CELL_NOT_EXERC
 enum report_cell report_cell_of(const struct report_result *res,
                                 const struct report_invariant *inv);
 
-/* The verdict of a matrix run, from the results alone: it passes when every
- * "hardened" result held every invariant and was exercised, and every fix
- * named by a result has a "legacy" result that violated an invariant. Writes
- * a one-line reason into why (the first thing that failed, or a summary). */
-bool report_matrix_verdict(const struct report *r, char *why, size_t whysize);
+/* Stores the verdict: pass and its headline (borrowed, copied); reasons
+ * already added stay. */
+MUST_USE enum result report_set_verdict(struct report *r, bool pass, const char *headline);
+/* Appends one reason; every string is borrowed and copied, only kind and
+ * text must not be NULL. */
+MUST_USE enum result report_add_reason(struct report *r, const char *kind, const char *text,
+                                       const char *scenario, const char *variant,
+                                       const char *invariant, const char *fix);
+/* The reason about the cell (scenario, variant, invariant), or with
+ * invariant NULL the result-level reason of that kind; NULL when none. */
+const struct report_reason *report_find_reason(const struct report *r, const char *kind,
+                                               const char *scenario, const char *variant,
+                                               const char *invariant);
+/* Drops the verdict and its reasons (a merge decides again). */
+void report_clear_verdict(struct report *r);
 
 /* Merges n parts (borrowed) into a new report in *out. Results with the same
  * (scenario, variant) add up: seeds, violations, counts and histograms, so

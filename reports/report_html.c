@@ -94,6 +94,7 @@ static const char html_style[] =
 	".verdict .word{display:inline-block;font-weight:700;letter-spacing:.06em;font-size:13px;"
 	"padding:2px 10px;border-radius:999px;border:2px solid currentColor;margin-bottom:8px}\n"
 	".verdict .meta{color:var(--ink);margin:0}\n"
+	".verdict .reasons{margin:4px 0 8px;color:var(--ink)}\n"
 	".stats{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0 0;padding:0;list-style:none}\n"
 	".stats li{background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px 14px;"
 	"color:var(--ink);min-width:112px}\n"
@@ -264,31 +265,36 @@ static void html_header(struct textbuf *out, const struct report *r,
 {
 	uint64_t cells = s->invariants_held + s->invariants_violated +
 	                 s->invariants_not_exercised;
-	bool bad = s->invariants_violated > 0;
-	char why[256];
-	bool matrix_pass = r->matrix && report_matrix_verdict(r, why, sizeof why);
+	ASSERT(r->verdict_set);
 	textbuf_printf(out, "<header class=\"verdict %s\"><div class=\"inner\">\n",
-	               (r->matrix ? !matrix_pass : bad) ? "violated" : "held");
-	if (r->matrix) {
-		textbuf_put(out, matrix_pass ? "<div class=\"word\">✓ MATRIX PASSES</div>\n"
-		                             : "<div class=\"word\">✗ MATRIX FAILS</div>\n");
-		textbuf_put(out, "<h1>");
-		html_text(out, why);
-		textbuf_printf(out, "</h1>\n<p class=\"meta\">Every scenario ran under every "
+	               r->pass ? "held" : "violated");
+	textbuf_printf(out, "<div class=\"word\">%s%s</div>\n", r->pass ? "✓ " : "✗ ",
+	               r->matrix ? (r->pass ? "MATRIX PASSES" : "MATRIX FAILS")
+	                         : (r->pass ? "PASSES" : "FAILS"));
+	textbuf_put(out, "<h1>");
+	html_text(out, r->headline);
+	textbuf_put(out, "</h1>\n");
+	if (r->nreasons > 0) {
+		textbuf_printf(out, "<p class=\"meta\">The verdict fails for %zu %s:</p>\n"
+		               "<ul class=\"reasons\">", r->nreasons,
+		               r->nreasons == 1 ? "reason" : "reasons");
+		for (size_t i = 0; i < r->nreasons; i++) {
+			textbuf_put(out, "<li>");
+			html_text(out, r->reasons[i].text);
+			textbuf_put(out, "</li>");
+		}
+		textbuf_put(out, "</ul>\n");
+	}
+	if (r->matrix)
+		textbuf_printf(out, "<p class=\"meta\">Every scenario ran under every "
 		               "variant: %llu of %llu invariant checks were violated, by the legacy "
 		               "and seed variants the matrix is meant to expose.</p>\n",
 		               (unsigned long long)s->invariants_violated,
 		               (unsigned long long)cells);
-	} else if (bad) {
-		textbuf_put(out, "<div class=\"word\">✗ VIOLATED</div>\n");
-		textbuf_printf(out, "<h1>%llu of %llu invariant checks violated</h1>\n",
-		               (unsigned long long)s->invariants_violated,
-		               (unsigned long long)cells);
-	} else {
-		textbuf_put(out, "<div class=\"word\">✓ HELD</div>\n");
-		textbuf_printf(out, "<h1>All %llu exercised invariant checks held</h1>\n",
-		               (unsigned long long)(cells - s->invariants_not_exercised));
-	}
+	else
+		textbuf_printf(out, "<p class=\"meta\">%llu of %llu invariant checks violated, "
+		               "%llu held.</p>\n", (unsigned long long)s->invariants_violated,
+		               (unsigned long long)cells, (unsigned long long)s->invariants_held);
 	textbuf_put(out, "<p class=\"meta\">faultline ");
 	html_text(out, r->tool_version);
 	textbuf_put(out, " · ");

@@ -1,7 +1,9 @@
 /* reports/report_json.c - report.json in and out through jansson. The writer
  * fixes the key order so the same report always gives the same bytes; the
  * reader checks every field it takes and names the one that is wrong. It
- * does not trust derived fields: the summary and percentiles are recomputed. */
+ * does not trust derived fields: the summary counts and percentiles are
+ * recomputed. The verdict is not derived here: the harness decided it and
+ * it is read back as stored, so every page shows the same one. */
 #include "reports/report_json.h"
 
 #include <stdarg.h>
@@ -210,6 +212,26 @@ static json_t *out_settings(struct json_out *o, const struct report *r)
 	return obj;
 }
 
+static json_t *out_reason(const struct report_reason *rr)
+{
+	json_t *obj = json_object();
+	if (obj == NULL)
+		return NULL;
+	/* Optional keys are left out rather than null: a reason names only what
+	 * it is about. */
+	if (json_object_set_new(obj, "kind", json_string(rr->kind)) != 0 ||
+	    json_object_set_new(obj, "text", json_string(rr->text)) != 0 ||
+	    (rr->scenario && json_object_set_new(obj, "scenario", json_string(rr->scenario))) ||
+	    (rr->variant && json_object_set_new(obj, "variant", json_string(rr->variant))) ||
+	    (rr->invariant && json_object_set_new(obj, "invariant",
+	                                          json_string(rr->invariant))) ||
+	    (rr->fix && json_object_set_new(obj, "fix", json_string(rr->fix)))) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static json_t *out_summary(struct json_out *o, const struct report *r)
 {
 	struct report_summary s;
@@ -217,14 +239,18 @@ static json_t *out_summary(struct json_out *o, const struct report *r)
 	json_t *obj = json_object();
 	if (obj == NULL)
 		return NULL;
-	out_set(o, obj, "verdict",
-	        json_string(s.invariants_violated > 0 ? "violated" : "held"));
+	ASSERT(r->verdict_set);
+	const char *verdict = r->pass ? "pass" : "fail";
+	out_set(o, obj, "verdict", json_string(verdict));
 	if (r->matrix) {
-		char why[256];
-		bool pass = report_matrix_verdict(r, why, sizeof why);
-		out_set(o, obj, "matrix_verdict", json_string(pass ? "pass" : "fail"));
-		out_set(o, obj, "matrix_reason", json_string(why));
+		out_set(o, obj, "matrix_verdict", json_string(verdict));
+		out_set(o, obj, "matrix_reason", json_string(r->headline));
 	}
+	out_set(o, obj, "headline", json_string(r->headline));
+	json_t *reasons = json_array();
+	for (size_t i = 0; reasons != NULL && i < r->nreasons; i++)
+		out_append(o, reasons, out_reason(&r->reasons[i]));
+	out_set(o, obj, "reasons", reasons);
 	out_set(o, obj, "results", out_uint(o, "results", s.results));
 	out_set(o, obj, "results_not_exercised",
 	        out_uint(o, "results_not_exercised", s.results_not_exercised));
@@ -679,6 +705,64 @@ static void in_result(struct json_in *in, const json_t *obj, const char *path,
 	}
 }
 
+static const char *in_opt_str(struct json_in *in, const json_t *obj, const char *path,
+                              const char *key)
+{
+	return json_object_get(obj, key) != NULL ? in_str(in, obj, path, key, false) : NULL;
+}
+
+/* The stored verdict. A file without one (written by hand, or by a
+ * faultline before verdicts were stored) leaves it unset: report render
+ * then has the harness judge it, report merge always does. */
+static void in_verdict(struct json_in *in, const json_t *root, struct report *r)
+{
+	json_t *s = json_object_get(root, "summary");
+	if (s == NULL || (json_is_object(s) && json_object_get(s, "verdict") == NULL))
+		return;
+	s = in_get(in, root, "", "summary", WANT_OBJECT);
+	const char *verdict = in_str(in, s, "summary", "verdict", false);
+	const char *headline = in_str(in, s, "summary", "headline", false);
+	json_t *reasons = in_get(in, s, "summary", "reasons", WANT_ARRAY);
+	if (in->failed)
+		return;
+	if (strcmp(verdict, "pass") != 0 && strcmp(verdict, "fail") != 0) {
+		in_fail(in, "summary.verdict", "expected \"pass\" or \"fail\", got \"%s\"",
+		        verdict);
+		return;
+	}
+	bool pass = strcmp(verdict, "pass") == 0;
+	if (pass != (json_array_size(reasons) == 0)) {
+		in_fail(in, "summary.reasons", pass ? "a passing verdict has no reasons"
+		                                    : "a failing verdict needs its reasons");
+		return;
+	}
+	if (report_set_verdict(r, pass, headline) != RESULT_OK) {
+		in_nomem(in, "summary.headline", "bytes", REPORT_TEXT_MAX);
+		return;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(reasons, i, v) {
+		char p[JSON_PATH_MAX];
+		path_fmt(p, sizeof p, "summary.reasons[%zu]", i);
+		if (!in_check(in, v, p, WANT_OBJECT))
+			return;
+		const char *kind = in_str(in, v, p, "kind", false);
+		const char *text = in_str(in, v, p, "text", false);
+		const char *scenario = in_opt_str(in, v, p, "scenario");
+		const char *variant = in_opt_str(in, v, p, "variant");
+		const char *invariant = in_opt_str(in, v, p, "invariant");
+		const char *fix = in_opt_str(in, v, p, "fix");
+		if (in->failed)
+			return;
+		if (report_add_reason(r, kind, text, scenario, variant, invariant, fix) !=
+		    RESULT_OK) {
+			in_nomem(in, p, "reasons", REPORT_REASONS_MAX);
+			return;
+		}
+	}
+}
+
 enum result report_json_parse(const char *text, size_t len, const char *name,
                               struct report **out, char *err, size_t errsize)
 {
@@ -719,6 +803,7 @@ enum result report_json_parse(const char *text, size_t len, const char *name,
 		return RESULT_NOMEM;
 	}
 	in_settings(&in, root, r);
+	in_verdict(&in, root, r);
 	json_t *results = in_get(&in, root, "", "results", WANT_ARRAY);
 	if (json_array_size(results) > REPORT_RESULTS_MAX)
 		in_fail(&in, "results", "more than %u results", REPORT_RESULTS_MAX);

@@ -165,22 +165,30 @@ enum result report_format_md(const struct report *r, struct textbuf *out)
 	struct report_summary s;
 	report_summarize(r, &s);
 	uint64_t cells = s.invariants_held + s.invariants_violated + s.invariants_not_exercised;
-	char why[256];
-	if (r->matrix) {
-		bool pass = report_matrix_verdict(r, why, sizeof why);
-		textbuf_printf(out, "# %s Matrix %s: ", pass ? "✅" : "❌", pass ? "passes" : "fails");
-		md_put_text(out, why);
-		textbuf_printf(out, "\n\nEvery scenario ran under every variant; %llu of %llu "
-		               "invariant checks were violated, by the variants the matrix is meant "
-		               "to expose.\n\n", (unsigned long long)s.invariants_violated,
-		               (unsigned long long)cells);
-	} else if (s.invariants_violated > 0)
-		textbuf_printf(out, "# ❌ Violated: %llu of %llu invariant checks failed\n\n",
-		               (unsigned long long)s.invariants_violated,
-		               (unsigned long long)cells);
+	ASSERT(r->verdict_set);
+	textbuf_printf(out, "# %s %s%s: ", r->pass ? "✅" : "❌", r->matrix ? "Matrix " : "",
+	               r->pass ? (r->matrix ? "passes" : "Passes") : (r->matrix ? "fails" : "Fails"));
+	md_put_text(out, r->headline);
+	textbuf_put(out, "\n\n");
+	if (r->nreasons > 0) {
+		textbuf_printf(out, "The verdict fails for %zu %s:\n\n", r->nreasons,
+		               r->nreasons == 1 ? "reason" : "reasons");
+		for (size_t i = 0; i < r->nreasons; i++) {
+			textbuf_put(out, "- ");
+			md_put_text(out, r->reasons[i].text);
+			textbuf_put(out, "\n");
+		}
+		textbuf_put(out, "\n");
+	}
+	if (r->matrix)
+		textbuf_printf(out, "Every scenario ran under every variant; %llu of %llu "
+		               "invariant checks were violated (legacy and seed violations are "
+		               "expected: the matrix is meant to expose them).\n\n",
+		               (unsigned long long)s.invariants_violated, (unsigned long long)cells);
 	else
-		textbuf_printf(out, "# ✅ Held: all %llu exercised invariant checks held\n\n",
-		               (unsigned long long)(cells - s.invariants_not_exercised));
+		textbuf_printf(out, "%llu of %llu invariant checks violated, %llu held.\n\n",
+		               (unsigned long long)s.invariants_violated, (unsigned long long)cells,
+		               (unsigned long long)s.invariants_held);
 	textbuf_put(out, "faultline ");
 	md_put_text(out, r->tool_version);
 	textbuf_put(out, " · ");

@@ -71,7 +71,7 @@ if [ "${1:-}" = --inside ]; then
 	check 1 120 "legacy webhook race caught live" "$bin" run --live --seeds 5 \
 		--variant legacy "$sc/webhook-concurrent-copies.yaml"
 	holds '^FAIL +webhook-concurrent-copies +legacy .*exactly-once' "double payment named"
-	holds 'rerun live: faultline run --live --seed [0-9]+ --variant legacy' "rerun line"
+	holds 'rerun live: [^ ]*faultline run --live --seed [0-9]+ --variant legacy' "rerun line"
 
 	check 1 120 "legacy rate-limit lockout caught live" "$bin" run --live \
 		--variant legacy "$sc/ratelimit-expire-fails-once.yaml"

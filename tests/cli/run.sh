@@ -23,7 +23,7 @@ expect_status 2 "matrix refuses --variant" "$bin" matrix --variant legacy scenar
 # Hardened holds; legacy is caught with its replay line.
 expect_status 0 "hardened holds on the webhook race" "$bin" run scenarios/webhook-concurrent-copies.yaml
 expect_status 1 "legacy violates on the webhook race" "$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
-expect_output "replay: faultline replay scenarios/webhook-concurrent-copies.yaml --seed 1 --variant legacy" \
+expect_output "replay: $bin replay scenarios/webhook-concurrent-copies.yaml --seed 1 --variant legacy" \
 	"violation prints its replay command" "$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
 expect_status 1 "seed loses the event after the claim" "$bin" run --variant webhook=seed scenarios/webhook-lost-after-claim.yaml
 expect_status 0 "one seed by --seed" "$bin" run --seed 7 scenarios/ratelimit-expire-fails-once.yaml
@@ -39,16 +39,8 @@ expect_output 'first violation after [0-9.]+ s \(2 seeds\)' "--stats counts the 
 	"$bin" run -q --stats --determinism 0 --variant legacy scenarios/ratelimit-redis-flapping.yaml
 
 # A scenario whose faults never fire is not a pass.
-cat > "$clitmp/idle.yaml" <<'YAML'
-fixes: [ratelimit]
-seeds: 4
-workload:
-  ratelimit: {users: 1, requests_per_user: 3}
-faults:
-  - {target: redis, op: del, kind: error}
-YAML
-expect_status 1 "a scenario that exercised nothing fails" "$bin" run "$clitmp/idle.yaml"
-expect_output "not exercised: no fault fired" "not exercised is said" "$bin" run "$clitmp/idle.yaml"
+expect_status 1 "a scenario that exercised nothing fails" "$bin" run tests/data/scenarios/idle/idle.yaml
+expect_output "not exercised: no fault fired" "not exercised is said" "$bin" run tests/data/scenarios/idle/idle.yaml
 
 # The main job: the standard suite as a matrix.
 expect_status 0 "matrix over the standard suite passes" "$bin" matrix -q scenarios/

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/report_fill.h"
 #include "reports/report.h"
 #include "reports/report_files.h"
 #include "reports/report_html.h"
@@ -101,6 +102,13 @@ static char *str_replace_first(const char *text, const char *from, const char *t
 	return out;
 }
 
+/* Gives r the verdict the harness would (the writers show a stored one). */
+static void judge(struct report *r)
+{
+	char err[256] = "";
+	ck_assert_msg(report_judge(r, err, sizeof err) == RESULT_OK, "%s", err);
+}
+
 /* A small report with one of every kind of thing, hostile text included. */
 static struct report *report_fixture(void)
 {
@@ -158,6 +166,7 @@ static struct report *report_fixture(void)
 	ck_assert_int_eq(report_result_set_not_exercised(res, "no fault fired " HOSTILE),
 	                 RESULT_OK);
 	ck_assert_int_eq(report_result_add_invariant(res, "no-lockout", &inv), RESULT_OK);
+	judge(r);
 	return r;
 }
 
@@ -387,7 +396,9 @@ START_TEST(test_json_layout_has_contract_fields)
 	/* Count objects are sorted by name, whatever the order of arrival. */
 	ck_assert_ptr_nonnull(strstr(text, "\"outcomes\": {\n        \"error\": 10,\n"
 	                                   "        \"ok\": 90\n"));
-	ck_assert_ptr_nonnull(strstr(text, "\"verdict\": \"violated\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"verdict\": \"fail\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"text\": \"legacy violated exactly-once in "
+	                                   "webhook-dups\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"invariants_violated\": 1,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"invariants_not_exercised\": 1,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"p50\": "));
@@ -568,6 +579,7 @@ static void sim_run(struct report *r, uint64_t lo, uint64_t hi)
 			}
 		}
 	}
+	judge(r);
 }
 
 START_TEST(test_merge_of_parts_equals_whole)
@@ -587,6 +599,7 @@ START_TEST(test_merge_of_parts_equals_whole)
 	struct report *merged = NULL;
 	char err[512] = "";
 	ck_assert_int_eq(report_merge(parts, 2, &merged, err, sizeof err), RESULT_OK);
+	judge(merged);
 	char *want = json_of(whole);
 	char *got = json_of(merged);
 	assert_same_text(got, want);
@@ -596,6 +609,7 @@ START_TEST(test_merge_of_parts_equals_whole)
 	/* Order of the parts does not matter either. */
 	struct report *reversed[2] = {b, a};
 	ck_assert_int_eq(report_merge(reversed, 2, &merged, err, sizeof err), RESULT_OK);
+	judge(merged);
 	got = json_of(merged);
 	assert_same_text(got, want);
 	for (unsigned q = 0; q <= 100; q++) {
@@ -635,6 +649,7 @@ START_TEST(test_merge_through_files_equals_whole)
 	struct report *parts[2] = {a, b};
 	struct report *merged = NULL;
 	ck_assert_int_eq(report_merge(parts, 2, &merged, err, sizeof err), RESULT_OK);
+	judge(merged);
 	char *want = json_of(whole);
 	char *got = json_of(merged);
 	assert_same_text(got, want);
@@ -693,15 +708,16 @@ START_TEST(test_merge_exercised_when_any_part_was)
 	struct report *a = report_create("0.1.0", "simulated");
 	struct report *b = report_create("0.1.0", "simulated");
 	struct report_result *res;
-	ck_assert_int_eq(report_add_result(a, "s", "f", "x", "legacy", &res), RESULT_OK);
+	ck_assert_int_eq(report_add_result(a, "s", "f", "webhook", "legacy", &res), RESULT_OK);
 	report_result_count_seed(res, 1);
 	ck_assert_int_eq(report_result_set_not_exercised(res, "no fault fired"), RESULT_OK);
-	ck_assert_int_eq(report_add_result(b, "s", "f", "x", "legacy", &res), RESULT_OK);
+	ck_assert_int_eq(report_add_result(b, "s", "f", "webhook", "legacy", &res), RESULT_OK);
 	report_result_count_seed(res, 2);
 	struct report *parts[2] = {a, b};
 	struct report *merged = NULL;
 	char err[512] = "";
 	ck_assert_int_eq(report_merge(parts, 2, &merged, err, sizeof err), RESULT_OK);
+	judge(merged);
 	ck_assert(merged->results[0].exercised);
 	ck_assert_ptr_null(merged->results[0].not_exercised_reason);
 	ck_assert_uint_eq(merged->results[0].seeds_run, 2);
@@ -709,6 +725,7 @@ START_TEST(test_merge_exercised_when_any_part_was)
 	/* Neither part exercised: the merge is not, and keeps the reason. */
 	ck_assert_int_eq(report_result_set_not_exercised(res, "still no fault"), RESULT_OK);
 	ck_assert_int_eq(report_merge(parts, 2, &merged, err, sizeof err), RESULT_OK);
+	judge(merged);
 	ck_assert(!merged->results[0].exercised);
 	ck_assert_str_eq(merged->results[0].not_exercised_reason, "no fault fired");
 	report_destroy(merged);
@@ -770,8 +787,9 @@ START_TEST(test_junit_has_suite_per_scenario_and_case_per_invariant)
 {
 	struct report *r = report_fixture();
 	char *x = format_with(report_format_junit, r);
-	ck_assert_ptr_nonnull(strstr(x, "<testsuites name=\"faultline\" tests=\"5\" "
-	                                "failures=\"1\" errors=\"0\""));
+	/* Two reasons: the violation, and the result that was not exercised. */
+	ck_assert_ptr_nonnull(strstr(x, "<testsuites name=\"faultline\" tests=\"6\" "
+	                                "failures=\"2\" errors=\"0\""));
 	ck_assert_ptr_nonnull(strstr(x, "<testsuite name=\"webhook-dups\" tests=\"4\" "
 	                                "failures=\"1\" errors=\"0\" skipped=\"0\""));
 	ck_assert_ptr_nonnull(strstr(x, "<testcase classname=\"webhook-dups.legacy\" "
@@ -783,8 +801,10 @@ START_TEST(test_junit_has_suite_per_scenario_and_case_per_invariant)
 	ck_assert_ptr_nonnull(strstr(x, "first failing seed: 7 at t = 5.004110 s\n"));
 	ck_assert_ptr_nonnull(strstr(x, "replay: faultline replay scenarios/webhook.yaml "
 	                                "--seed 7\n"));
-	ck_assert_ptr_nonnull(strstr(x, "<testsuite name=\"" HOSTILE_ESCAPED "\" tests=\"1\" "
-	                                "failures=\"0\" errors=\"0\" skipped=\"1\""));
+	ck_assert_ptr_nonnull(strstr(x, "<testsuite name=\"" HOSTILE_ESCAPED "\" tests=\"2\" "
+	                                "failures=\"1\" errors=\"0\" skipped=\"1\""));
+	ck_assert_ptr_nonnull(strstr(x, "name=\"exercised\" time=\"0\">\n      <failure "
+	                                "message=\"legacy not exercised in " HOSTILE_ESCAPED));
 	ck_assert_ptr_nonnull(strstr(x, "<skipped message=\"not exercised: no fault fired "
 	                                HOSTILE_ESCAPED "\"/>"));
 	ck_assert_ptr_null(strstr(x, "<b>"));
@@ -831,6 +851,44 @@ START_TEST(test_html_matrix_says_state_in_words)
 }
 END_TEST
 
+/* In a matrix the legacy violation is expected: its testcase passes and
+ * says so; a green matrix has no failure at all. */
+START_TEST(test_junit_green_matrix_has_no_failure)
+{
+	struct report *r = report_fixture();
+	r->matrix = true;
+	/* The result that was not exercised becomes a second legacy webhook one:
+	 * a matrix does not need legacy exercised, and webhook's bug is caught. */
+	ck_assert_uint_eq(r->nresults, 3);
+	ck_assert_str_eq(r->results[2].variant, "legacy");
+	free(r->results[2].scenario);
+	r->results[2].scenario = report_text_dup("webhook-dups-too");
+	free(r->results[2].fix);
+	r->results[2].fix = report_text_dup("webhook");
+	judge(r);
+	ck_assert(r->pass);
+	char *x = format_with(report_format_junit, r);
+	ck_assert_ptr_nonnull(strstr(x, "<testsuites name=\"faultline\" tests=\"5\" "
+	                                "failures=\"0\" errors=\"0\""));
+	ck_assert_ptr_null(strstr(x, "<failure"));
+	ck_assert_ptr_nonnull(strstr(x, "<system-out>expected and caught: the legacy variant "
+	                                "is meant to break exactly-once here, and it did\n"));
+	ck_assert_ptr_nonnull(strstr(x, "replay: faultline replay scenarios/webhook.yaml "
+	                                "--seed 7\n"));
+	free(x);
+	/* The hardened core breaking the same invariant is the one failure. */
+	r->results[1].invariants[0].violations = 1;
+	judge(r);
+	ck_assert(!r->pass);
+	ck_assert_uint_eq(r->nreasons, 1);
+	x = format_with(report_format_junit, r);
+	ck_assert_ptr_nonnull(strstr(x, "failures=\"1\" errors=\"0\" time=\"0\">"));
+	ck_assert_ptr_nonnull(strstr(x, "hardened violated exactly-once in webhook-dups\n"));
+	free(x);
+	report_destroy(r);
+}
+END_TEST
+
 START_TEST(test_md_escapes_cells_and_fences_replay)
 {
 	struct report *r = report_fixture();
@@ -838,7 +896,10 @@ START_TEST(test_md_escapes_cells_and_fences_replay)
 	free(inv->replay);
 	inv->replay = report_text_dup("faultline replay x --label '```'");
 	char *m = format_with(report_format_md, r);
-	ck_assert_ptr_nonnull(strstr(m, "# ❌ Violated: 1 of 5 invariant checks failed"));
+	ck_assert_ptr_nonnull(strstr(m, "# ❌ Fails: legacy violated exactly-once in "
+	                                "webhook-dups (and 1 more)\n"));
+	ck_assert_ptr_nonnull(strstr(m, "\n- legacy violated exactly-once in webhook-dups\n"));
+	ck_assert_ptr_nonnull(strstr(m, "1 of 5 invariant checks violated"));
 	ck_assert_ptr_nonnull(strstr(m, "| webhook | webhook-dups | exactly-once | "
 	                                "❌ violated 2/10 | ✅ held |"));
 	ck_assert_ptr_nonnull(strstr(m, "| ratelimit | \\</script\\>\\<b\\>\"'\\& | "
@@ -944,6 +1005,7 @@ Suite *check_report_suite(void)
 	tcase_add_test(tc, test_junit_has_suite_per_scenario_and_case_per_invariant);
 	tcase_add_test(tc, test_html_escapes_hostile_text_and_is_self_contained);
 	tcase_add_test(tc, test_html_matrix_says_state_in_words);
+	tcase_add_test(tc, test_junit_green_matrix_has_no_failure);
 	tcase_add_test(tc, test_md_escapes_cells_and_fences_replay);
 	tcase_add_test(tc, test_write_all_leaves_four_files_and_no_temporary);
 	suite_add_tcase(s, tc);
