@@ -9,6 +9,7 @@
 
 #include "core/result.h"
 #include "harness/runner.h"
+#include "harness/shard.h"
 #include "sim/scenario.h"
 
 struct report;
@@ -20,8 +21,10 @@ MUST_USE enum result report_fill(const char *mode, struct scenario *const *list,
                                  struct report **out, char *err, size_t errsize);
 
 /* report_fill, then report.json, junit.xml, report.md and report.html in
- * dir (traces/ is written by the runner). */
+ * dir (traces/ is written by the runner). shard (NULL: not sharded) is
+ * recorded in the settings. */
 MUST_USE enum result report_fill_write(const char *dir, const char *mode, bool matrix,
+                                       const struct shard *shard,
                                        struct scenario *const *list, size_t n,
                                        const struct runner_result *results,
                                        size_t nresults, char *err, size_t errsize);
