@@ -187,3 +187,9 @@ MUTANTS_JOBS ?= 2
 mutants:
 	$(Q)scripts/deps.sh mutants
 	$(Q)scripts/mutants.sh -j $(MUTANTS_JOBS)
+
+# A one-node Slurm cluster on loopback runs the example job array
+# (sbatch --array=1-8); not part of make test (installs slurm-wlm, needs root).
+.PHONY: test-slurm
+test-slurm: $(BIN)
+	$(Q)scripts/test_slurm.sh

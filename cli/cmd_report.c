@@ -11,6 +11,8 @@
 #include "reports/report.h"
 #include "reports/report_files.h"
 #include "reports/report_json.h"
+#include "reports/report_shard.h"
+#include "reports/report_traces.h"
 #include "cli/cli.h"
 
 #define REPORT_CMD_ERR_MAX 1024
@@ -61,16 +63,67 @@ static bool is_help(const char *arg)
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-/* IN as given, or IN/report.json when IN is a directory. */
-static bool report_input_path(const char *in, char *path, size_t size)
+/* IN as given, or IN/report.json when IN is a directory; dir is the
+ * report directory (where its traces/ are). */
+static bool report_input_path(const char *in, char *path, size_t size, char *dir,
+                              size_t dirsize)
 {
 	struct stat st;
-	int n;
-	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
+	int n, d;
+	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode)) {
 		n = snprintf(path, size, "%s/report.json", in);
-	else
+		d = snprintf(dir, dirsize, "%s", in);
+	} else {
 		n = snprintf(path, size, "%s", in);
-	return n >= 0 && (size_t)n < size;
+		const char *slash = strrchr(in, '/');
+		d = slash ? snprintf(dir, dirsize, "%.*s", (int)(slash - in), in)
+		          : snprintf(dir, dirsize, ".");
+	}
+	return n >= 0 && (size_t)n < size && d >= 0 && (size_t)d < dirsize;
+}
+
+/* After the merge: traces carried over, seeds a budget left out, and the
+ * verdict of the whole. */
+static enum result report_merge_finish(struct report *merged, struct report **parts,
+                                       char (*dirs)[REPORT_PATH_MAX], size_t n,
+                                       const char *out, char *err, size_t errsize)
+{
+	bool *skip = calloc(n, sizeof *skip);
+	const char **dirv = calloc(n, sizeof *dirv);
+	enum result rc = skip != NULL && dirv != NULL ? RESULT_OK : RESULT_NOMEM;
+	if (rc == RESULT_OK)
+		rc = report_shards_check(parts, n, skip, err, errsize);
+	struct textbuf notes;
+	textbuf_init(&notes);
+	for (size_t i = 0; rc == RESULT_OK && i < n; i++) {
+		dirv[i] = dirs[i];
+		if (skip[i])
+			printf("part %zu (shard %u/%u) is the same as an earlier part: counted once\n",
+			       i + 1, parts[i]->shard_index, parts[i]->shard_count);
+	}
+	if (rc == RESULT_OK)
+		rc = report_traces_merge(merged, parts, dirv, skip, n, out, &notes, err, errsize);
+	if (rc == RESULT_OK) {
+		fputs(textbuf_str(&notes), stderr);
+		struct textbuf gaps;
+		textbuf_init(&gaps);
+		size_t lines = report_shards_gaps(parts, n, skip, &gaps);
+		fputs(textbuf_str(&gaps), stdout);
+		textbuf_fini(&gaps);
+		struct report_summary s;
+		report_summarize(merged, &s);
+		printf("merged %zu report(s)%s: %llu seeds, verdict %s%s\n", n,
+		       parts[0]->shard_count ? " of every shard" : "",
+		       (unsigned long long)s.seeds_run,
+		       s.invariants_violated > 0 ? "violated" : "held",
+		       lines ? " (seeds not covered: see above)" : "");
+	} else if (err[0] == '\0') {
+		snprintf(err, errsize, "out of memory");
+	}
+	textbuf_fini(&notes);
+	free(skip);
+	free(dirv);
+	return rc;
 }
 
 static int report_render(int argc, char **argv)
@@ -108,47 +161,6 @@ static int report_render(int argc, char **argv)
 	return EXIT_HELD;
 }
 
-#define REPORT_TRACE_MAX (1u << 28)   /* bytes of one trace file copied */
-
-/* Copies the trace rel (a path relative to a report directory, as the
- * report names it) from the first IN directory that has it into out. */
-static bool report_copy_trace(const char *out, const char *rel, char (*paths)[REPORT_PATH_MAX],
-                              size_t n, char *err, size_t errsize)
-{
-	if (rel[0] == '/' || strstr(rel, "..") != NULL) {
-		snprintf(err, errsize, "trace '%s' is not inside its report directory", rel);
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char from[REPORT_PATH_MAX], to[REPORT_PATH_MAX];
-		const char *slash = strrchr(paths[i], '/');
-		int dirlen = slash ? (int)(slash - paths[i]) : 1;
-		if (snprintf(from, sizeof from, "%.*s/%s", dirlen, slash ? paths[i] : ".", rel) >=
-		    (int)sizeof from ||
-		    snprintf(to, sizeof to, "%s/%s", out, rel) >= (int)sizeof to) {
-			snprintf(err, errsize, "trace '%s': path too long", rel);
-			return false;
-		}
-		struct stat st;
-		if (stat(from, &st) != 0)
-			continue;
-		char *data = NULL;
-		size_t len = 0;
-		if (report_file_read(from, REPORT_TRACE_MAX, &data, &len, err, errsize) != RESULT_OK)
-			return false;
-		char dir[REPORT_PATH_MAX];
-		snprintf(dir, sizeof dir, "%s", to);
-		*strrchr(dir, '/') = '\0';
-		bool ok = report_dir_make(dir, err, errsize) == RESULT_OK &&
-		          report_file_write(to, data, len, err, errsize) == RESULT_OK;
-		free(data);
-		return ok;
-	}
-	/* Not fatal: the counts are merged; say what the report names in vain. */
-	fprintf(stderr, "faultline report merge: warning: trace '%s' is in none of the inputs\n",
-	        rel);
-	return true;
-}
 
 static int report_merge_cmd(int argc, char **argv)
 {
@@ -175,17 +187,19 @@ static int report_merge_cmd(int argc, char **argv)
 	}
 	struct report **parts = calloc(n, sizeof *parts);
 	char (*paths)[REPORT_PATH_MAX] = calloc(n, sizeof *paths);
+	char (*dirs)[REPORT_PATH_MAX] = calloc(n, sizeof *dirs);
 	char err[REPORT_CMD_ERR_MAX] = "";
 	int status = EXIT_HELD;
 	size_t loaded = 0;
-	if (parts == NULL || paths == NULL) {
+	if (parts == NULL || paths == NULL || dirs == NULL) {
 		fprintf(stderr, "faultline report merge: out of memory\n");
 		status = EXIT_USAGE;
 		goto free_parts;
 	}
 	for (; loaded < n; loaded++) {
 		const char *in = argv[2 + loaded];
-		if (!report_input_path(in, paths[loaded], sizeof paths[loaded])) {
+		if (!report_input_path(in, paths[loaded], sizeof paths[loaded], dirs[loaded],
+		                       sizeof dirs[loaded])) {
 			fprintf(stderr, "faultline report merge: %s: path too long\n", in);
 			status = EXIT_USAGE;
 			goto free_parts;
@@ -205,21 +219,13 @@ static int report_merge_cmd(int argc, char **argv)
 		goto free_parts;
 	}
 	/* The parts' verdicts do not add up: judge the merged results again. */
-	if (report_judge(merged, err, sizeof err) != RESULT_OK) {
+	if (report_merge_finish(merged, parts, dirs, n, argv[1], err, sizeof err) != RESULT_OK ||
+	    report_judge(merged, err, sizeof err) != RESULT_OK) {
 		fprintf(stderr, "faultline report merge: %s\n", err);
 		status = EXIT_USAGE;
 	} else if (report_write_all(merged, argv[1], err, sizeof err) != RESULT_OK) {
 		fprintf(stderr, "faultline report merge: %s\n", err);
 		status = EXIT_USAGE;
-	} else {
-		/* Every trace the merged report names is in OUT/traces/. */
-		for (size_t i = 0; i < merged->nresults && status == EXIT_HELD; i++) {
-			const char *rel = merged->results[i].trace_file;
-			if (rel != NULL && !report_copy_trace(argv[1], rel, paths, n, err, sizeof err)) {
-				fprintf(stderr, "faultline report merge: %s\n", err);
-				status = EXIT_USAGE;
-			}
-		}
 	}
 	report_destroy(merged);
 free_parts:
@@ -227,6 +233,7 @@ free_parts:
 		report_destroy(parts[i]);
 	free(parts);
 	free(paths);
+	free(dirs);
 	return status;
 }
 

@@ -20,6 +20,7 @@
 #include "harness/runner.h"
 #include "harness/scenario_load.h"
 #include "harness/verdict.h"
+#include "harness/shard.h"
 
 struct run_common {
 	struct runner_options ropt;
@@ -34,6 +35,9 @@ struct run_common {
 	bool stats;
 	bool swarm;                   /* --swarm: every scenario in swarm mode */
 	const char *corpus_dir;       /* --corpus DIR, or NULL */
+	bool shard_auto;              /* --shard auto: read from the engine */
+	unsigned shard_count;         /* --shard-count, for Kubernetes */
+	double time_budget_s;         /* --time-budget; 0: none */
 };
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -63,9 +67,24 @@ static bool parse_scale(const char *s, double *out)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return runner_clock_s();
+}
+
+/* "90", "90s", "500ms", "10m", "2h" -> seconds; false unless 0 < d <= 1 week. */
+static bool parse_duration(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || end == s || *s == '-' || *s == '+')
+		return false;
+	double unit = strcmp(end, "") == 0 || strcmp(end, "s") == 0 ? 1
+	              : strcmp(end, "ms") == 0 ? 1e-3
+	              : strcmp(end, "m") == 0 ? 60 : strcmp(end, "h") == 0 ? 3600 : -1;
+	if (unit < 0 || !(v * unit > 0) || !(v * unit <= 7 * 24 * 3600.0))
+		return false;
+	*out = v * unit;
+	return true;
 }
 
 static bool want_progress(void)
@@ -233,6 +252,7 @@ static void usage_run(FILE *out, bool matrix)
 	fprintf(out,
 	        "  -n, --seeds N       run seeds seed_first .. seed_first+N-1 instead of the\n"
 	        "                      scenario's own seeds\n"
+	        "      --seed-first S  start the -n range at seed S\n"
 	        "  -s, --seed S        run only seed S\n"
 	        "  -j, --jobs N        run seeds in N processes (same results as 1)\n"
 	        "  -r, --report DIR    write report.json, junit.xml, report.md, report.html\n"
@@ -251,7 +271,16 @@ static void usage_run(FILE *out, bool matrix)
 	        "                      seed's draw is written to traces/NAME-SEED.yaml\n"
 	        "      --corpus DIR    regression corpus: replay DIR's entries for these\n"
 	        "                      scenarios first, then keep each new violation's seed\n"
-	        "                      there (DIR/NAME-VARIANT-SEED.yaml)\n");
+	        "                      there (DIR/NAME-VARIANT-SEED.yaml)\n"
+	        "      --time-budget D run as many seeds as fit in D (90s, 10m, 2h), shared\n"
+	        "                      out over the results; without -n the range is open\n"
+	        "      --shard I/N     run only shard I of N (1-based) of the seeds; merge the\n"
+	        "                      shards' reports with 'faultline report merge'\n"
+	        "      --shard auto    the shard from the engine's environment: Kubernetes,\n"
+	        "                      GitLab, Buildkite, Slurm or FAULTLINE_SHARD=I/N\n"
+	        "      --shard-count N the shard count for a Kubernetes Indexed Job (else\n"
+	        "                      $FAULTLINE_SHARD_COUNT)\n"
+	        "                      (docs/sharding.md)\n");
 	if (!matrix)
 		fprintf(out,
 		        "\n"
@@ -279,6 +308,42 @@ static void usage_run(FILE *out, bool matrix)
 	fprintf(out, "  -h, --help          this help\n");
 }
 
+/* The seed-selection options that exclude each other; --shard auto is
+ * resolved here, so that no shard variable found stops the run. */
+static int run_options_check(struct run_common *rc, const char *cmd)
+{
+	struct runner_options *o = &rc->ropt;
+	bool sharded = rc->shard_auto || o->shard.count > 0;
+	if (o->seed_set && (o->seeds_set || o->seed_first_set || sharded ||
+	                    rc->time_budget_s > 0)) {
+		fprintf(stderr, "faultline %s: --seed runs one seed: it does not go with --seeds, "
+		                "--seed-first, --shard or --time-budget\n", cmd);
+		return EXIT_USAGE;
+	}
+	if ((sharded || rc->time_budget_s > 0 || o->seed_first_set) &&
+	    (rc->live || rc->live_option)) {
+		fprintf(stderr, "faultline %s: --shard, --seed-first and --time-budget are for "
+		                "simulated runs, not --live\n", cmd);
+		return EXIT_USAGE;
+	}
+	if (rc->shard_count > 0 && !rc->shard_auto) {
+		fprintf(stderr, "faultline %s: --shard-count goes with --shard auto (a Kubernetes "
+		                "Indexed Job)\n", cmd);
+		return EXIT_USAGE;
+	}
+	if (rc->shard_auto) {
+		char source[SHARD_SOURCE_MAX], err[512];
+		if (shard_from_env(getenv, rc->shard_count, &o->shard, source, sizeof source, err,
+		                   sizeof err) != RESULT_OK) {
+			fprintf(stderr, "faultline %s: %s\n", cmd, err);
+			return EXIT_USAGE;
+		}
+		fprintf(stderr, "faultline %s: shard %u/%u from %s\n", cmd, o->shard.index,
+		        o->shard.count, source);
+	}
+	return 0;
+}
+
 static int run_options(int argc, char **argv, bool matrix, struct run_common *rc,
                        struct variant_set *vs, int *first_path)
 {
@@ -299,7 +364,11 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		{"stats", no_argument, NULL, 'S'},
 		{"trace-digest", no_argument, NULL, 'T'},
 		{"swarm", no_argument, NULL, 'W'},
-		{"corpus", required_argument, NULL, 'C'},
+		{"corpus", required_argument, NULL, 'O'},
+		{"seed-first", required_argument, NULL, 'F'},
+		{"time-budget", required_argument, NULL, 'B'},
+		{"shard", required_argument, NULL, 'I'},
+		{"shard-count", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -408,8 +477,40 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		case 'W':
 			rc->swarm = true;
 			break;
-		case 'C':
+		case 'O':
 			rc->corpus_dir = optarg;
+			break;
+		case 'F':
+			if (!parse_u64(optarg, 0, UINT64_MAX, &v)) {
+				fprintf(stderr, "faultline %s: --seed-first wants a non-negative integer, "
+				                "not '%s'\n", cmd, optarg);
+				return EXIT_USAGE;
+			}
+			rc->ropt.seed_first_set = true;
+			rc->ropt.seed_first = v;
+			break;
+		case 'B':
+			if (!parse_duration(optarg, &rc->time_budget_s)) {
+				fprintf(stderr, "faultline %s: --time-budget wants a duration such as "
+				                "90s, 10m or 2h (at most a week), not '%s'\n", cmd, optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'I':
+			if (strcmp(optarg, "auto") == 0) {
+				rc->shard_auto = true;
+			} else if (!shard_parse(optarg, &rc->ropt.shard, err, sizeof err)) {
+				fprintf(stderr, "faultline %s: --shard %s, or auto\n", cmd, err);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'C':
+			if (!parse_u64(optarg, 1, SHARD_COUNT_MAX, &v)) {
+				fprintf(stderr, "faultline %s: --shard-count wants a number from 1 to %u, "
+				                "not '%s'\n", cmd, SHARD_COUNT_MAX, optarg);
+				return EXIT_USAGE;
+			}
+			rc->shard_count = (unsigned)v;
 			break;
 		case 'h':
 			usage_run(stdout, matrix);
@@ -428,7 +529,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 	}
 	rc->ropt.traces_dir = rc->report_dir;
 	*first_path = optind;
-	return 0;
+	return run_options_check(rc, cmd);
 }
 
 static void progress(const struct run_common *rc, const struct scenario *sc, const char *var)
@@ -462,10 +563,17 @@ static int run_all(struct run_common *rc, struct scenario **list, size_t n,
 			col.variant = w > col.variant ? w : col.variant;
 		}
 	}
+	double budget_end = now_s() + rc->time_budget_s;
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < nvs; k++) {
 			struct runner_result *r = &results[i * nvs + k];
 			char var[160], err[256];
+			if (rc->time_budget_s > 0) {
+				/* each result gets an equal share of what is left */
+				double now = now_s(), left = budget_end - now;
+				size_t results_left = (n - i) * nvs - k;
+				rc->ropt.deadline_s = now + (left > 0 ? left / (double)results_left : 0);
+			}
 			variant_set_format(&vss[k], list[i], var, sizeof var);
 			progress(rc, list[i], var);
 			if (runner_run(list[i], &vss[k], &rc->ropt, r, err, sizeof err) != RESULT_OK) {
@@ -560,14 +668,35 @@ static int corpus_record(const struct run_common *rc, const struct runner_result
 	return 0;
 }
 
+/* How many seeds ran, when a shard or a budget makes that a question. */
+static void print_seed_totals(const struct run_common *rc, const struct runner_result *res,
+                              size_t n)
+{
+	if (rc->time_budget_s <= 0 && rc->ropt.shard.count == 0)
+		return;
+	uint64_t run = 0, planned = 0;
+	for (size_t i = 0; i < n; i++) {
+		run += res[i].seeds_run;
+		planned += res[i].seeds_planned;
+	}
+	printf("seeds_run: %llu of %llu planned", (unsigned long long)run,
+	       (unsigned long long)planned);
+	if (rc->ropt.shard.count > 0)
+		printf(" (shard %u/%u)", rc->ropt.shard.index, rc->ropt.shard.count);
+	if (rc->time_budget_s > 0)
+		printf(" in a time budget of %g s", rc->time_budget_s);
+	printf("\n");
+}
+
 static int finish(struct run_common *rc, const char *mode, struct verdict *v,
                   struct scenario **list, size_t n,
                   struct runner_result *results, size_t nresults, int status)
 {
+	print_seed_totals(rc, results, nresults);
 	if (rc->report_dir != NULL && status != EXIT_USAGE && v != NULL) {
 		char err[512];
-		if (report_fill_write(rc->report_dir, mode, v, list, n, results, nresults, err,
-		                      sizeof err) != RESULT_OK) {
+		if (report_fill_write(rc->report_dir, mode, v, &rc->ropt.shard, list, n, results,
+		                      nresults, err, sizeof err) != RESULT_OK) {
 			fprintf(stderr, "faultline: report: %s\n", err);
 			if (status == 0)
 				status = EXIT_VIOLATED;

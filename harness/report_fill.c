@@ -46,6 +46,33 @@ static bool file_sha256(const char *path, char hex[65])
 	return true;
 }
 
+/* The scenario set: SHA-256 over each file's path and digest, in order, so
+ * that shards of different file sets or contents refuse to merge. */
+static enum result scenario_set_digest(struct report *r, char *err, size_t errsize)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	for (size_t i = 0; ok && i < r->nfiles; i++) {
+		const struct report_file *f = &r->files[i];
+		ok = EVP_DigestUpdate(ctx, f->path, strlen(f->path) + 1) == 1 &&
+		     EVP_DigestUpdate(ctx, f->sha256, strlen(f->sha256) + 1) == 1;
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	char hex[65];
+	for (unsigned i = 0; ok && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (ok && (r->scenario_set = report_text_dup(hex)) == NULL)
+		ok = false;
+	if (!ok) {
+		snprintf(err, errsize, "cannot digest the scenario set");
+		return RESULT_ERROR;
+	}
+	return RESULT_OK;
+}
+
 static const char *jstr(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -164,6 +191,10 @@ static enum result fill_result(struct report *r, const struct runner_result *rr)
 	struct report_result *res;
 	TRY(report_add_result(r, rr->sc->name, rr->sc->path, fixes, var, &res));
 	res->seeds_run = rr->seeds_run;
+	if (rr->seeds_planned > rr->seeds_run) {
+		res->seeds_planned = rr->seeds_planned;
+		res->seed_next = rr->seed_next;
+	}
 	res->seed_min = rr->seed_min;
 	res->seed_max = rr->seed_max;
 	res->exercised = rr->exercised;
@@ -228,6 +259,8 @@ enum result report_fill(const char *mode, struct scenario *const *list, size_t n
 		if (rc == RESULT_REJECT)
 			rc = RESULT_OK; /* the same file named twice */
 	}
+	if (rc == RESULT_OK)
+		rc = scenario_set_digest(r, err, errsize);
 	for (size_t i = 0; i < nresults && rc == RESULT_OK; i++) {
 		rc = fill_result(r, &results[i]);
 		r->determinism_checked |= results[i].determinism_checked > 0;
@@ -331,6 +364,7 @@ enum result report_judge(struct report *r, char *err, size_t errsize)
 }
 
 enum result report_fill_write(const char *dir, const char *mode, const struct verdict *v,
+                              const struct shard *shard,
                               struct scenario *const *list,
                               size_t n, const struct runner_result *results, size_t nresults,
                               char *err, size_t errsize)
@@ -345,6 +379,10 @@ enum result report_fill_write(const char *dir, const char *mode, const struct ve
 		snprintf(err, errsize, "cannot store the verdict (%s)", result_name(rc));
 		report_destroy(r);
 		return rc;
+	}
+	if (shard != NULL && shard->count > 0) {
+		r->shard_index = shard->index;
+		r->shard_count = shard->count;
 	}
 	rc = report_write_all(r, dir, err, errsize);
 	report_destroy(r);

@@ -9,6 +9,7 @@
 
 #include "core/result.h"
 #include "harness/runner.h"
+#include "harness/shard.h"
 #include "sim/scenario.h"
 
 struct report;
@@ -29,9 +30,11 @@ MUST_USE enum result report_fill_verdict(struct report *r, const struct verdict 
 MUST_USE enum result report_judge(struct report *r, char *err, size_t errsize);
 
 /* report_fill and report_fill_verdict, then report.json, junit.xml,
- * report.md and report.html in dir (traces/ is written by the runner). */
+ * report.md and report.html in dir (traces/ is written by the runner);
+ * shard (NULL: not sharded) is recorded in the settings. */
 MUST_USE enum result report_fill_write(const char *dir, const char *mode,
                                        const struct verdict *v,
+                                       const struct shard *shard,
                                        struct scenario *const *list, size_t n,
                                        const struct runner_result *results,
                                        size_t nresults, char *err, size_t errsize);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -290,27 +291,128 @@ static void agg_merge(struct agg *a, const struct agg *b)
 	}
 }
 
-static double wall_now(void)
+double runner_clock_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double wall_now(void)
+{
+	return runner_clock_s();
+}
+
+/* The seeds of one result: the base plan (one seed, a range, or the
+ * scenario's own seeds) filtered to the shard. In a range every shard's
+ * seeds are stride apart, so the walk need not test each seed. */
 struct seed_plan {
-	size_t count;
+	size_t base_count;         /* seeds before the shard filter */
+	bool range;                /* base seed j is first + j */
+	uint64_t first;
+	size_t stride;             /* base indices between two of the shard's */
+	size_t j0;                 /* the shard's first base index */
+	size_t count;              /* the shard's seeds */
 	const struct runner_options *opt;
 	const struct scenario *sc;
 	double t0;                 /* wall clock when the sweep began */
+	uint64_t *claimed;         /* shared next plan index under a deadline,
+	                            * or NULL: worker k takes k, k+W, ... */
 };
 
-static uint64_t plan_seed(const struct seed_plan *p, size_t i)
+static uint64_t plan_base_seed(const struct seed_plan *p, size_t j)
 {
 	if (p->opt->seed_set)
 		return p->opt->seed;
-	if (p->opt->seeds_set)
-		return p->sc->seed_first + i;
-	return scenario_seed_at(p->sc, i);
+	if (p->range)
+		return p->first + j;
+	return scenario_seed_at(p->sc, j);
+}
+
+static bool plan_holds(const struct seed_plan *p, size_t j)
+{
+	return shard_holds(&p->opt->shard, p->sc->name, plan_base_seed(p, j));
+}
+
+static void plan_init(struct seed_plan *p, const struct scenario *sc,
+                      const struct runner_options *opt)
+{
+	p->sc = sc;
+	p->opt = opt;
+	p->range = !opt->seed_set && (opt->seeds_set || opt->seed_first_set || opt->deadline_s > 0);
+	p->first = opt->seed_first_set ? opt->seed_first : sc->seed_first;
+	if (opt->seed_set)
+		p->base_count = 1;
+	else if (opt->seeds_set)
+		p->base_count = opt->seeds;
+	else if (opt->deadline_s > 0)
+		p->base_count = RUNNER_SEEDS_MAX;
+	else
+		p->base_count = scenario_seed_count(sc);
+	if (p->range && p->first > UINT64_MAX - p->base_count)
+		p->base_count = (size_t)(UINT64_MAX - p->first); /* never wrap round */
+	p->stride = 1;
+	p->j0 = 0;
+	p->count = p->base_count;
+	if (opt->shard.count == 0)
+		return;
+	while (p->j0 < p->base_count && !plan_holds(p, p->j0))
+		p->j0++;
+	if (p->range) {
+		p->stride = opt->shard.count;
+		p->count = p->j0 < p->base_count
+		           ? (p->base_count - p->j0 + p->stride - 1) / p->stride : 0;
+		return;
+	}
+	p->count = 0;
+	for (size_t j = p->j0; j < p->base_count; j++)
+		p->count += plan_holds(p, j);
+}
+
+/* Walks the shard's seeds in plan order: index i of the shard at base
+ * index j. */
+struct seed_cursor {
+	size_t i;
+	size_t j;
+};
+
+static void cursor_init(const struct seed_plan *p, struct seed_cursor *c)
+{
+	c->i = 0;
+	c->j = p->j0;
+}
+
+/* The seed of the shard's index i (>= the cursor's; the cursor moves). */
+static uint64_t cursor_seed_at(const struct seed_plan *p, struct seed_cursor *c, size_t i)
+{
+	ASSERT(i >= c->i);
+	ASSERT(i < p->count);
+	if (p->stride > 1 || p->opt->shard.count == 0) {
+		c->j += (i - c->i) * p->stride;
+		c->i = i;
+	}
+	while (c->i < i) {
+		c->j++;
+		while (c->j < p->base_count && !plan_holds(p, c->j))
+			c->j++;
+		c->i++;
+	}
+	ASSERT(c->j < p->base_count);
+	return plan_base_seed(p, c->j);
+}
+
+/* The next plan index for this worker, or false when it is done. */
+static bool plan_claim(const struct seed_plan *p, size_t *next, unsigned workers, size_t *i)
+{
+	if (p->claimed != NULL) {
+		if (wall_now() >= p->opt->deadline_s)
+			return false;
+		*i = (size_t)__atomic_fetch_add(p->claimed, 1, __ATOMIC_SEQ_CST);
+	} else {
+		*i = *next;
+		*next += workers;
+	}
+	return *i < p->count;
 }
 
 static void run_share(const struct scenario *sc, const struct variant_set *vs,
@@ -325,8 +427,11 @@ static void run_share(const struct scenario *sc, const struct variant_set *vs,
 	struct world_result r;
 	char var[160];
 	variant_set_format(vs, sc, var, sizeof var);
-	for (size_t i = worker; i < p->count; i += workers) {
-		uint64_t seed = plan_seed(p, i);
+	struct seed_cursor cur;
+	cursor_init(p, &cur);
+	size_t next = worker, i;
+	while (plan_claim(p, &next, workers, &i)) {
+		uint64_t seed = cursor_seed_at(p, &cur, i);
 		assert_ctx_run(sc->path, var, seed);
 		struct trace tr;
 		if (p->opt->trace_digest)
@@ -582,8 +687,10 @@ static void explain_violations(struct runner_result *out, const struct runner_op
 static void determinism_check(struct runner_result *out, const struct seed_plan *p,
                               unsigned samples)
 {
-	for (size_t i = 0; i < samples && i < p->count; i++) {
-		uint64_t seed = plan_seed(p, i);
+	struct seed_cursor cur;
+	cursor_init(p, &cur);
+	for (size_t i = 0; i < samples && i < out->seeds_run; i++) {
+		uint64_t seed = cursor_seed_at(p, &cur, i);
 		uint64_t digest[2];
 		for (int k = 0; k < 2; k++) {
 			struct trace tr;
@@ -609,8 +716,8 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 	out->sc = sc;
 	out->vs = *vs;
 	double t0 = wall_now();
-	struct seed_plan p = {.opt = opt, .sc = sc, .t0 = t0};
-	p.count = opt->seed_set ? 1 : opt->seeds_set ? opt->seeds : scenario_seed_count(sc);
+	struct seed_plan p = {.t0 = t0};
+	plan_init(&p, sc, opt);
 	unsigned jobs = opt->jobs ? opt->jobs : 1;
 	if (jobs > RUNNER_JOBS_MAX)
 		jobs = RUNNER_JOBS_MAX;
@@ -619,13 +726,26 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 
 	struct agg a;
 	agg_init(&a);
-	if (jobs <= 1) {
-		run_share(sc, vs, &p, 0, 1, &a);
-	} else {
-		enum result rc = run_parallel(sc, vs, &p, jobs, &a, err, errsize);
-		if (rc != RESULT_OK)
-			return rc;
+	if (opt->deadline_s > 0) {
+		/* shared so that the seeds run are the plan's first, whoever ran them */
+		p.claimed = mmap(NULL, sizeof *p.claimed, PROT_READ | PROT_WRITE,
+		                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (p.claimed == MAP_FAILED) {
+			snprintf(err, errsize, "cannot map the shared seed counter: %s",
+			         strerror(errno));
+			return RESULT_ERROR;
+		}
+		*p.claimed = 0;
 	}
+	enum result prc = RESULT_OK;
+	if (jobs <= 1)
+		run_share(sc, vs, &p, 0, 1, &a);
+	else
+		prc = run_parallel(sc, vs, &p, jobs, &a, err, errsize);
+	if (p.claimed != NULL)
+		munmap(p.claimed, sizeof *p.claimed);
+	if (prc != RESULT_OK)
+		return prc;
 	if (a.failed) {
 		snprintf(err, errsize, "a seed could not be run (out of memory)");
 		return RESULT_NOMEM;
@@ -634,6 +754,12 @@ enum result runner_run(const struct scenario *sc, const struct variant_set *vs,
 	out->first_violation_wall_s = a.first_violation_wall_s;
 	out->first_violation_seeds = a.first_violation_seeds;
 	out->seeds_run = a.seeds_run;
+	out->seeds_planned = p.count;
+	if (a.seeds_run < p.count) {
+		struct seed_cursor cur;
+		cursor_init(&p, &cur);
+		out->seed_next = cursor_seed_at(&p, &cur, a.seeds_run);
+	}
 	out->seed_min = a.seeds_run ? a.seed_min : 0;
 	out->seed_max = a.seed_max;
 	out->checked = a.checked;

@@ -13,10 +13,13 @@
 #include "core/env.h"
 #include "core/result.h"
 #include "sim/scenario.h"
+#include "harness/shard.h"
 #include "harness/world.h"
 
 #define RUNNER_JOBS_MAX 64
 #define RUNNER_TIMELINE_MAX 200      /* trace events kept before a violation */
+#define RUNNER_SEEDS_MAX 10000000u   /* seeds of one result (-n, or a time
+                                      * budget without -n) */
 
 /* A variant per fix. */
 struct variant_set {
@@ -36,6 +39,15 @@ struct runner_options {
 	uint64_t seeds;
 	bool seed_set;               /* run exactly this one seed */
 	uint64_t seed;
+	bool seed_first_set;         /* the range starts here instead of at the
+	                              * scenario's seed_first */
+	uint64_t seed_first;
+	struct shard shard;          /* run only this shard's seeds; count 0: all */
+	double deadline_s;           /* CLOCK_MONOTONIC time after which no new
+	                              * seed starts (0: none). Seeds run in plan
+	                              * order, so the ones that ran are the first
+	                              * seeds_run of the plan. Without seeds_set
+	                              * the plan is RUNNER_SEEDS_MAX seeds long. */
 	unsigned determinism_samples;/* seeds re-run to compare trace digests */
 	const char *traces_dir;      /* write failing-seed traces here, or NULL */
 	bool trace_digest;           /* trace every seed into a digest (measures
@@ -58,6 +70,10 @@ struct runner_result {
 	const struct scenario *sc;
 	struct variant_set vs;
 	uint64_t seeds_run;
+	uint64_t seeds_planned;      /* this shard's seeds of the plan; more than
+	                              * seeds_run when a deadline stopped it */
+	uint64_t seed_next;          /* the first planned seed not run, when
+	                              * seeds_run < seeds_planned */
 	uint64_t seed_min, seed_max;
 	uint32_t checked;
 	uint32_t violated;
@@ -100,6 +116,8 @@ MUST_USE enum result runner_replay(const struct scenario *sc, const struct varia
  * "faultline" (found on PATH). Borrowed: must outlive the process's runs. */
 void runner_set_program(const char *argv0);
 const char *runner_program(void);
+/* The monotonic clock the runner's deadlines are read on, in seconds. */
+double runner_clock_s(void);
 
 /* The replay command line for a violation. */
 void runner_replay_command(const struct scenario *sc, const struct variant_set *vs,

@@ -3,6 +3,7 @@
  * Text is made valid UTF-8 and bounded here, once, so that no writer has to
  * cope with bytes it cannot encode. */
 #include "reports/report.h"
+#include "reports/report_shard.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -152,6 +153,7 @@ void report_destroy(struct report *r)
 		return;
 	free(r->tool_version);
 	free(r->mode);
+	free(r->scenario_set);
 	for (size_t i = 0; i < r->nvariants; i++)
 		free(r->variants[i]);
 	free(r->variants);
@@ -630,10 +632,10 @@ static enum result report_invariant_merge(struct report_invariant *into,
 /* Adds the part result from (of part number part) into into, which holds
  * the earlier parts' sum; fresh is true when into was just created. */
 static enum result report_result_merge(struct report_result *into, bool fresh,
-                                       const struct report_result *from,
+                                       const struct report_result *from, bool sharded,
                                        size_t part, char *err, size_t errsize)
 {
-	if (!fresh && into->seeds_run > 0 && from->seeds_run > 0 &&
+	if (!sharded && !fresh && into->seeds_run > 0 && from->seeds_run > 0 &&
 	    from->seed_min <= into->seed_max && into->seed_min <= from->seed_max) {
 		report_errf(err, errsize,
 		            "part %zu: %s / %s: seeds %llu-%llu overlap seeds %llu-%llu "
@@ -656,6 +658,15 @@ static enum result report_result_merge(struct report_result *into, bool fresh,
 			goto nomem;
 	}
 
+	/* planned seeds add up; the merge is incomplete when a part was */
+	uint64_t into_planned = report_result_incomplete(into) ? into->seeds_planned
+	                                                       : into->seeds_run;
+	uint64_t from_planned = report_result_incomplete(from) ? from->seeds_planned
+	                                                       : from->seeds_run;
+	if (report_result_incomplete(from) &&
+	    (!report_result_incomplete(into) || from->seed_next < into->seed_next))
+		into->seed_next = from->seed_next;
+	into->seeds_planned = into_planned + from_planned;
 	if (from->seeds_run > 0) {
 		if (into->seeds_run == 0 || from->seed_min < into->seed_min)
 			into->seed_min = from->seed_min;
@@ -689,6 +700,8 @@ static enum result report_result_merge(struct report_result *into, bool fresh,
 	for (unsigned b = 0; b < REPORT_HIST_BUCKETS; b++)
 		into->latency_hist[b] += from->latency_hist[b];
 	into->duplicates_let_through += from->duplicates_let_through;
+	if (!report_result_incomplete(into))
+		into->seeds_planned = 0;
 	return RESULT_OK;
 nomem:
 	report_errf(err, errsize, "out of memory or past a maximum merging %s / %s",
@@ -726,7 +739,12 @@ static enum result report_settings_merge(struct report *into, const struct repor
 			return rc;
 		}
 	}
-	into->determinism_checked = into->determinism_checked && from->determinism_checked;
+	/* a shard that ran no seed had nothing to check: it does not count */
+	uint64_t ran = 0;
+	for (size_t i = 0; i < from->nresults; i++)
+		ran += from->results[i].seeds_run;
+	if (ran > 0 || from->shard_count == 0)
+		into->determinism_checked = into->determinism_checked && from->determinism_checked;
 	into->determinism_mismatches += from->determinism_mismatches;
 	return RESULT_OK;
 }
@@ -748,10 +766,23 @@ enum result report_merge(struct report *const *parts, size_t n, struct report **
 	}
 	m->matrix = parts[0]->matrix;
 	m->determinism_checked = true;
-	enum result rc = RESULT_OK;
+	bool *skip = calloc(n, sizeof *skip);
+	enum result rc = skip != NULL ? RESULT_OK : RESULT_NOMEM;
+	if (rc == RESULT_OK)
+		rc = report_shards_check(parts, n, skip, err, errsize);
+	else
+		report_errf(err, errsize, "out of memory");
+	bool sharded = parts[0]->shard_count > 0;
+	if (rc == RESULT_OK && parts[0]->scenario_set != NULL &&
+	    (m->scenario_set = report_text_dup(parts[0]->scenario_set)) == NULL) {
+		report_errf(err, errsize, "out of memory");
+		rc = RESULT_NOMEM;
+	}
 	for (size_t p = 0; p < n && rc == RESULT_OK; p++) {
 		const struct report *part = parts[p];
 		ASSERT(part != NULL);
+		if (skip[p])
+			continue;
 		rc = report_settings_merge(m, part, p, err, errsize);
 		for (size_t i = 0; i < part->nresults && rc == RESULT_OK; i++) {
 			const struct report_result *from = &part->results[i];
@@ -767,9 +798,10 @@ enum result report_merge(struct report *const *parts, size_t n, struct report **
 					break;
 				}
 			}
-			rc = report_result_merge(into, fresh, from, p, err, errsize);
+			rc = report_result_merge(into, fresh, from, sharded, p, err, errsize);
 		}
 	}
+	free(skip);
 	if (rc != RESULT_OK) {
 		report_destroy(m);
 		return rc;
@@ -786,6 +818,12 @@ static void report_reason_fini(struct report_reason *rr)
 	free(rr->variant);
 	free(rr->invariant);
 	free(rr->fix);
+}
+
+bool report_result_incomplete(const struct report_result *res)
+{
+	ASSERT(res != NULL);
+	return res->seeds_planned > res->seeds_run;
 }
 
 void report_clear_verdict(struct report *r)

@@ -36,6 +36,7 @@
 #define REPORT_TEXT_MAX 4096u         /* bytes per string, NUL excluded */
 #define REPORT_MERGE_PARTS_MAX 1024u
 #define REPORT_REASONS_MAX 65536u     /* reasons a verdict can give */
+#define REPORT_SHARDS_MAX 100000u     /* shard count of a sharded run */
 
 struct report_count {          /* faults by kind, outcomes by name, log tags */
 	char *name;
@@ -70,6 +71,11 @@ struct report_result {         /* one scenario x variant */
 	char *variant;              /* "legacy" | "seed" | "hardened" or
 	                             * "fix=variant,..." when mixed */
 	uint64_t seeds_run;
+	uint64_t seeds_planned;     /* seeds the run set out to run, when more
+	                             * than seeds_run (a time budget stopped it);
+	                             * 0 or seeds_run: complete */
+	uint64_t seed_next;         /* the first planned seed not run, when
+	                             * seeds_planned > seeds_run */
 	uint64_t seed_min, seed_max;  /* meaningful when seeds_run > 0 */
 	bool exercised;             /* false: no fault fired, no race happened */
 	char *not_exercised_reason; /* or NULL */
@@ -116,6 +122,10 @@ struct report {
 	char *headline;             /* one line: why it passes, or the first reason */
 	struct report_reason *reasons;  /* empty when pass */
 	size_t nreasons;
+	char *scenario_set;         /* hex SHA-256 of the scenario files (paths
+	                             * and digests, in order), or NULL */
+	unsigned shard_index;       /* shard I of shard_count of a sharded run */
+	unsigned shard_count;       /* 0: the whole run */
 	char **variants;
 	size_t nvariants;
 	struct report_file *files;
@@ -244,7 +254,11 @@ const struct report_reason *report_find_reason(const struct report *r, const cha
 /* Drops the verdict and its reasons (a merge decides again). */
 void report_clear_verdict(struct report *r);
 
-/* Merges n parts (borrowed) into a new report in *out. Results with the same
+/* Merges n parts (borrowed) into a new report in *out. The parts are
+ * first checked by report_shards_check (report_shard.h): the same tool
+ * version and scenario set, and of a sharded run each shard once; a part
+ * that is an exact copy of an earlier one is counted once. The merge of all
+ * shards is the whole run's report (no shard in it). Results with the same
  * (scenario, variant) add up: seeds, violations, counts and histograms, so
  * the merge of runs over disjoint seed ranges equals one run over them all.
  * The first failing seed is the lowest over the parts, with its time,
@@ -255,6 +269,9 @@ void report_clear_verdict(struct report *r);
  * the same seed of a result; RESULT_NOMEM past a maximum. */
 MUST_USE enum result report_merge(struct report *const *parts, size_t n,
                                   struct report **out, char *err, size_t errsize);
+
+/* Whether res stopped before its planned seeds (a time budget). */
+bool report_result_incomplete(const struct report_result *res);
 
 /* A copy of s in the report's text rules (see above); NULL for NULL or when
  * out of memory. For code that builds report fields by hand. */

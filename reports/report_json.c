@@ -162,6 +162,10 @@ static json_t *out_result(struct json_out *o, const struct report_result *res)
 	out_set(o, obj, "fix", out_str(res->fix));
 	out_set(o, obj, "variant", out_str(res->variant));
 	out_set(o, obj, "seeds_run", out_uint(o, "seeds_run", res->seeds_run));
+	if (report_result_incomplete(res)) {
+		out_set(o, obj, "seeds_planned", out_uint(o, "seeds_planned", res->seeds_planned));
+		out_set(o, obj, "seed_next", out_uint(o, "seed_next", res->seed_next));
+	}
 	out_set(o, obj, "seed_min", out_uint(o, "seed_min", res->seed_min));
 	out_set(o, obj, "seed_max", out_uint(o, "seed_max", res->seed_max));
 	out_set(o, obj, "exercised", json_boolean(res->exercised));
@@ -186,6 +190,16 @@ static json_t *out_settings(struct json_out *o, const struct report *r)
 	if (obj == NULL)
 		return NULL;
 	out_set(o, obj, "tool_version", out_str(r->tool_version));
+	if (r->scenario_set != NULL)
+		out_set(o, obj, "scenario_set", out_str(r->scenario_set));
+	if (r->shard_count > 0) {
+		json_t *sh = json_object();
+		if (sh != NULL) {
+			out_set(o, sh, "index", json_integer(r->shard_index));
+			out_set(o, sh, "count", json_integer(r->shard_count));
+		}
+		out_set(o, obj, "shard", sh);
+	}
 	out_set(o, obj, "mode", out_str(r->mode));
 	out_set(o, obj, "kind", json_string(r->matrix ? "matrix" : "run"));
 	json_t *vs = json_array();
@@ -461,6 +475,36 @@ static void in_nomem(struct json_in *in, const char *path, const char *what,
 	in_fail(in, path, "out of memory or more than %u %s", max, what);
 }
 
+/* "scenario_set" and "shard" came with sharded runs; both optional. */
+static void in_shard_settings(struct json_in *in, const json_t *s, struct report *r)
+{
+	if (json_object_get(s, "scenario_set") != NULL) {
+		const char *set = in_str(in, s, "settings", "scenario_set", false);
+		if (in->failed)
+			return;
+		free(r->scenario_set);
+		r->scenario_set = report_text_dup(set);
+		if (r->scenario_set == NULL) {
+			in_nomem(in, "settings.scenario_set", "bytes", REPORT_TEXT_MAX);
+			return;
+		}
+	}
+	if (json_object_get(s, "shard") == NULL)
+		return;
+	json_t *sh = in_get(in, s, "settings", "shard", WANT_OBJECT);
+	uint64_t index = in_uint(in, sh, "settings.shard", "index");
+	uint64_t count = in_uint(in, sh, "settings.shard", "count");
+	if (in->failed)
+		return;
+	if (count < 1 || count > REPORT_SHARDS_MAX || index < 1 || index > count) {
+		in_fail(in, "settings.shard", "shard %llu of %llu: want 1 <= index <= count <= %u",
+		        (unsigned long long)index, (unsigned long long)count, REPORT_SHARDS_MAX);
+		return;
+	}
+	r->shard_index = (unsigned)index;
+	r->shard_count = (unsigned)count;
+}
+
 static void in_settings(struct json_in *in, const json_t *root, struct report *r)
 {
 	json_t *s = in_get(in, root, "", "settings", WANT_OBJECT);
@@ -485,6 +529,9 @@ static void in_settings(struct json_in *in, const json_t *root, struct report *r
 	free(r->mode);
 	r->tool_version = t;
 	r->mode = m;
+	in_shard_settings(in, s, r);
+	if (in->failed)
+		return;
 	/* "kind" came with matrix runs; older files are plain runs. */
 	json_t *kind = json_object_get(s, "kind");
 	if (kind != NULL) {
@@ -646,6 +693,10 @@ static void in_result(struct json_in *in, const json_t *obj, const char *path,
 	res->seeds_run = in_uint(in, obj, path, "seeds_run");
 	res->seed_min = in_uint(in, obj, path, "seed_min");
 	res->seed_max = in_uint(in, obj, path, "seed_max");
+	if (json_object_get(obj, "seeds_planned") != NULL) {
+		res->seeds_planned = in_uint(in, obj, path, "seeds_planned");
+		res->seed_next = in_uint(in, obj, path, "seed_next");
+	}
 	res->exercised = in_bool(in, obj, path, "exercised");
 	const char *reason = in_str(in, obj, path, "not_exercised_reason", true);
 	res->duplicates_let_through = in_uint(in, obj, path, "duplicates_let_through");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the Debian packages faultline needs, when missing.
 # Idempotent and quiet when everything is present. Needs root (or sudo) only
-# when something has to be installed. Usage: scripts/deps.sh [build|live|all|bench|mutants]
+# when something has to be installed. Usage: scripts/deps.sh [build|live|all|bench|mutants|slurm]
 set -euo pipefail
 
 what=${1:-build}
@@ -10,16 +10,19 @@ build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-d
             libcurl4-openssl-dev check libsubunit-dev libfyaml-dev
             libjansson-dev libssl-dev)
 live_pkgs=(redis-server redis-tools postgresql postgresql-client
-           libxml2-utils chromium)
+           libxml2-utils chromium
+           parallel yamllint python3-yaml)  # tests of the sharding examples
 bench_pkgs=(haproxy)   # make bench: the reference proxy next to faultline's
 mutants_pkgs=(python3-clang patch)  # make mutants: libclang for the operator pass
+slurm_pkgs=(slurm-wlm munge)  # make test-slurm: a one-node cluster on loopback
 
 case "$what" in
   build) pkgs=("${build_pkgs[@]}") ;;
   live|all) pkgs=("${build_pkgs[@]}" "${live_pkgs[@]}") ;;
   bench) pkgs=("${build_pkgs[@]}" "${live_pkgs[@]}" "${bench_pkgs[@]}") ;;
   mutants) pkgs=("${build_pkgs[@]}" "${mutants_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|live|all|bench|mutants]" >&2; exit 2 ;;
+  slurm) pkgs=("${build_pkgs[@]}" "${slurm_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|live|all|bench|mutants|slurm]" >&2; exit 2 ;;
 esac
 
 missing=()
