@@ -38,6 +38,7 @@ bool invariant_check(enum invariant_id inv, const struct history *h,
 	case INV_EXACTLY_ONCE: return inv_check_exactly_once(h, v);
 	case INV_EVENTUALLY_APPLIED: return inv_check_eventually_applied(h, v);
 	case INV_NO_LOCKOUT: return inv_check_no_lockout(h, v);
+	case INV_RATELIMIT_WINDOW: return inv_check_ratelimit_window(h, v);
 	case INV_NO_FALSE_DUPLICATE: return inv_check_no_false_duplicate(h, v);
 	case INV_DEDUP_EFFECTIVE: return inv_check_dedup_effective(h, v);
 	case INV_NO_ORPHAN: return inv_check_no_orphan(h, v);

@@ -23,6 +23,8 @@ struct hist_rl_request {
 	bool done;
 	enum hist_rl_verdict verdict;
 	uint64_t start_us, end_us;
+	uint64_t faults;         /* Redis faults fired before it started */
+	bool healthy;            /* Redis up and no Redis fault during it */
 };
 
 /* The rate-limit key of a user observed while none of its requests was in
@@ -33,14 +35,6 @@ struct hist_rl_ttl {
 	int64_t pttl_ms;         /* -2 no key, -1 no TTL */
 };
 
-/* An INCR the Redis model applied on a rate-limit key. */
-struct hist_rl_incr {
-	uint32_t user;
-	uint64_t t_us;
-	long long count;
-	uint64_t faults;         /* Redis faults fired so far in the run */
-};
-
 struct hist_dd_request {
 	uint32_t request;        /* which logical request */
 	uint64_t seq;            /* call order */
@@ -49,6 +43,7 @@ struct hist_dd_request {
 	bool failed_open;
 	bool healthy;            /* no Redis fault from the first copy's start
 	                          * to this copy's end */
+	bool refused;            /* answered RESULT_REJECT (key judged invalid) */
 	bool claimed;            /* Redis applied this copy's SET NX and said OK */
 	uint64_t claimed_us;
 	uint64_t start_us, end_us;
@@ -95,8 +90,8 @@ struct history {
 	uint32_t rl_limit;
 	uint64_t rl_window_us;
 	struct hist_rl_request *rl; size_t nrl;
+	bool rl_fail_open;             /* the policy on Redis failure */
 	struct hist_rl_ttl *rl_ttl; size_t nrl_ttl;
-	struct hist_rl_incr *rl_incr; size_t nrl_incr;
 	/* request-dedup */
 	uint64_t dd_ttl_us;
 	struct hist_dd_request *dd; size_t ndd;

@@ -23,6 +23,7 @@ bool inv_check_dedup_effective(const struct history *h, struct inv_violation *v)
 bool inv_check_no_false_duplicate(const struct history *h, struct inv_violation *v);
 bool inv_check_email_safe(const struct history *h, struct inv_violation *v);
 bool inv_check_no_lockout(const struct history *h, struct inv_violation *v);
+bool inv_check_ratelimit_window(const struct history *h, struct inv_violation *v);
 bool inv_check_eventually_applied(const struct history *h, struct inv_violation *v);
 bool inv_check_exactly_once(const struct history *h, struct inv_violation *v);
 

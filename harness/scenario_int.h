@@ -29,6 +29,8 @@
 #define SCENARIO_USERS_MAX 10000u
 #define SCENARIO_COUNT_MAX 100000u        /* requests, events and the like */
 #define SCENARIO_COPIES_MAX 100u          /* copies of one delivery/request */
+#define SCENARIO_INSTANCES_MAX 16u        /* dedup: application instances */
+#define SCENARIO_ID_PADDED_MIN 16u        /* a padded id holds its number */
 #define SCENARIO_POOL_MAX 1024u           /* postgres pool size */
 #define SCENARIO_ALPHA_MAX 100.0          /* pareto shape */
 #define SCENARIO_PATH_MAX 128             /* "faults[12].latency.max" */

@@ -15,7 +15,9 @@
 
 #include "harness/coverage.h"
 #include "core/assert.h"
+#include "core/dedup.h"
 #include "core/email_check.h"
+#include "core/ratelimit.h"
 #include "core/sql.h"
 
 #include "harness/scenario_int.h"
@@ -25,7 +27,7 @@
 /* The invariants each fix makes claims about; the default when a scenario
  * lists none, and the only ones it may list. */
 static const uint32_t fix_invariants[FIX_COUNT] = {
-	[FIX_RATELIMIT] = INV_BIT(INV_NO_LOCKOUT),
+	[FIX_RATELIMIT] = INV_BIT(INV_NO_LOCKOUT) | INV_BIT(INV_RATELIMIT_WINDOW),
 	[FIX_QUOTE_EMAIL] = INV_BIT(INV_EMAIL_SAFE),
 	[FIX_WEBHOOK] = INV_BIT(INV_EXACTLY_ONCE) | INV_BIT(INV_EVENTUALLY_APPLIED),
 	[FIX_DEDUP] = INV_BIT(INV_NO_FALSE_DUPLICATE) | INV_BIT(INV_DEDUP_EFFECTIVE),
@@ -338,11 +340,24 @@ static bool check_arrivals(struct loader *ld, const struct ynode *n, const char 
 	return true;
 }
 
+/* A padded id length: 0 (short ids) or long enough to hold the number. */
+static bool check_padded(struct loader *ld, const struct ynode *map, const char *path,
+                         const char *key, uint32_t octets, uint32_t max)
+{
+	if (octets == 0 || octets >= SCENARIO_ID_PADDED_MIN)
+		return true;
+	char p[SCENARIO_PATH_MAX];
+	scn_path_join(p, path, key);
+	return scn_fail(ld, scn_map_get(ld, map, key, NULL), p, "must be 0 or %u to %u",
+	                SCENARIO_ID_PADDED_MIN, max);
+}
+
 static bool load_ratelimit(struct loader *ld, const struct ynode *n, const char *path)
 {
 	static const char *const keys[] = {"users", "requests_per_user", "spread",
 	                                   "limit", "window", "probe_after_window",
-	                                   "fail_open"};
+	                                   "fail_open", "interval", "boundary",
+	                                   "user_id_octets"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->ratelimit) *w = &ld->sc->ratelimit;
@@ -354,13 +369,21 @@ static bool load_ratelimit(struct loader *ld, const struct ynode *n, const char 
 	OPT(scn_get_duration_positive, n, path, "window", &w->window_us);
 	OPT(scn_get_bool, n, path, "probe_after_window", &w->probe_after_window);
 	OPT(scn_get_bool, n, path, "fail_open", &w->fail_open);
+	OPT(scn_get_duration, n, path, "interval", &w->interval_us);
+	OPT(scn_get_bool, n, path, "boundary", &w->boundary);
+	OPT(scn_get_u32, n, path, "user_id_octets", 0, RATELIMIT_USER_ID_MAX, &w->user_id_octets);
+	if (!check_padded(ld, n, path, "user_id_octets", w->user_id_octets, RATELIMIT_USER_ID_MAX))
+		return false;
+	if (w->boundary && w->window_us < 1000)
+		return scn_fail(ld, n, path, "boundary needs a window of at least 1ms");
 	return check_arrivals(ld, n, path, (uint64_t)w->users * w->requests_per_user);
 }
 
 static bool load_dedup(struct loader *ld, const struct ynode *n, const char *path)
 {
 	static const char *const keys[] = {"requests", "duplicates", "spread",
-	                                   "duplicate_delay", "ttl"};
+	                                   "duplicate_delay", "ttl", "instances",
+	                                   "key_octets"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->dedup) *w = &ld->sc->dedup;
@@ -369,6 +392,10 @@ static bool load_dedup(struct loader *ld, const struct ynode *n, const char *pat
 	OPT(scn_get_duration, n, path, "spread", &w->spread_us);
 	OPT(scn_get_duration, n, path, "duplicate_delay", &w->duplicate_delay_us);
 	OPT(scn_get_duration_positive, n, path, "ttl", &w->ttl_us);
+	OPT(scn_get_u32, n, path, "instances", 1, SCENARIO_INSTANCES_MAX, &w->instances);
+	OPT(scn_get_u32, n, path, "key_octets", 0, DEDUP_KEY_MAX, &w->key_octets);
+	if (!check_padded(ld, n, path, "key_octets", w->key_octets, DEDUP_KEY_MAX))
+		return false;
 	return check_arrivals(ld, n, path, (uint64_t)w->requests * (1u + w->duplicates));
 }
 
@@ -1006,6 +1033,7 @@ static void scenario_set_defaults(struct scenario *sc)
 	sc->dedup.spread_us = 10 * s;
 	sc->dedup.duplicate_delay_us = 2 * s;
 	sc->dedup.ttl_us = 10 * s;
+	sc->dedup.instances = 1;
 	sc->quote_email.spread_us = 1 * s;
 	sc->webhook.events = 5;
 	sc->webhook.copies = 2;

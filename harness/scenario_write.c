@@ -149,6 +149,11 @@ static void put_workload(FILE *out, const struct scenario *sc)
 		put_dur_key(out, "window", sc->ratelimit.window_us);
 		put_bool(out, "probe_after_window", sc->ratelimit.probe_after_window);
 		put_bool(out, "fail_open", sc->ratelimit.fail_open);
+		if (sc->ratelimit.interval_us > 0)
+			put_dur_key(out, "interval", sc->ratelimit.interval_us);
+		put_bool(out, "boundary", sc->ratelimit.boundary);
+		if (sc->ratelimit.user_id_octets > 0)
+			fprintf(out, ", user_id_octets: %" PRIu32, sc->ratelimit.user_id_octets);
 		fputs("}\n", out);
 	}
 	if (sc->fixes & (1u << FIX_DEDUP)) {
@@ -157,6 +162,9 @@ static void put_workload(FILE *out, const struct scenario *sc)
 		put_dur_key(out, "spread", sc->dedup.spread_us);
 		put_dur_key(out, "duplicate_delay", sc->dedup.duplicate_delay_us);
 		put_dur_key(out, "ttl", sc->dedup.ttl_us);
+		fprintf(out, ", instances: %" PRIu32, sc->dedup.instances);
+		if (sc->dedup.key_octets > 0)
+			fprintf(out, ", key_octets: %" PRIu32, sc->dedup.key_octets);
 		fputs("}\n", out);
 	}
 	if (sc->fixes & (1u << FIX_QUOTE_EMAIL)) {

@@ -26,7 +26,8 @@ bool verdict_invariant_of_fix(enum invariant_id inv, enum fix_id f)
 	switch (inv) {
 	case INV_EXACTLY_ONCE:
 	case INV_EVENTUALLY_APPLIED: return f == FIX_WEBHOOK;
-	case INV_NO_LOCKOUT: return f == FIX_RATELIMIT;
+	case INV_NO_LOCKOUT:
+	case INV_RATELIMIT_WINDOW: return f == FIX_RATELIMIT;
 	case INV_NO_FALSE_DUPLICATE:
 	case INV_DEDUP_EFFECTIVE: return f == FIX_DEDUP;
 	case INV_NO_ORPHAN: return f == FIX_CUSTOMER;

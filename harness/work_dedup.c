@@ -1,6 +1,7 @@
 /* harness/work_dedup.c - the request de-duplication workload: requests and
- * their copies, and the attribution of each SET NX the server applied to the
- * request that sent it (so a lost reply is told from a real duplicate). */
+ * their copies, spread over application instances that share one Redis, and
+ * the attribution of each SET NX the server applied to the copy that sent
+ * it (so a lost reply is told from a real duplicate). */
 #include <stdlib.h>
 
 #include <string.h>
@@ -102,8 +103,10 @@ static void dd_on_done(void *arg, enum result rc, enum dedup_verdict verdict, bo
 	r->done = true;
 	r->end_us = world_now_us(w);
 	r->duplicate = rc == RESULT_OK && verdict == DEDUP_DUPLICATE;
+	r->refused = rc == RESULT_REJECT;
 	r->failed_open = failed_open;
-	r->healthy = world_backend_faults(w, FAULT_TARGET_REDIS) == w->dd_reqs[q->request].first_faults;
+	r->healthy = r->healthy &&
+	             world_backend_faults(w, FAULT_TARGET_REDIS) == w->dd_reqs[q->request].first_faults;
 	if (rc == RESULT_UNHANDLED)
 		world_note_unhandled(w, "dedup request died");
 	world_request_end(w, "request-dedup", q->id, r->start_us,
@@ -127,12 +130,24 @@ static void dd_start(void *arg)
 		lr->started = true;
 		lr->first_faults = world_backend_faults(w, FAULT_TARGET_REDIS);
 	}
+	r->healthy = !world_redis_down(w);
 	world_request_begin(w, "request-dedup", q->id);
-	char key[32];
+	char key[DEDUP_KEY_MAX + 1];
 	world_name1(key, sizeof key, "req-", q->request);
+	size_t want = w->sc->dedup.key_octets, len = strlen(key);
+	if (want > len) {
+		memset(key + len, 'x', want - len);
+		key[len] = '-';
+		key[want] = '\0';
+	}
+	/* The copies of one request go round the instances: copy c of request
+	 * i to instance (i + c) mod n, so with n > 1 a copy and its duplicate
+	 * are checked by different processes. */
+	uint32_t inst = (uint32_t)((q->request + (q->index % (1 + w->sc->dedup.duplicates))) %
+	                           (1 + w->ndd_more));
 	w->dd_current = q->index;
 	w->core_busy++;
-	dedup_check(w->dd, key, dd_on_done, q);
+	dedup_check(inst == 0 ? w->dd : w->dd_more[inst - 1], key, dd_on_done, q);
 	w->dd_current = SIZE_MAX;
 }
 
@@ -152,6 +167,19 @@ void dd_schedule(struct world *w)
 		w->dd_token_slots *= 2;
 	w->dd_tokens = calloc(w->dd_token_slots, sizeof *w->dd_tokens);
 	ASSERT(w->dd_tokens != NULL);
+	/* Instances besides w->dd: the same configuration and env (each has
+	 * its own sequence of tokens, as separate processes would). */
+	if (sc->dedup.instances > 1) {
+		w->dd_more = calloc(sc->dedup.instances - 1, sizeof *w->dd_more);
+		ASSERT(w->dd_more != NULL);
+		struct dedup_config c = {.variant = w->cfg->variants[FIX_DEDUP],
+		                         .ttl_ms = sc->dedup.ttl_us / 1000};
+		for (uint32_t i = 0; i + 1 < sc->dedup.instances; i++) {
+			w->dd_more[i] = dedup_create(&w->env, &c);
+			ASSERT(w->dd_more[i] != NULL); /* the same config made w->dd */
+			w->ndd_more++;
+		}
+	}
 	size_t k = 0;
 	for (uint32_t i = 0; i < sc->dedup.requests; i++) {
 		uint64_t first = world_uniform_us(w, sc->dedup.spread_us);
@@ -166,6 +194,13 @@ void dd_schedule(struct world *w)
 			world_arrival_add(w, at, dd_start, q);
 		}
 	}
+}
+
+void dd_destroy_instances(struct world *w)
+{
+	for (uint32_t i = 0; i < w->ndd_more; i++)
+		dedup_destroy(w->dd_more[i]);
+	w->ndd_more = 0;
 }
 
 void dd_count_let_through(struct world *w)

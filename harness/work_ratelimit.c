@@ -1,7 +1,9 @@
 /* harness/work_ratelimit.c - the rate limiter's workload: each user's hits
- * (bursts and steady traffic), the probe after a window, and what the run
- * records of the verdicts and of the keys' TTLs. Checks: harness/invariant.c. */
+ * (bursts or steady traffic, hits at the window's boundary), the probe after
+ * a window, and what the run records of the verdicts, of Redis's health
+ * during each hit and of the keys' TTLs. Checks: harness/invariant_ratelimit.c. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/assert.h"
 #include "core/ratelimit.h"
@@ -36,10 +38,25 @@ static void rl_on_pttl(void *arg, bool known, int64_t pttl_ms)
 	world_work_free(w, rd);
 }
 
+/* The user id: "u<N>", or padded with '-' and 'x' to user_id_octets. */
+static void rl_user_id(const struct world *w, uint32_t user, char *buf, size_t size)
+{
+	world_name1(buf, size, "u", user);
+	size_t want = w->sc->ratelimit.user_id_octets;
+	size_t len = strlen(buf);
+	ASSERT(want < size);
+	if (want > len) {
+		memset(buf + len, 'x', want - len);
+		buf[len] = '-';
+		buf[want] = '\0';
+	}
+}
+
 static void rl_observe_key(struct world *w, uint32_t user)
 {
-	char key[48];
-	world_name1(key, sizeof key, "ratelimit:u", user);
+	char key[sizeof "ratelimit:" + RATELIMIT_USER_ID_MAX];
+	memcpy(key, "ratelimit:", sizeof "ratelimit:" - 1);
+	rl_user_id(w, user, key + sizeof "ratelimit:" - 1, sizeof key - (sizeof "ratelimit:" - 1));
 	struct rl_read *rd = world_work_new(w, sizeof *rd);
 	rd->w = w;
 	rd->user = user;
@@ -55,6 +72,7 @@ static void rl_on_done(void *arg, enum result rc, enum ratelimit_verdict verdict
 	w->core_busy--;
 	r->done = true;
 	r->end_us = world_now_us(w);
+	r->healthy = r->healthy && world_backend_faults(w, FAULT_TARGET_REDIS) == r->faults;
 	enum world_outcome o;
 	if (rc != RESULT_OK) {
 		r->verdict = HIST_RL_ERROR;
@@ -63,7 +81,7 @@ static void rl_on_done(void *arg, enum result rc, enum ratelimit_verdict verdict
 			world_note_unhandled(w, "ratelimit request died");
 	} else if (verdict == RATELIMIT_ALLOW) {
 		r->verdict = HIST_RL_ALLOW;
-		o = WO_RL_ALLOWED;
+		o = r->healthy ? WO_RL_ALLOWED : WO_RL_ALLOWED_IN_FAILURE;
 	} else {
 		r->verdict = HIST_RL_REJECT;
 		o = WO_RL_REJECTED;
@@ -87,18 +105,38 @@ static void rl_start(void *arg)
 	}
 	struct hist_rl_request *r = &w->h.rl[q->index];
 	r->start_us = world_now_us(w);
+	r->faults = world_backend_faults(w, FAULT_TARGET_REDIS);
+	r->healthy = !world_redis_down(w);
 	w->rl_users[q->user].inflight++;
 	world_request_begin(w, "ratelimit", q->id);
-	char user_id[24];
-	world_name1(user_id, sizeof user_id, "u", q->user);
+	char user_id[RATELIMIT_USER_ID_MAX + 1];
+	rl_user_id(w, q->user, user_id, sizeof user_id);
 	w->core_busy++;
 	ratelimit_hit(w->rl, user_id, rl_on_done, q);
 }
 
+static void rl_add(struct world *w, size_t k, uint32_t user, uint32_t i, const char *suffix,
+                   uint64_t at_us)
+{
+	struct rl_req *q = world_work_new(w, sizeof *q);
+	q->w = w;
+	q->index = k;
+	q->user = user;
+	world_name2(q->id, sizeof q->id, "u", user, i, suffix);
+	w->h.rl[k].user = user;
+	w->h.rl[k].probe = suffix[0] == '-' && suffix[1] == 'p';
+	world_arrival_add(w, at_us, rl_start, q);
+}
+
+/* Each user: requests_per_user hits (uniform over spread, or one every
+ * interval from an offset in it), then the three boundary hits around the
+ * end of the first window, then the probe once the last window is over. */
 void rl_schedule(struct world *w)
 {
 	const struct scenario *sc = w->sc;
-	uint32_t per = sc->ratelimit.requests_per_user + (sc->ratelimit.probe_after_window ? 1 : 0);
+	const uint64_t ms = 1000;
+	uint32_t n = sc->ratelimit.requests_per_user;
+	uint32_t per = n + (sc->ratelimit.boundary ? 3 : 0) + (sc->ratelimit.probe_after_window ? 1 : 0);
 	size_t total = (size_t)sc->ratelimit.users * per;
 	ASSERT(total <= WORLD_REQUESTS_MAX);
 	w->rl_users = calloc(sc->ratelimit.users ? sc->ratelimit.users : 1, sizeof *w->rl_users);
@@ -107,22 +145,33 @@ void rl_schedule(struct world *w)
 	w->h.nrl = total;
 	w->h.rl_limit = sc->ratelimit.limit;
 	w->h.rl_window_us = sc->ratelimit.window_us;
+	w->h.rl_fail_open = sc->ratelimit.fail_open;
 	uint64_t margin_us = w->cfg->probe_margin_us ? w->cfg->probe_margin_us : PROBE_MARGIN_US;
+	uint64_t window_us = sc->ratelimit.window_us;
 	size_t k = 0;
 	for (uint32_t u = 0; u < sc->ratelimit.users; u++) {
-		for (uint32_t i = 0; i < per; i++, k++) {
-			bool probe = i == sc->ratelimit.requests_per_user;
-			uint64_t at = probe ? sc->ratelimit.spread_us + sc->ratelimit.window_us +
-			                      margin_us
-			                    : world_uniform_us(w, sc->ratelimit.spread_us);
-			struct rl_req *q = world_work_new(w, sizeof *q);
-			q->w = w;
-			q->index = k;
-			q->user = u;
-			world_name2(q->id, sizeof q->id, "u", u, i, probe ? "-probe" : "");
-			w->h.rl[k].user = u;
-			w->h.rl[k].probe = probe;
-			world_arrival_add(w, at, rl_start, q);
+		uint64_t offset = sc->ratelimit.interval_us ? world_uniform_us(w, sc->ratelimit.spread_us) : 0;
+		uint64_t first = UINT64_MAX, last = sc->ratelimit.spread_us;
+		for (uint32_t i = 0; i < n; i++, k++) {
+			uint64_t at = sc->ratelimit.interval_us ? offset + i * sc->ratelimit.interval_us
+			                                        : world_uniform_us(w, sc->ratelimit.spread_us);
+			first = at < first ? at : first;
+			last = at > last ? at : last;
+			rl_add(w, k, u, i, "", at);
 		}
+		if (sc->ratelimit.boundary) {
+			/* The first window started at the user's first hit: W - 1 ms
+			 * is inside it, W + 1 ms certainly after it, and W exactly
+			 * is where Redis's 1 ms expiry resolution decides. */
+			static const char *const names[3] = {"-before-end", "-at-end", "-after-end"};
+			for (uint32_t b = 0; b < 3; b++, k++) {
+				uint64_t at = first + window_us - ms + b * ms;
+				last = at > last ? at : last;
+				rl_add(w, k, u, n + b, names[b], at);
+			}
+		}
+		if (sc->ratelimit.probe_after_window)
+			rl_add(w, k++, u, per - 1, "-probe", last + window_us + margin_us);
 	}
+	ASSERT(k == total);
 }

@@ -126,39 +126,14 @@ static void on_applied(void *arg, enum fault_target target, const char *op,
 	w->out->cov.applied[target][e->index][cls]++;
 }
 
-static bool rl_key_user(const char *key, uint32_t *user)
-{
-	if (strncmp(key, "ratelimit:u", 11) != 0)
-		return false;
-	char *end;
-	unsigned long u = strtoul(key + 11, &end, 10);
-	if (*end != '\0' || u >= WORLD_USERS_MAX)
-		return false;
-	*user = (uint32_t)u;
-	return true;
-}
-
 static void on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_reply *reply,
                           uint64_t age_us)
 {
 	struct world *w = arg;
 	uint64_t at_us = world_now_us(w) > age_us ? world_now_us(w) - age_us : 0;
-	uint32_t user;
 	if (w->dd_reqs != NULL && cmd->argc >= 3 && kv_word_is(cmd->argv[0], "set") &&
-	    strncmp(cmd->argv[1], "dedup:", 6) == 0) {
+	    strncmp(cmd->argv[1], "dedup:", 6) == 0)
 		dd_on_set_applied(w, cmd, reply, at_us);
-		return;
-	}
-	if (w->rl_users == NULL || cmd->argc < 2 || !kv_word_is(cmd->argv[0], "incr") ||
-	    reply->type != KV_REPLY_INTEGER || !rl_key_user(cmd->argv[1], &user) ||
-	    user >= w->sc->ratelimit.users)
-		return;
-	struct hist_rl_incr *i = world_hist_push((void **)&w->h.rl_incr, &w->h.nrl_incr,
-	                                   &w->cap_rl_incr, sizeof *i);
-	i->user = user;
-	i->t_us = at_us;
-	i->count = reply->integer;
-	i->faults = world_backend_faults(w, FAULT_TARGET_REDIS);
 }
 
 /* ---- the run --------------------------------------------------------------------- */
@@ -346,6 +321,7 @@ static void world_free(struct world *w)
 	 * asserts); after a bounded drain that failed, it is left behind. */
 	if (core_idle) {
 		ratelimit_destroy(w->rl);
+		dd_destroy_instances(w);
 		dedup_destroy(w->dd);
 		quote_email_destroy(w->qe);
 		webhook_destroy(w->wh);
@@ -361,10 +337,10 @@ static void world_free(struct world *w)
 	free(w->dd_reqs);
 	free(w->wh_events);
 	free(w->dd_tokens);
+	free(w->dd_more);
 	free(w->cu_inflight);
 	free(w->h.rl);
 	free(w->h.rl_ttl);
-	free(w->h.rl_incr);
 	free(w->h.dd);
 	free(w->h.quotes);
 	free(w->h.mails);

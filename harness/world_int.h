@@ -73,6 +73,8 @@ struct world {
 	/* per-fix state */
 	struct rl_user *rl_users;
 	struct dd_request *dd_reqs;
+	struct dedup **dd_more;       /* dedup instances 1..n-1 (w->dd is 0) */
+	uint32_t ndd_more;
 	uint64_t dd_seq;
 	struct wh_event *wh_events;
 	struct dd_token *dd_tokens;   /* hash table, dd_token_slots entries */
@@ -81,7 +83,7 @@ struct world {
 	size_t dd_current;            /* copy whose dedup_check is being called */
 	struct kv_port kv_inner;      /* the backend's kv port, behind the dedup wrapper */
 	uint32_t *cu_inflight;
-	size_t cap_rl, cap_rl_ttl, cap_rl_incr, cap_dd;
+	size_t cap_rl, cap_rl_ttl, cap_dd;
 	uint64_t inflight_requests;
 	uint64_t core_busy;           /* calls into core not yet answered */
 	struct work_hdr *works;       /* every live work context */
@@ -96,6 +98,8 @@ struct world {
 void cu_schedule(struct world *w);
 void cu_snapshot(struct world *w);
 void dd_count_let_through(struct world *w);
+/* Destroys the dedup instances besides w->dd (their checks all done). */
+void dd_destroy_instances(struct world *w);
 void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg);
 void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
                               kv_done_fn *done, void *arg);
@@ -109,6 +113,8 @@ void wh_schedule(struct world *w);
 void wh_snapshot(struct world *w);
 void world_arrival_add(struct world *w, uint64_t at_us, sched_fn *fn, void *arg);
 uint64_t world_backend_faults(struct world *w, enum fault_target t);
+/* True while a restart holds Redis down (no fault fires then). */
+bool world_redis_down(struct world *w);
 void *world_hist_push(void **arr, size_t *n, size_t *cap, size_t size);
 void world_name1(char *buf, size_t size, const char *prefix, uint64_t a);
 void world_name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b,

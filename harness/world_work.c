@@ -27,7 +27,9 @@
 /* ---- names of outcomes and log tags ------------------------------------- */
 
 static const char *const outcome_names[WO_COUNT] = {
-	[WO_RL_ALLOWED] = "ratelimit.allowed", [WO_RL_REJECTED] = "ratelimit.rejected",
+	[WO_RL_ALLOWED] = "ratelimit.allowed",
+	[WO_RL_ALLOWED_IN_FAILURE] = "ratelimit.allowed_in_failure",
+	[WO_RL_REJECTED] = "ratelimit.rejected",
 	[WO_RL_ERROR] = "ratelimit.error", [WO_DD_NEW] = "dedup.new",
 	[WO_DD_DUPLICATE] = "dedup.duplicate", [WO_DD_FAILED_OPEN] = "dedup.failed_open",
 	[WO_QE_SENT] = "quote.sent", [WO_QE_INVALID] = "quote.invalid",
@@ -91,6 +93,11 @@ uint64_t world_now_us(const struct world *w)
 uint64_t world_backend_faults(struct world *w, enum fault_target t)
 {
 	return w->be.ops->fault_count(w->be.ctx, t);
+}
+
+bool world_redis_down(struct world *w)
+{
+	return fault_plan_down(&w->plan, FAULT_TARGET_REDIS, sched_now_us(w->s), NULL);
 }
 
 /* ---- work contexts ---------------------------------------------------------- */

@@ -37,6 +37,7 @@ enum invariant_id {
 	INV_EMAIL_SAFE,           /* "email-safe" */
 	INV_NO_UNHANDLED,         /* "no-unhandled-error": always checked */
 	INV_NO_HUNG,              /* "no-hung-request": always checked */
+	INV_RATELIMIT_WINDOW,     /* "ratelimit-window" */
 	INV_COUNT
 };
 
@@ -121,6 +122,11 @@ struct scenario {
 		                            * (default true) */
 		bool fail_open;            /* hardened policy on Redis failure
 		                            * (default true) */
+		uint64_t interval_us;      /* > 0: steady traffic, one request per
+		                            * interval from an offset in [0, spread] */
+		bool boundary;             /* hits at W - 1 ms, W and W + 1 ms after
+		                            * each user's first (default false) */
+		uint32_t user_id_octets;   /* 0: "u<N>"; else padded to this length */
 	} ratelimit;
 
 	struct {
@@ -129,6 +135,9 @@ struct scenario {
 		uint64_t spread_us;        /* first copies over [0, spread] */
 		uint64_t duplicate_delay_us; /* copies within [0, delay] after */
 		uint64_t ttl_us;           /* dedup window (default 10 s) */
+		uint32_t instances;        /* application instances sharing the
+		                            * Redis; copies spread over them (1) */
+		uint32_t key_octets;       /* 0: "req-<N>"; else padded to this length */
 	} dedup;
 
 	struct {

@@ -553,8 +553,8 @@ START_TEST(test_world_live_hardened_limiter_keeps_every_ttl)
 	ck_assert_uint_eq(w.violated, 0);
 	ck_assert(w.fault_fired);
 	/* Three hits and the probe, all answered. */
-	ck_assert_uint_eq(w.outcomes[WO_RL_ALLOWED] + w.outcomes[WO_RL_REJECTED] +
-	                  w.outcomes[WO_RL_ERROR], 4);
+	ck_assert_uint_eq(w.outcomes[WO_RL_ALLOWED] + w.outcomes[WO_RL_ALLOWED_IN_FAILURE] +
+	                  w.outcomes[WO_RL_REJECTED] + w.outcomes[WO_RL_ERROR], 4);
 	live_close(&f);
 }
 END_TEST

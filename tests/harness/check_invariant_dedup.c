@@ -1,0 +1,156 @@
+/* tests/harness/check_invariant_dedup.c - request de-duplication's invariants
+ * on hand-made histories, one test per clause: a history that holds, and the
+ * smallest change that breaks it, with the message naming what broke. */
+#include <check.h>
+#include <string.h>
+
+#include "harness/invariant.h"
+
+static struct history empty(void)
+{
+	struct history h;
+	memset(&h, 0, sizeof h);
+	h.end_us = 1000000;
+	return h;
+}
+
+START_TEST(test_no_false_duplicate_breaks_when_nobody_claimed)
+{
+	struct history h = empty();
+	struct hist_dd_request r[2] = {
+		{.request = 7, .seq = 0, .done = true, .claimed = true, .claimed_us = 3, .end_us = 5},
+		{.request = 7, .seq = 1, .done = true, .duplicate = true, .end_us = 9},
+	};
+	h.dd = r;
+	h.ndd = 2;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	/* The legacy bug: a timeout (no write at all) called a duplicate. */
+	r[0].duplicate = true;
+	r[0].claimed = false;
+	ck_assert(!invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	ck_assert_uint_eq(v.t_us, 5);
+	ck_assert_ptr_nonnull(strstr(v.message, "req-7 was rejected as a duplicate"));
+	/* A copy that overtook the first one and claimed the key makes the
+	 * first one's rejection legitimate. */
+	r[1].duplicate = false;
+	r[1].claimed = true;
+	r[1].claimed_us = 4;
+	ck_assert(invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	/* Its own lost write is not another copy's claim. */
+	r[1].claimed = false;
+	r[0].claimed = true;
+	r[0].claimed_us = 2;
+	ck_assert(!invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "its own write"));
+}
+END_TEST
+
+START_TEST(test_dedup_effective_breaks_on_healthy_duplicate_accepted)
+{
+	struct history h = empty();
+	h.dd_ttl_us = 10000;
+	struct hist_dd_request r[2] = {
+		{.request = 1, .seq = 0, .done = true, .start_us = 0, .end_us = 100, .healthy = true,
+		 .claimed = true, .claimed_us = 50},
+		{.request = 1, .seq = 1, .done = true, .start_us = 200, .end_us = 300, .healthy = true,
+		 .duplicate = true},
+	};
+	h.dd = r;
+	h.ndd = 2;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	r[1].duplicate = false;
+	r[1].claimed = true; /* (a key lost in between would let it claim) */
+	r[1].claimed_us = 250;
+	ck_assert(!invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "true duplicate of req-1 was accepted"));
+	/* Not a violation while Redis was failing, or after the TTL. */
+	r[1].healthy = false;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	r[1].healthy = true;
+	r[1].start_us = 20000;
+	r[1].end_us = 20100;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+}
+END_TEST
+
+/* A repeat after the TTL is a first request again: rejecting it breaks the
+ * contract, within the TTL (and Redis's 1 ms expiry resolution) it is a
+ * duplicate. */
+START_TEST(test_no_false_duplicate_after_the_ttl)
+{
+	struct history h = empty();
+	h.dd_ttl_us = 10000;
+	struct hist_dd_request r[2] = {
+		{.request = 3, .seq = 0, .done = true, .claimed = true, .claimed_us = 50,
+		 .start_us = 0, .end_us = 100},
+		{.request = 3, .seq = 1, .done = true, .duplicate = true, .start_us = 10900,
+		 .end_us = 11000},
+	};
+	h.dd = r;
+	h.ndd = 2;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	r[1].start_us = 11050; /* 10 ms + 1 ms after the claim */
+	r[1].end_us = 11100;
+	ck_assert(!invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	ck_assert_uint_eq(v.t_us, 11100);
+	ck_assert_ptr_nonnull(strstr(v.message, "req-3 was rejected as a duplicate although the TTL "
+	                                        "of every earlier claim had passed"));
+}
+END_TEST
+
+START_TEST(test_no_false_duplicate_breaks_on_refused_key)
+{
+	struct history h = empty();
+	struct hist_dd_request r = {.request = 4, .done = true, .refused = true, .end_us = 7};
+	h.dd = &r;
+	h.ndd = 1;
+	struct inv_violation v;
+	ck_assert(!invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "req-4 was refused"));
+	r.refused = false;
+	r.claimed = true;
+	ck_assert(invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+}
+END_TEST
+
+/* Under failure a duplicate may be let through, but only as a fail-open
+ * (counted): "new" without failing open means the copy holds the key. Two
+ * instances whose tokens collide break it: the second reads the first's
+ * token as its own. */
+START_TEST(test_dedup_effective_counts_what_slips_through)
+{
+	struct history h = empty();
+	h.dd_ttl_us = 10000;
+	struct hist_dd_request r[2] = {
+		{.request = 5, .seq = 0, .done = true, .claimed = true, .claimed_us = 10, .end_us = 20},
+		{.request = 5, .seq = 1, .done = true, .failed_open = true, .start_us = 5, .end_us = 200},
+	};
+	h.dd = r;
+	h.ndd = 2;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	r[1].failed_open = false;
+	ck_assert(!invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	ck_assert_uint_eq(v.t_us, 200);
+	ck_assert_ptr_nonnull(strstr(v.message, "req-5 was answered new without holding the key"));
+}
+END_TEST
+
+Suite *check_invariant_dedup_suite(void);
+Suite *check_invariant_dedup_suite(void)
+{
+	Suite *s = suite_create("invariant_dedup");
+	TCase *tc = tcase_create("no-false-duplicate");
+	tcase_add_test(tc, test_no_false_duplicate_breaks_when_nobody_claimed);
+	tcase_add_test(tc, test_no_false_duplicate_after_the_ttl);
+	tcase_add_test(tc, test_no_false_duplicate_breaks_on_refused_key);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("dedup-effective");
+	tcase_add_test(tc, test_dedup_effective_breaks_on_healthy_duplicate_accepted);
+	tcase_add_test(tc, test_dedup_effective_counts_what_slips_through);
+	suite_add_tcase(s, tc);
+	return s;
+}
