@@ -538,7 +538,9 @@ static bool invariant_of_fix(enum invariant_id inv, enum fix_id f)
 {
 	switch (inv) {
 	case INV_EXACTLY_ONCE:
-	case INV_EVENTUALLY_APPLIED: return f == FIX_WEBHOOK;
+	case INV_EVENTUALLY_APPLIED:
+	case INV_SIGNATURE_SOUND:
+	case INV_WEBHOOK_ACK: return f == FIX_WEBHOOK;
 	case INV_NO_LOCKOUT: return f == FIX_RATELIMIT;
 	case INV_NO_FALSE_DUPLICATE:
 	case INV_DEDUP_EFFECTIVE: return f == FIX_DEDUP;
