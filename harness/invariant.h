@@ -66,15 +66,36 @@ struct hist_mail {
 	char bad_header[96];     /* what was wrong */
 };
 
+enum hist_wh_kind {
+	HIST_WH_PAYMENT,         /* payment_intent.succeeded for a known order */
+	HIST_WH_OTHER_TYPE,      /* another type, for an order of its own */
+	HIST_WH_UNKNOWN_ORDER,   /* payment_intent.succeeded naming no order */
+};
+
 struct hist_wh_event {
 	char id[HIST_ID_MAX];
-	char order[HIST_ID_MAX];
-	bool forged;             /* bad or stale signature: must never apply */
+	char order[HIST_ID_MAX]; /* "" when the event names no order */
+	enum hist_wh_kind kind;
+	bool forged;             /* the reference refuses its deliveries (signature
+	                          * or body): it must never apply */
+	char shape[48];          /* what its deliveries look like, for messages */
 	bool acked;              /* some delivery got a 2xx */
 	uint64_t ack_us;
 	bool ack_not_durable;    /* a 2xx while the order was not paid */
 	uint64_t not_durable_us;
-	long long paid_count;    /* final */
+	uint32_t accepted;       /* deliveries the handler answered other than 400 */
+	uint64_t accepted_us;    /* the first of them */
+	uint32_t refused;        /* deliveries answered 400 */
+	uint64_t refused_us;
+	uint32_t ack_missed;     /* fault-free deliveries answered non-2xx although
+	                          * the event was ignorable or already acknowledged */
+	uint64_t ack_missed_us;
+	int ack_missed_status;
+	uint32_t handled;        /* deliveries the handler answered */
+	bool logged;             /* a [Webhook] log line names the event */
+	long long paid_count;    /* final, of its order */
+	uint32_t effects;        /* final order_payments rows naming this event */
+	uint32_t order_effects;  /* final order_payments rows naming its order */
 };
 
 struct hist_customer_user {
@@ -100,6 +121,9 @@ struct history {
 	struct hist_mail *mails; size_t nmails;
 	/* webhook */
 	struct hist_wh_event *events; size_t nevents;
+	bool wh_effects_promised;      /* the variant documents order_payments */
+	uint32_t wh_stray_effects;     /* order_payments rows no event explains */
+	char first_stray_effect[96];
 	/* stripe-customer */
 	struct hist_customer_user *cust; size_t ncust;
 	/* every request */

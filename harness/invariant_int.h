@@ -26,5 +26,7 @@ bool inv_check_no_lockout(const struct history *h, struct inv_violation *v);
 bool inv_check_ratelimit_window(const struct history *h, struct inv_violation *v);
 bool inv_check_eventually_applied(const struct history *h, struct inv_violation *v);
 bool inv_check_exactly_once(const struct history *h, struct inv_violation *v);
+bool inv_check_signature_sound(const struct history *h, struct inv_violation *v);
+bool inv_check_webhook_ack(const struct history *h, struct inv_violation *v);
 
 #endif

@@ -29,7 +29,8 @@
 static const uint32_t fix_invariants[FIX_COUNT] = {
 	[FIX_RATELIMIT] = INV_BIT(INV_NO_LOCKOUT) | INV_BIT(INV_RATELIMIT_WINDOW),
 	[FIX_QUOTE_EMAIL] = INV_BIT(INV_EMAIL_SAFE),
-	[FIX_WEBHOOK] = INV_BIT(INV_EXACTLY_ONCE) | INV_BIT(INV_EVENTUALLY_APPLIED),
+	[FIX_WEBHOOK] = INV_BIT(INV_EXACTLY_ONCE) | INV_BIT(INV_EVENTUALLY_APPLIED) |
+	                INV_BIT(INV_SIGNATURE_SOUND) | INV_BIT(INV_WEBHOOK_ACK),
 	[FIX_DEDUP] = INV_BIT(INV_NO_FALSE_DUPLICATE) | INV_BIT(INV_DEDUP_EFFECTIVE),
 	[FIX_CUSTOMER] = INV_BIT(INV_NO_ORPHAN),
 };
@@ -528,7 +529,9 @@ static bool load_webhook(struct loader *ld, const struct ynode *n, const char *p
 {
 	static const char *const keys[] = {"events", "copies", "copy_spread", "spread",
 	                                   "retries", "endpoint_timeout",
-	                                   "bad_signatures", "stale_signatures"};
+	                                   "bad_signatures", "stale_signatures", "second_events",
+	                                   "other_types", "unknown_orders", "signatures",
+	                                   "payloads"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->webhook) *w = &ld->sc->webhook;
@@ -541,9 +544,19 @@ static bool load_webhook(struct loader *ld, const struct ynode *n, const char *p
 	OPT(scn_get_u32, n, path, "bad_signatures", 0, SCENARIO_COUNT_MAX, &w->bad_signatures);
 	OPT(scn_get_u32, n, path, "stale_signatures", 0, SCENARIO_COUNT_MAX,
 	    &w->stale_signatures);
+	OPT(scn_get_u32, n, path, "second_events", 0, SCENARIO_COUNT_MAX, &w->second_events);
+	OPT(scn_get_u32, n, path, "other_types", 0, SCENARIO_COUNT_MAX, &w->other_types);
+	OPT(scn_get_u32, n, path, "unknown_orders", 0, SCENARIO_COUNT_MAX, &w->unknown_orders);
+	OPT(scn_get_u32, n, path, "signatures", 0, SCENARIO_COUNT_MAX, &w->signatures);
+	OPT(scn_get_u32, n, path, "payloads", 0, SCENARIO_COUNT_MAX, &w->payloads);
+	if (w->second_events > w->events)
+		return scn_fail(ld, n, path, "second_events (%u) is more than events (%u)",
+		                w->second_events, w->events);
 	return check_arrivals(ld, n, path,
-	                      (uint64_t)w->events * w->copies + w->bad_signatures +
-	                              w->stale_signatures);
+	                      (uint64_t)(w->events + w->second_events + w->other_types +
+	                                 w->unknown_orders) * w->copies +
+	                              w->bad_signatures + w->stale_signatures + w->signatures +
+	                              w->payloads);
 }
 
 static bool load_customer(struct loader *ld, const struct ynode *n, const char *path)

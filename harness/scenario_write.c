@@ -202,8 +202,12 @@ static void put_workload(FILE *out, const struct scenario *sc)
 		}
 		fputc(']', out);
 		put_dur_key(out, "endpoint_timeout", sc->webhook.endpoint_timeout_us);
-		fprintf(out, ", bad_signatures: %" PRIu32 ", stale_signatures: %" PRIu32 "}\n",
+		fprintf(out, ", bad_signatures: %" PRIu32 ", stale_signatures: %" PRIu32,
 		        sc->webhook.bad_signatures, sc->webhook.stale_signatures);
+		fprintf(out, ", second_events: %" PRIu32 ", other_types: %" PRIu32
+		        ", unknown_orders: %" PRIu32 ", signatures: %" PRIu32 ", payloads: %" PRIu32
+		        "}\n", sc->webhook.second_events, sc->webhook.other_types,
+		        sc->webhook.unknown_orders, sc->webhook.signatures, sc->webhook.payloads);
 	}
 	if (sc->fixes & (1u << FIX_CUSTOMER)) {
 		fprintf(out, "  stripe-customer: {users: %" PRIu32 ", concurrent: %" PRIu32,

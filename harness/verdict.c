@@ -25,7 +25,9 @@ bool verdict_invariant_of_fix(enum invariant_id inv, enum fix_id f)
 {
 	switch (inv) {
 	case INV_EXACTLY_ONCE:
-	case INV_EVENTUALLY_APPLIED: return f == FIX_WEBHOOK;
+	case INV_EVENTUALLY_APPLIED:
+	case INV_SIGNATURE_SOUND:
+	case INV_WEBHOOK_ACK: return f == FIX_WEBHOOK;
 	case INV_NO_LOCKOUT:
 	case INV_RATELIMIT_WINDOW: return f == FIX_RATELIMIT;
 	case INV_NO_FALSE_DUPLICATE:

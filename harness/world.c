@@ -64,8 +64,7 @@ static enum world_tag tag_of(const char *tag)
 	return WT_OTHER;
 }
 
-/* True when ref occurs in msg as a whole token (Q-1 is not in Q-10). */
-static bool mentions(const char *msg, const char *ref)
+bool world_mentions(const char *msg, const char *ref)
 {
 	size_t n = strlen(ref);
 	if (n == 0)
@@ -85,10 +84,12 @@ static void env_log(void *ctx, enum log_level level, const char *tag, const char
 	w->out->tags[t]++;
 	if (t == WT_EMAIL) {
 		for (size_t i = 0; i < w->h.nquotes; i++) {
-			if (mentions(msg, w->h.quotes[i].spec->ref))
+			if (world_mentions(msg, w->h.quotes[i].spec->ref))
 				w->h.quotes[i].logged = true;
 		}
 	}
+	if (t == WT_WEBHOOK && w->wh != NULL)
+		wh_note_log(w, msg);
 	if (TRACE_ON(w->tr)) {
 		static const char *const levels[] = {"debug", "info", "warn", "error"};
 		trace_begin(w->tr, world_now_us(w), "log");

@@ -40,6 +40,11 @@ struct dd_request {
 struct wh_event {
 	uint32_t handlers;           /* deliveries being handled right now */
 	bool seen_handled;
+	size_t owner;                /* the event whose order this one names */
+	const char *type;            /* the event's type */
+	int shape;                   /* hostile header shape, or -1 */
+	int body;                    /* edge-case body, or -1 */
+	char intent[HIST_ID_MAX];    /* data.object's payment intent */
 };
 
 #define WORLD_OP_CACHE 32            /* operation names remembered for coverage */
@@ -111,6 +116,10 @@ void qe_snapshot(struct world *w);
 void rl_schedule(struct world *w);
 void wh_schedule(struct world *w);
 void wh_snapshot(struct world *w);
+/* Notes a [Webhook] log line: marks the events it names as logged. */
+void wh_note_log(struct world *w, const char *msg);
+/* True when ref occurs in msg as a whole token (Q-1 is not in Q-10). */
+bool world_mentions(const char *msg, const char *ref);
 void world_arrival_add(struct world *w, uint64_t at_us, sched_fn *fn, void *arg);
 uint64_t world_backend_faults(struct world *w, enum fault_target t);
 /* True while a restart holds Redis down (no fault fires then). */

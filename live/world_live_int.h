@@ -172,6 +172,7 @@ struct world_live {
 	char newest_before[64];       /* real Stripe: newest customer before */
 	/* the snapshot */
 	struct row2 *orders; size_t norders;
+	struct row2 *payments; size_t npayments; /* order_payments: event, order */
 	struct row2 *maps; size_t nmaps;
 	struct customer_row *custs; size_t ncusts;
 	struct kept_mail *mails; size_t nmails;
@@ -208,6 +209,7 @@ void wl_stripe_customer_create(void *ctx, const struct stripe_customer_params *p
 void live_foreach_customer(void *ctx, world_customer_fn *fn, void *arg);
 void live_foreach_mapping(void *ctx, world_mapping_fn *fn, void *arg);
 void live_foreach_order(void *ctx, world_order_row_fn *fn, void *arg);
+void live_foreach_payment(void *ctx, world_payment_fn *fn, void *arg);
 uint64_t live_late_replies(void *ctx);
 enum result live_list_page(struct world_live *wl, const char *base_url,
                                   const char *key, const char *after, size_t limit);

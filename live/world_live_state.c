@@ -331,6 +331,9 @@ enum result live_snapshot(void *ctx, char *err, size_t errsize)
 	enum result rc = read_rows(wl, pg, "SELECT order_id, status, paid_count FROM orders",
 	                           &wl->orders, &wl->norders, err, errsize);
 	if (rc == RESULT_OK)
+		rc = read_rows(wl, pg, "SELECT event_id, order_id FROM order_payments",
+		               &wl->payments, &wl->npayments, err, errsize);
+	if (rc == RESULT_OK)
 		rc = read_rows(wl, pg, "SELECT user_id, customer_id FROM stripe_customers",
 		               &wl->maps, &wl->nmaps, err, errsize);
 	PQfinish(pg);
@@ -357,6 +360,13 @@ void live_foreach_order(void *ctx, world_order_row_fn *fn, void *arg)
 	struct world_live *wl = ctx;
 	for (size_t i = 0; i < wl->norders; i++)
 		fn(arg, wl->orders[i].a, strcmp(wl->orders[i].b, "paid") == 0, wl->orders[i].n);
+}
+
+void live_foreach_payment(void *ctx, world_payment_fn *fn, void *arg)
+{
+	struct world_live *wl = ctx;
+	for (size_t i = 0; i < wl->npayments; i++)
+		fn(arg, wl->payments[i].a, wl->payments[i].b);
 }
 
 void live_foreach_mapping(void *ctx, world_mapping_fn *fn, void *arg)

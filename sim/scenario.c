@@ -27,6 +27,8 @@ const char *const invariant_names[INV_COUNT] = {
 	[INV_NO_UNHANDLED] = "no-unhandled-error",
 	[INV_NO_HUNG] = "no-hung-request",
 	[INV_RATELIMIT_WINDOW] = "ratelimit-window",
+	[INV_SIGNATURE_SOUND] = "signature-sound",
+	[INV_WEBHOOK_ACK] = "webhook-ack",
 };
 
 const char *fix_name(enum fix_id f)

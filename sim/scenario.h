@@ -38,6 +38,8 @@ enum invariant_id {
 	INV_NO_UNHANDLED,         /* "no-unhandled-error": always checked */
 	INV_NO_HUNG,              /* "no-hung-request": always checked */
 	INV_RATELIMIT_WINDOW,     /* "ratelimit-window" */
+	INV_SIGNATURE_SOUND,      /* "signature-sound" */
+	INV_WEBHOOK_ACK,          /* "webhook-ack" */
 	INV_COUNT
 };
 
@@ -158,6 +160,15 @@ struct scenario {
 		uint64_t endpoint_timeout_us; /* Stripe gives up waiting (default 10 s) */
 		uint32_t bad_signatures;   /* extra deliveries with a wrong signature */
 		uint32_t stale_signatures; /* extra deliveries signed > 300 s ago */
+		uint32_t second_events;    /* orders that also get a second, distinct
+		                            * payment_intent.succeeded event */
+		uint32_t other_types;      /* events of other types, each for an
+		                            * order of its own (default 0) */
+		uint32_t unknown_orders;   /* succeeded events naming no order */
+		uint32_t signatures;       /* deliveries with a hostile
+		                            * Stripe-Signature shape, cycling */
+		uint32_t payloads;         /* deliveries with an edge-case body
+		                            * (size limit, ids), cycling */
 	} webhook;
 
 	struct {

@@ -82,6 +82,8 @@ typedef void world_pttl_fn(void *arg, bool known, int64_t pttl_ms);
 typedef void world_order_fn(void *arg, bool known, bool paid);
 typedef void world_order_row_fn(void *arg, const char *order_id, bool paid,
                                 long long paid_count);
+/* A row of order_payments: which event paid which order. */
+typedef void world_payment_fn(void *arg, const char *event_id, const char *order_id);
 typedef void world_mapping_fn(void *arg, const char *user_id, const char *customer_id);
 /* created_us: when the customer was created, in the run's microseconds
  * (0 when the server does not say). */
@@ -112,6 +114,7 @@ struct world_backend_ops {
 	 * the foreach and mail functions walk what it read. */
 	enum result (*snapshot)(void *ctx, char *err, size_t errsize);
 	void (*foreach_order)(void *ctx, world_order_row_fn *fn, void *arg);
+	void (*foreach_payment)(void *ctx, world_payment_fn *fn, void *arg);
 	void (*foreach_mapping)(void *ctx, world_mapping_fn *fn, void *arg);
 	void (*foreach_customer)(void *ctx, world_customer_fn *fn, void *arg);
 	size_t (*mail_count)(void *ctx);

@@ -178,6 +178,26 @@ static void sim_foreach_order(void *ctx, world_order_row_fn *fn, void *arg)
 	pg_model_foreach(ws->pg, "orders", on_order_walk, &rw);
 }
 
+struct payment_walk {
+	world_payment_fn *fn;
+	void *arg;
+};
+
+static void on_payment_walk(void *arg, const char *const *cols, int ncols)
+{
+	struct payment_walk *rw = arg;
+	if (ncols < 2 || cols[0] == NULL || cols[1] == NULL)
+		return;
+	rw->fn(rw->arg, cols[0], cols[1]);
+}
+
+static void sim_foreach_payment(void *ctx, world_payment_fn *fn, void *arg)
+{
+	struct world_sim *ws = ctx;
+	struct payment_walk rw = {.fn = fn, .arg = arg};
+	pg_model_foreach(ws->pg, "order_payments", on_payment_walk, &rw);
+}
+
 static void on_mapping_walk(void *arg, const char *const *cols, int ncols)
 {
 	struct mapping_walk *rw = arg;
@@ -267,6 +287,7 @@ static const struct world_backend_ops sim_ops = {
 	.read_order = sim_read_order,
 	.snapshot = sim_snapshot,
 	.foreach_order = sim_foreach_order,
+	.foreach_payment = sim_foreach_payment,
 	.foreach_mapping = sim_foreach_mapping,
 	.foreach_customer = sim_foreach_customer,
 	.mail_count = sim_mail_count,

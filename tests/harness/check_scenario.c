@@ -308,6 +308,7 @@ START_TEST(test_scenario_invariants_default_to_those_of_the_fixes)
 	struct scenario *sc = load_ok("fixes: [webhook, request-dedup]\n");
 	ck_assert_uint_eq(sc->invariants,
 	                  (1u << INV_EXACTLY_ONCE) | (1u << INV_EVENTUALLY_APPLIED) |
+	                          (1u << INV_SIGNATURE_SOUND) | (1u << INV_WEBHOOK_ACK) |
 	                          (1u << INV_NO_FALSE_DUPLICATE) | (1u << INV_DEDUP_EFFECTIVE) |
 	                          (1u << INV_NO_UNHANDLED) | (1u << INV_NO_HUNG));
 	scenario_destroy(sc);
@@ -542,6 +543,8 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [ratelimit]\nworkload:\n  webhook:\n", 3, 3, "workload.webhook: a workload for fix"},
 	{"fixes: [ratelimit]\nworkload:\n  webhook: {events: 2}\n", 3, 3,
 	 "workload.webhook: a workload for fix 'webhook', which 'fixes' does not list"},
+	{"fixes: [webhook]\nworkload:\n  webhook: {events: 2, second_events: 3}\n", 3, 12,
+	 "workload.webhook: second_events (3) is more than events (2)"},
 	{"fixes: [ratelimit]\ninvariants: [no-lockout, exactly-once]\n", 2, 26,
 	 "invariants[1]: invariant 'exactly-once' belongs to fix 'webhook', which 'fixes' does not list"},
 	{"fixes: [ratelimit]\ninvariants: [no-lockout, no-lockout]\n", 2, 26,
