@@ -44,6 +44,7 @@ bool invariant_check(enum invariant_id inv, const struct history *h,
 	case INV_EMAIL_SAFE: return inv_check_email_safe(h, v);
 	case INV_NO_UNHANDLED: return check_no_unhandled(h, v);
 	case INV_NO_HUNG: return check_no_hung(h, v);
+	case INV_CUSTOMER_LIVENESS: return inv_check_customer_liveness(h, v);
 	case INV_COUNT: break;
 	}
 	ASSERT(!"unknown invariant");

@@ -85,9 +85,33 @@ struct hist_wh_event {
 struct hist_customer_user {
 	char user[HIST_ID_MAX];
 	char mapped[HIST_ID_MAX];           /* "" when no mapping */
+	char pre_mapped[HIST_ID_MAX];       /* mapped before the run ("" none) */
 	uint32_t ncustomers;                /* Stripe customers with this user */
 	char customers[HIST_CUSTOMERS_MAX][HIST_ID_MAX];
 	uint64_t last_created_us;
+	uint32_t requests;                  /* get-or-create calls in the run */
+	uint32_t stripe_calls;              /* creates that reached Stripe */
+	uint32_t insert_calls;              /* mapping inserts that reached Postgres */
+};
+
+enum hist_cu_answer { HIST_CU_OK, HIST_CU_RETRY, HIST_CU_ERROR, HIST_CU_REJECT };
+
+/* One get-or-create call. */
+struct hist_cu_request {
+	uint32_t user;           /* index into cust; unused when !valid_id */
+	bool valid_id;           /* a user id the API accepts (1..64 octets) */
+	bool done;
+	enum hist_cu_answer answer;
+	char customer[HIST_ID_MAX]; /* HIST_CU_OK: the id answered */
+	bool touched;            /* a Postgres or Stripe fault fired while it ran */
+	bool refused;            /* Stripe refused its user for good (a 4xx other
+	                          * than 409 and 429) while it ran */
+	bool exclusive;          /* no other call of its user overlapped it, so
+	                          * the counts below are its own */
+	uint32_t stripe_calls;   /* creates of its user sent while it ran */
+	uint32_t insert_calls;   /* mapping inserts of its user while it ran */
+	uint32_t calls_after_refusal; /* creates sent after a refusal it got */
+	uint64_t start_us, end_us;
 };
 
 struct history {
@@ -107,6 +131,9 @@ struct history {
 	struct hist_wh_event *events; size_t nevents;
 	/* stripe-customer */
 	struct hist_customer_user *cust; size_t ncust;
+	struct hist_cu_request *cu; size_t ncu;
+	uint32_t cu_retries_max;       /* the retry budget of one step */
+	uint32_t cu_invalid_calls;     /* creates at Stripe for refused user ids */
 	/* every request */
 	uint64_t requests, requests_done;
 	uint64_t unhandled;

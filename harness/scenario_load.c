@@ -28,7 +28,7 @@ static const uint32_t fix_invariants[FIX_COUNT] = {
 	[FIX_QUOTE_EMAIL] = INV_BIT(INV_EMAIL_SAFE),
 	[FIX_WEBHOOK] = INV_BIT(INV_EXACTLY_ONCE) | INV_BIT(INV_EVENTUALLY_APPLIED),
 	[FIX_DEDUP] = INV_BIT(INV_NO_FALSE_DUPLICATE) | INV_BIT(INV_DEDUP_EFFECTIVE),
-	[FIX_CUSTOMER] = INV_BIT(INV_NO_ORPHAN),
+	[FIX_CUSTOMER] = INV_BIT(INV_NO_ORPHAN) | INV_BIT(INV_CUSTOMER_LIVENESS),
 };
 
 /* Operation names per target (sim/fault.h); postgres also takes the
@@ -520,7 +520,9 @@ static bool load_webhook(struct loader *ld, const struct ynode *n, const char *p
 
 static bool load_customer(struct loader *ld, const struct ynode *n, const char *path)
 {
-	static const char *const keys[] = {"users", "concurrent", "spread", "copy_spread"};
+	static const char *const keys[] = {"users", "concurrent", "spread", "copy_spread",
+	                                   "existing", "start", "no_email", "shared_email",
+	                                   "invalid_ids", "again"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->customer) *w = &ld->sc->customer;
@@ -528,6 +530,15 @@ static bool load_customer(struct loader *ld, const struct ynode *n, const char *
 	OPT(scn_get_u32, n, path, "concurrent", 1, SCENARIO_COPIES_MAX, &w->concurrent);
 	OPT(scn_get_duration, n, path, "spread", &w->spread_us);
 	OPT(scn_get_duration, n, path, "copy_spread", &w->copy_spread_us);
+	OPT(scn_get_u32, n, path, "existing", 0, SCENARIO_USERS_MAX, &w->existing);
+	OPT(scn_get_duration, n, path, "start", &w->start_us);
+	OPT(scn_get_u32, n, path, "no_email", 0, SCENARIO_USERS_MAX, &w->no_email);
+	OPT(scn_get_u32, n, path, "shared_email", 0, SCENARIO_USERS_MAX, &w->shared_email);
+	OPT(scn_get_bool, n, path, "invalid_ids", &w->invalid_ids);
+	OPT(scn_get_duration, n, path, "again", &w->again_us);
+	if ((uint64_t)w->existing > w->users || (uint64_t)w->no_email + w->shared_email > w->users)
+		return scn_fail(ld, n, path, "existing, no_email + shared_email: at most users (%u)",
+		                w->users);
 	return true;
 }
 

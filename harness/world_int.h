@@ -73,6 +73,15 @@ struct world {
 	size_t dd_current;            /* copy whose dedup_check is being called */
 	struct kv_port kv_inner;      /* the backend's kv port, behind the dedup wrapper */
 	uint32_t *cu_inflight;
+	uint32_t *cu_refusals;        /* per user: Stripe refused it for good; one
+	                               * allocation with the three below */
+	uint32_t *cu_refusal_mark;    /* per user: refusals when its last call began */
+	uint32_t *cu_after_refusal;   /* per user: creates sent past the mark */
+	uint32_t *cu_starts;          /* per user: calls begun */
+	struct core_env cu_env;       /* env with the watched Stripe and SQL ports */
+	struct stripe_port cu_stripe_inner;
+	struct sql_port cu_sql_inner;
+	struct customer *cu_earlier[2]; /* the earlier deploy: no key, keyed */
 	size_t cap_rl, cap_rl_ttl, cap_rl_incr, cap_dd;
 	uint64_t inflight_requests;
 	uint64_t core_busy;           /* calls into core not yet answered */
@@ -84,6 +93,9 @@ struct world {
 	size_t arrival_pending;       /* handed over and not yet run */
 };
 
+/* Creates w->cu (and the earlier deploy's objects) on watched ports. */
+bool cu_build(struct world *w, enum variant v);
+void cu_destroy(struct world *w);
 void cu_schedule(struct world *w);
 void cu_snapshot(struct world *w);
 void dd_count_let_through(struct world *w);

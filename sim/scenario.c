@@ -26,6 +26,7 @@ const char *const invariant_names[INV_COUNT] = {
 	[INV_EMAIL_SAFE] = "email-safe",
 	[INV_NO_UNHANDLED] = "no-unhandled-error",
 	[INV_NO_HUNG] = "no-hung-request",
+	[INV_CUSTOMER_LIVENESS] = "customer-liveness",
 };
 
 const char *fix_name(enum fix_id f)

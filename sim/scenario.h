@@ -37,6 +37,7 @@ enum invariant_id {
 	INV_EMAIL_SAFE,           /* "email-safe" */
 	INV_NO_UNHANDLED,         /* "no-unhandled-error": always checked */
 	INV_NO_HUNG,              /* "no-hung-request": always checked */
+	INV_CUSTOMER_LIVENESS,    /* "customer-liveness" */
 	INV_COUNT
 };
 
@@ -133,6 +134,15 @@ struct scenario {
 		uint32_t concurrent;       /* simultaneous first requests per user (2) */
 		uint64_t spread_us;        /* users over [0, spread] */
 		uint64_t copy_spread_us;   /* a user's requests within [0, spread] */
+		uint32_t existing;         /* users 0..existing-1 were served by an
+		                            * earlier deploy at time 0 (even ones
+		                            * without a key, odd ones with it) */
+		uint64_t start_us;         /* the run's own purchases begin here */
+		uint32_t no_email;         /* users before the shared ones with none */
+		uint32_t shared_email;     /* the last users share one address */
+		bool invalid_ids;          /* also an empty and a 65-octet user id */
+		uint64_t again_us;         /* each user buys again this long after
+		                            * its first purchase; 0: never */
 	} customer;
 
 	struct fault_plan faults;
