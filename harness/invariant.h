@@ -12,7 +12,7 @@
 
 #include "sim/scenario.h"
 
-#define HIST_ID_MAX 48
+#define HIST_ID_MAX 72
 #define HIST_CUSTOMERS_MAX 8   /* customers remembered per user */
 
 enum hist_rl_verdict { HIST_RL_ALLOW, HIST_RL_REJECT, HIST_RL_ERROR };
@@ -69,6 +69,9 @@ struct hist_mail {
 	uint64_t t_us;
 	bool headers_ok;         /* well-formed, only expected fields, once each */
 	char bad_header[96];     /* what was wrong */
+	const char *data;        /* the message as received (NULL: not kept); read
+	                          * by a real RFC 5322 parser (GMime) */
+	size_t len;
 };
 
 struct hist_wh_event {

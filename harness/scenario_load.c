@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <libfyaml.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,32 @@ static bool get_quote_text(struct loader *ld, const struct ynode *n, const char 
 	return true;
 }
 
+/* Octets written as hex digits, two per octet: bytes YAML cannot carry
+ * (invalid UTF-8, overlong forms, surrogates). */
+static bool get_quote_hex(struct loader *ld, const struct ynode *n, const char *path,
+                          bool *is_null_out, char *out, size_t *len_out)
+{
+	if (!scn_want_scalar(ld, n, path, "a string of hex digits"))
+		return false;
+	const char *s = scn_ytext(ld, n);
+	size_t len = n->text_len;
+	if (len % 2 != 0 || len / 2 > SCENARIO_TEXT_MAX - 1)
+		return scn_fail(ld, n, path, "expected an even number of hex digits, at most %d octets",
+		                SCENARIO_TEXT_MAX - 1);
+	for (size_t i = 0; i < len; i += 2) {
+		unsigned v;
+		char two[3] = {s[i], s[i + 1], '\0'};
+		if (!isxdigit((unsigned char)s[i]) || !isxdigit((unsigned char)s[i + 1]) ||
+		    sscanf(two, "%2x", &v) != 1)
+			return scn_fail(ld, n, path, "'%c%c' is not two hex digits", s[i], s[i + 1]);
+		out[i / 2] = (char)v;
+	}
+	out[len / 2] = '\0';
+	*len_out = len / 2;
+	*is_null_out = false;
+	return true;
+}
+
 static bool get_expect(struct loader *ld, const struct ynode *n, const char *path,
                        int *out)
 {
@@ -419,7 +446,8 @@ static bool get_expect(struct loader *ld, const struct ynode *n, const char *pat
 static bool load_quote(struct loader *ld, const struct ynode *n, const char *path,
                        struct quote_spec *q)
 {
-	static const char *const keys[] = {"ref", "name", "email", "sends", "expect"};
+	static const char *const keys[] = {"ref", "name", "email", "sends", "expect", "name_hex",
+	                                   "email_hex"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	*q = (struct quote_spec){.name_null = true, .email_null = true, .sends = 1,
@@ -437,6 +465,8 @@ static bool load_quote(struct loader *ld, const struct ynode *n, const char *pat
 		return scn_fail(ld, ref, p, "must not be empty");
 	OPT(get_quote_text, n, path, "name", &q->name_null, q->name, &q->name_len);
 	OPT(get_quote_text, n, path, "email", &q->email_null, q->email, &q->email_len);
+	OPT(get_quote_hex, n, path, "name_hex", &q->name_null, q->name, &q->name_len);
+	OPT(get_quote_hex, n, path, "email_hex", &q->email_null, q->email, &q->email_len);
 	OPT(scn_get_u32, n, path, "sends", 1, SCENARIO_SENDS_MAX, &q->sends);
 	OPT(get_expect, n, path, "expect", &q->expect);
 	return true;

@@ -194,6 +194,8 @@ void qe_snapshot(struct world *w)
 		struct hist_mail *hm = &w->h.mails[i];
 		snprintf(hm->quote_ref, sizeof hm->quote_ref, "%s", hc.ref);
 		hm->headers_ok = hc.ok;
+		hm->data = data;
+		hm->len = len;
 		snprintf(hm->bad_header, sizeof hm->bad_header, "%s", hc.bad);
 		hm->t_us = w->h.end_us;
 		for (size_t q = 0; q < w->h.nquotes; q++) {

@@ -61,7 +61,7 @@ struct backend_settings {
 };
 
 struct quote_spec {
-	char ref[64];
+	char ref[72];              /* room for one past QUOTE_EMAIL_REF_MAX */
 	bool name_null;           /* the customer name is NULL (key absent or null) */
 	char name[SCENARIO_TEXT_MAX];
 	size_t name_len;          /* may contain NUL and any bytes */

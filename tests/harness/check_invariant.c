@@ -307,6 +307,7 @@ static struct quote_spec spec(const char *name, size_t nlen, const char *email)
 	struct quote_spec q;
 	memset(&q, 0, sizeof q);
 	q.expect = -1;
+	strcpy(q.ref, "Q-1");
 	if (name == NULL)
 		q.name_null = true;
 	else {
