@@ -59,6 +59,8 @@ struct hist_quote {
 	bool valid;              /* the oracle's (or the file's) verdict */
 	uint32_t unhandled;      /* requests that died with an unhandled error */
 	uint32_t mails;          /* messages in the outbox for this quote */
+	uint32_t port_sends;     /* messages handed to the mail port for it,
+	                          * whatever the server then answered */
 	bool logged;             /* an [Email] line names the quote reference */
 	bool faults_touched;     /* a mail or postgres fault fired during it */
 	uint64_t last_us;

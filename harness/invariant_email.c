@@ -182,6 +182,9 @@ bool inv_check_email_safe(const struct history *h, struct inv_violation *v)
 		if (q->unhandled > 0)
 			return inv_violate(v, q->last_us, "quote %s: the request died with an unhandled "
 			               "error", ref);
+		if (!q->valid && q->port_sends > 0)
+			return inv_violate(v, q->last_us, "quote %s with invalid customer data reached "
+			               "the mail port (%u sends)", ref, q->port_sends);
 		if (!q->valid && q->mails > 0)
 			return inv_violate(v, q->last_us, "quote %s with invalid customer data was sent "
 			               "(%u mails)", ref, q->mails);

@@ -208,7 +208,7 @@ static enum result world_build(struct world *w)
 		struct quote_email_config c = {.variant = v[FIX_QUOTE_EMAIL],
 		                               .from_address = "quotes@faultline.invalid",
 		                               .from_name = "Faultline Quotes"};
-		if ((w->qe = quote_email_create(&w->env, &c)) == NULL)
+		if (!qe_build(w, &c))
 			return RESULT_NOMEM;
 	}
 	if (world_fix_on(w, FIX_WEBHOOK)) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/env.h"
+#include "core/quote_email.h"
 #include "harness/world.h"
 #include "sim/prng.h"
 #include "sim/sched.h"
@@ -82,6 +83,8 @@ struct world {
 	struct stripe_port cu_stripe_inner;
 	struct sql_port cu_sql_inner;
 	struct customer *cu_earlier[2]; /* the earlier deploy: no key, keyed */
+	struct core_env qe_env;       /* env with the watched mail port */
+	struct mail_port qe_mail_inner;
 	size_t cap_rl, cap_rl_ttl, cap_rl_incr, cap_dd;
 	uint64_t inflight_requests;
 	uint64_t core_busy;           /* calls into core not yet answered */
@@ -105,6 +108,8 @@ void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
 void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
                               const struct kv_reply *reply, uint64_t at_us);
 void dd_schedule(struct world *w);
+/* Creates w->qe on a watched mail port. */
+bool qe_build(struct world *w, const struct quote_email_config *c);
 void qe_schedule(struct world *w);
 void qe_snapshot(struct world *w);
 void rl_schedule(struct world *w);
