@@ -129,6 +129,19 @@ START_TEST(test_email_breaks_on_wrong_greeting)
 }
 END_TEST
 
+START_TEST(test_email_breaks_when_invalid_data_reaches_the_port)
+{
+	struct em_fixture f;
+	fixture_init(&f, GOOD_HEAD GOOD_TO GOOD_TAIL);
+	f.q = (struct hist_quote){.spec = &f.spec, .valid = false, .logged = true};
+	f.h.nmails = 0;
+	ck_assert(invariant_check(INV_EMAIL_SAFE, &f.h, &f.v));
+	f.q.port_sends = 1; /* the server refused it, but it got there */
+	ck_assert(!invariant_check(INV_EMAIL_SAFE, &f.h, &f.v));
+	ck_assert_ptr_nonnull(strstr(f.v.message, "reached the mail port (1 sends)"));
+}
+END_TEST
+
 static struct quote_spec addr(const char *ref, const char *email)
 {
 	struct quote_spec q;
@@ -186,6 +199,7 @@ Suite *check_invariant_email_suite(void)
 	tcase_add_test(tc, test_email_breaks_on_repeated_header);
 	tcase_add_test(tc, test_email_breaks_on_foreign_value_in_other_header);
 	tcase_add_test(tc, test_email_breaks_on_wrong_greeting);
+	tcase_add_test(tc, test_email_breaks_when_invalid_data_reaches_the_port);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("oracle");
 	tcase_add_test(tc, test_oracle_address_and_ref_rules);
