@@ -11,7 +11,7 @@ BUILD   ?= build
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := libevent hiredis libpq libcurl check libfyaml jansson libcrypto
+PKGS := libevent hiredis libpq libcurl check libfyaml jansson libcrypto gmime-3.0
 
 ifeq ($(V),1)
 Q :=

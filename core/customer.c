@@ -147,6 +147,19 @@ static void customer_run(struct customer_req *req, enum sql_stmt stmt, customer_
 	env->sql.acquire(env->sql.ctx, customer_on_acquired, req);
 }
 
+static bool customer_sql_transient(enum outcome oc, const char *sqlstate)
+{
+	return oc == OUTCOME_TIMEOUT || oc == OUTCOME_CONN_LOST ||
+	       (oc == OUTCOME_ERROR && sqlstate_is_transient(sqlstate));
+}
+
+/* How a failed call is answered. hardened: a transient cause is RETRY, so
+ * the caller may try again and is never told "permanent" for a timeout. */
+static enum result customer_failure(const struct customer *c, bool transient)
+{
+	return c->cfg.variant == VARIANT_HARDENED && transient ? RESULT_RETRY : RESULT_ERROR;
+}
+
 static const char *customer_why(enum outcome oc, const char *sqlstate)
 {
 	return oc == OUTCOME_ERROR && sqlstate[0] != '\0' ? sqlstate : outcome_name(oc);
@@ -165,7 +178,10 @@ static void customer_after_winner_select(struct customer_req *req, enum outcome 
 		core_log(env, LOG_ERROR, CUSTOMER_TAG,
 		         "user %s: mapping insert hit 23505 but the mapping could not be read (%s); customer %s orphaned",
 		         req->user_id, oc != OUTCOME_OK ? customer_why(oc, sqlstate) : "no row", req->created_id);
-		customer_finish(req, RESULT_ERROR, "");
+		/* A winner's row that is gone again was deleted meanwhile: a
+		 * retry may well succeed. */
+		bool transient = oc != OUTCOME_OK ? customer_sql_transient(oc, sqlstate) : true;
+		customer_finish(req, customer_failure(req->c, transient), "");
 		return;
 	}
 	if (strcmp(req->found_id, req->created_id) == 0) {
@@ -212,7 +228,7 @@ static void customer_after_insert(struct customer_req *req, enum outcome oc, con
 	 * next attempt creates another. */
 	core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: mapping insert failed (%s); customer %s orphaned",
 	         req->user_id, customer_why(oc, sqlstate), req->created_id);
-	customer_finish(req, RESULT_ERROR, "");
+	customer_finish(req, customer_failure(c, transient), "");
 }
 
 static void customer_send_insert(void *arg)
@@ -270,7 +286,7 @@ static void customer_on_stripe_reply(void *arg, enum outcome oc, const struct st
 		return;
 	}
 	core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: customer create failed (%s)", req->user_id, why);
-	customer_finish(req, RESULT_ERROR, "");
+	customer_finish(req, customer_failure(c, customer_stripe_retryable(oc, r)), "");
 }
 
 static void customer_send_create(struct customer_req *req)
@@ -294,7 +310,7 @@ static void customer_after_select(struct customer_req *req, enum outcome oc, con
 	if (oc != OUTCOME_OK) {
 		core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: mapping lookup failed (%s)", req->user_id,
 		         customer_why(oc, sqlstate));
-		customer_finish(req, RESULT_ERROR, "");
+		customer_finish(req, customer_failure(req->c, customer_sql_transient(oc, sqlstate)), "");
 		return;
 	}
 	if (req->found) {

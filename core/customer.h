@@ -24,7 +24,10 @@ struct customer_config {
 };
 
 /* rc RESULT_OK: customer_id is the user's customer (borrowed for the
- * call). RESULT_ERROR: a dependency failed (customer_id ""). RESULT_REJECT:
+ * call). RESULT_RETRY (hardened): a transient failure (timeout, lost
+ * connection, transient SQLSTATE, Stripe 409/429/5xx) outlasted the
+ * retries; the same call may succeed later. RESULT_ERROR: a dependency
+ * failed for good (legacy, seed: any failure; customer_id ""). RESULT_REJECT:
  * user_id empty or too long, or email too long. */
 typedef void customer_done_fn(void *arg, enum result rc, const char *customer_id);
 

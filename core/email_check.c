@@ -369,8 +369,12 @@ size_t email_check_encode_name(const char *name, size_t len, char *out, size_t s
 	out[0] = '\0';
 	if (name == NULL || email_check_chars(name, len) != EMAIL_CHECK_OK)
 		return 0;
-	size_t n = email_check_is_printable_ascii(name, len) ? email_check_quote(name, len, out, size)
-	                                                     : email_check_encode_words(name, len, out, size);
+	/* email-safe: mail readers decode encoded-words even inside a quoted
+	 * string, so a name holding "=?" is itself encoded, and reads back as
+	 * typed. */
+	bool plain = email_check_is_printable_ascii(name, len) && memmem(name, len, "=?", 2) == NULL;
+	size_t n = plain ? email_check_quote(name, len, out, size)
+	                 : email_check_encode_words(name, len, out, size);
 	/* A name that did not fit leaves "", not the part written so far
 	 * without its NUL, for a caller that reads out regardless. */
 	if (n == 0)

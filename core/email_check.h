@@ -73,8 +73,9 @@ enum email_check_status email_check_address(const char *addr, size_t len);
 void email_check_first_word(const char *s, size_t len, bool unicode, size_t *start,
                             size_t *word_len);
 
-/* Formats a display name for a From/To header. Printable ASCII becomes a
- * quoted-string ("..." with '"' and '\' escaped); anything else becomes
+/* Formats a display name for a From/To header. Printable ASCII without
+ * "=?" becomes a quoted-string ("..." with '"' and '\' escaped); anything
+ * else (an encoded-word look-alike included) becomes
  * RFC 2047 encoded-words =?UTF-8?B?...?= of at most EMAIL_CHECK_WORD_MAX
  * characters, split on character boundaries and folded with CRLF SP.
  * Writes a NUL-terminated string; returns its length, or 0 (out is then "")

@@ -47,6 +47,7 @@ bool invariant_check(enum invariant_id inv, const struct history *h,
 	case INV_NO_HUNG: return check_no_hung(h, v);
 	case INV_SIGNATURE_SOUND: return inv_check_signature_sound(h, v);
 	case INV_WEBHOOK_ACK: return inv_check_webhook_ack(h, v);
+	case INV_CUSTOMER_LIVENESS: return inv_check_customer_liveness(h, v);
 	case INV_COUNT: break;
 	}
 	ASSERT(!"unknown invariant");

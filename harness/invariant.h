@@ -12,7 +12,7 @@
 
 #include "sim/scenario.h"
 
-#define HIST_ID_MAX 48
+#define HIST_ID_MAX 72
 #define HIST_CUSTOMERS_MAX 8   /* customers remembered per user */
 
 enum hist_rl_verdict { HIST_RL_ALLOW, HIST_RL_REJECT, HIST_RL_ERROR };
@@ -54,6 +54,8 @@ struct hist_quote {
 	bool valid;              /* the oracle's (or the file's) verdict */
 	uint32_t unhandled;      /* requests that died with an unhandled error */
 	uint32_t mails;          /* messages in the outbox for this quote */
+	uint32_t port_sends;     /* messages handed to the mail port for it,
+	                          * whatever the server then answered */
 	bool logged;             /* an [Email] line names the quote reference */
 	bool faults_touched;     /* a mail or postgres fault fired during it */
 	uint64_t last_us;
@@ -64,6 +66,9 @@ struct hist_mail {
 	uint64_t t_us;
 	bool headers_ok;         /* well-formed, only expected fields, once each */
 	char bad_header[96];     /* what was wrong */
+	const char *data;        /* the message as received (NULL: not kept); read
+	                          * by a real RFC 5322 parser (GMime) */
+	size_t len;
 };
 
 enum hist_wh_kind {
@@ -101,9 +106,33 @@ struct hist_wh_event {
 struct hist_customer_user {
 	char user[HIST_ID_MAX];
 	char mapped[HIST_ID_MAX];           /* "" when no mapping */
+	char pre_mapped[HIST_ID_MAX];       /* mapped before the run ("" none) */
 	uint32_t ncustomers;                /* Stripe customers with this user */
 	char customers[HIST_CUSTOMERS_MAX][HIST_ID_MAX];
 	uint64_t last_created_us;
+	uint32_t requests;                  /* get-or-create calls in the run */
+	uint32_t stripe_calls;              /* creates that reached Stripe */
+	uint32_t insert_calls;              /* mapping inserts that reached Postgres */
+};
+
+enum hist_cu_answer { HIST_CU_OK, HIST_CU_RETRY, HIST_CU_ERROR, HIST_CU_REJECT };
+
+/* One get-or-create call. */
+struct hist_cu_request {
+	uint32_t user;           /* index into cust; unused when !valid_id */
+	bool valid_id;           /* a user id the API accepts (1..64 octets) */
+	bool done;
+	enum hist_cu_answer answer;
+	char customer[HIST_ID_MAX]; /* HIST_CU_OK: the id answered */
+	bool touched;            /* a Postgres or Stripe fault fired while it ran */
+	bool refused;            /* Stripe refused its user for good (a 4xx other
+	                          * than 409 and 429) while it ran */
+	bool exclusive;          /* no other call of its user overlapped it, so
+	                          * the counts below are its own */
+	uint32_t stripe_calls;   /* creates of its user sent while it ran */
+	uint32_t insert_calls;   /* mapping inserts of its user while it ran */
+	uint32_t calls_after_refusal; /* creates sent after a refusal it got */
+	uint64_t start_us, end_us;
 };
 
 struct history {
@@ -126,6 +155,9 @@ struct history {
 	char first_stray_effect[96];
 	/* stripe-customer */
 	struct hist_customer_user *cust; size_t ncust;
+	struct hist_cu_request *cu; size_t ncu;
+	uint32_t cu_retries_max;       /* the retry budget of one step */
+	uint32_t cu_invalid_calls;     /* creates at Stripe for refused user ids */
 	/* every request */
 	uint64_t requests, requests_done;
 	uint64_t unhandled;

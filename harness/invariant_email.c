@@ -1,13 +1,175 @@
 /* harness/invariant_email.c - the quote e-mail's contract and the oracle that
- * decides which customer data is valid. */
+ * decides which customer data is valid. Messages are read as a mail client
+ * reads them, with GMime (RFC 5322 headers, RFC 2047 encoded-words); GMime
+ * is used here only, never in core/. */
 #include "harness/invariant.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+
 #include "harness/invariant_int.h"
+
+#define QE_FROM "Faultline Quotes <quotes@faultline.invalid>"
+
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+static bool is_unicode_space(uint32_t c);
+
+/* ---- the message as a mail client sees it ---------------------------------- */
+
+/* The first name the greeting must use: the name up to its first Unicode
+ * white space, leading white space skipped. */
+static void first_name(const char *s, size_t n, size_t *start, size_t *len)
+{
+	size_t i = 0;
+	uint32_t c;
+	size_t k;
+	while (i < n && (k = utf8_decode((const unsigned char *)s + i, n - i, &c)) > 0 &&
+	       is_unicode_space(c))
+		i += k;
+	*start = i;
+	while (i < n && (k = utf8_decode((const unsigned char *)s + i, n - i, &c)) > 0 &&
+	       !is_unicode_space(c))
+		i += k;
+	*len = i - *start;
+}
+
+static bool mail_fail(char *why, size_t size, const char *fmt, const char *a)
+{
+	snprintf(why, size, fmt, a);
+	return false;
+}
+
+/* Each field once, only the expected ones, each with exactly its own value. */
+static bool mail_headers_ok(GMimeMessage *msg, const struct quote_spec *q, char *why, size_t size)
+{
+	static const char *const names[] = {"From", "To", "Subject", "Message-ID", "MIME-Version",
+	                                    "Content-Type", "Content-Transfer-Encoding", "Date"};
+	unsigned seen = 0;
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	int count = g_mime_header_list_get_count(hl);
+	for (int i = 0; i < count; i++) {
+		GMimeHeader *hd = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(hd);
+		size_t k;
+		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+			if (g_ascii_strcasecmp(name, names[k]) == 0)
+				break;
+		}
+		if (k == sizeof names / sizeof names[0])
+			return mail_fail(why, size, "unexpected header '%.60s'", name);
+		if (seen & (1u << k))
+			return mail_fail(why, size, "header '%.60s' appears twice", name);
+		seen |= 1u << k;
+	}
+	if ((seen & 7u) != 7u)
+		return mail_fail(why, size, "%s", "missing From, To or Subject");
+	char want[160];
+	InternetAddressList *from = g_mime_message_get_from(msg);
+	char *from_s = from != NULL ? internet_address_list_to_string(from, NULL, FALSE) : NULL;
+	bool from_ok = from_s != NULL && strcmp(from_s, QE_FROM) == 0;
+	g_free(from_s);
+	if (!from_ok)
+		return mail_fail(why, size, "%s", "From is not the sender's own");
+	snprintf(want, sizeof want, "Your quote %s", q->ref);
+	const char *subject = g_mime_message_get_subject(msg);
+	if (subject == NULL || strcmp(subject, want) != 0)
+		return mail_fail(why, size, "Subject '%.60s' is not the quote's own",
+		                 subject != NULL ? subject : "");
+	snprintf(want, sizeof want, "quote-%s@faultline.invalid", q->ref);
+	const char *mid = g_mime_message_get_message_id(msg);
+	if (mid == NULL || strcmp(mid, want) != 0)
+		return mail_fail(why, size, "Message-ID '%.60s' is not the quote's own",
+		                 mid != NULL ? mid : "");
+	return true;
+}
+
+/* Exactly one recipient: the customer's address, with a display name that
+ * decodes back to the customer's name. */
+static bool mail_to_ok(GMimeMessage *msg, const struct quote_spec *q, char *why, size_t size)
+{
+	InternetAddressList *to = g_mime_message_get_to(msg);
+	if (to == NULL || internet_address_list_length(to) != 1)
+		return mail_fail(why, size, "%s", "To does not name exactly one recipient");
+	InternetAddress *ia = internet_address_list_get_address(to, 0);
+	if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+		return mail_fail(why, size, "%s", "To names a group, not a mailbox");
+	/* the address as sent (A-labels), not the one a client shows */
+	const char *addr = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(ia));
+	if (addr == NULL || strlen(addr) != q->email_len || memcmp(addr, q->email, q->email_len) != 0)
+		return mail_fail(why, size, "To address '%.60s' is not the customer's",
+		                 addr != NULL ? addr : "");
+	const char *name = internet_address_get_name(ia);
+	if (name == NULL || strlen(name) != q->name_len || memcmp(name, q->name, q->name_len) != 0)
+		return mail_fail(why, size, "To display name decodes to '%.60s', not the "
+		                 "customer's name", name != NULL ? name : "");
+	return true;
+}
+
+/* The greeting uses the first name. */
+static bool mail_body_ok(GMimeMessage *msg, const struct quote_spec *q, char *why, size_t size)
+{
+	GMimeObject *body = g_mime_message_get_mime_part(msg);
+	if (body == NULL || !GMIME_IS_TEXT_PART(body))
+		return mail_fail(why, size, "%s", "the body is not one text part");
+	char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(body));
+	size_t start, len;
+	first_name(q->name, q->name_len, &start, &len);
+	char want[SCENARIO_TEXT_MAX + 8];
+	snprintf(want, sizeof want, "Hi %.*s,\r\n", (int)len, q->name + start);
+	bool ok = text != NULL && strncmp(text, want, strlen(want)) == 0;
+	g_free(text);
+	if (!ok)
+		return mail_fail(why, size, "%s", "the greeting does not use the first name");
+	return true;
+}
+
+/* Reads one message of a valid quote; false with why filled. */
+static bool mail_as_client(const struct hist_mail *m, const struct quote_spec *q, char *why,
+                           size_t size)
+{
+	static bool ready;
+	if (!ready) {
+		g_mime_init();
+		ready = true;
+	}
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer(m->data, m->len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GMimeMessage *msg = g_mime_parser_construct_message(p, NULL);
+	bool ok = msg != NULL ? mail_headers_ok(msg, q, why, size) && mail_to_ok(msg, q, why, size) &&
+	                                mail_body_ok(msg, q, why, size)
+	                      : mail_fail(why, size, "%s", "GMime cannot parse it");
+	if (msg != NULL)
+		g_object_unref(msg);
+	g_object_unref(p);
+	g_object_unref(st);
+	return ok;
+}
+
+static const struct hist_quote *quote_of(const struct history *h, const char *ref)
+{
+	for (size_t i = 0; i < h->nquotes; i++) {
+		if (strcmp(h->quotes[i].spec->ref, ref) == 0)
+			return &h->quotes[i];
+	}
+	return NULL;
+}
 
 /* ---- email-safe ----------------------------------------------------------- */
 
 bool inv_check_email_safe(const struct history *h, struct inv_violation *v)
 {
+	for (size_t i = 0; i < h->nmails; i++) {
+		const struct hist_mail *m = &h->mails[i];
+		const struct hist_quote *q = quote_of(h, m->quote_ref);
+		char why[128];
+		if (m->data == NULL || q == NULL || !q->valid)
+			continue; /* an invalid quote's mail is named below */
+		if (!mail_as_client(m, q->spec, why, sizeof why))
+			return inv_violate(v, m->t_us, "mail for quote %s, read as a mail client "
+			               "reads it: %s", m->quote_ref, why);
+	}
 	for (size_t i = 0; i < h->nmails; i++) {
 		const struct hist_mail *m = &h->mails[i];
 		if (!m->headers_ok)
@@ -20,6 +182,9 @@ bool inv_check_email_safe(const struct history *h, struct inv_violation *v)
 		if (q->unhandled > 0)
 			return inv_violate(v, q->last_us, "quote %s: the request died with an unhandled "
 			               "error", ref);
+		if (!q->valid && q->port_sends > 0)
+			return inv_violate(v, q->last_us, "quote %s with invalid customer data reached "
+			               "the mail port (%u sends)", ref, q->port_sends);
 		if (!q->valid && q->mails > 0)
 			return inv_violate(v, q->last_us, "quote %s with invalid customer data was sent "
 			               "(%u mails)", ref, q->mails);
@@ -140,6 +305,17 @@ static bool oracle_email_ok(const char *s, size_t n)
 	size_t domain = n - local - 1;
 	if (local == 0 || local > 64 || domain == 0 || domain > 255)
 		return false;
+	/* RFC 5322 dot-atom: dots only between atoms, never first, last or
+	 * doubled. (A quoted local part, which RFC 5321 4.1.2 tells hosts
+	 * not to need, and address literals are refused above by '"' and
+	 * '['; a non-ASCII address needs SMTPUTF8, RFC 6531, which the
+	 * sender does not speak.) */
+	if (s[0] == '.' || s[local - 1] == '.')
+		return false;
+	for (size_t i = 1; i < local; i++) {
+		if (s[i] == '.' && s[i - 1] == '.')
+			return false;
+	}
 	const char *d = at + 1;
 	size_t labels = 0, start = 0;
 	for (size_t i = 0; i <= domain; i++) {
@@ -153,10 +329,28 @@ static bool oracle_email_ok(const char *s, size_t n)
 	return labels >= 2;
 }
 
+/* A quote reference is the product's token: 1..64 of [A-Za-z0-9._-], so
+ * it fits a Message-ID's dot-atom-text (RFC 5322 3.6.4) and a Subject. */
+static bool oracle_ref_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 bool oracle_quote_valid(const struct quote_spec *q)
 {
 	if (q->expect >= 0)
 		return q->expect == 1;
+	if (!oracle_ref_ok(q->ref))
+		return false;
 	if (q->name_null || q->email_null)
 		return false;
 	return oracle_name_ok(q->name, q->name_len) && oracle_email_ok(q->email, q->email_len);

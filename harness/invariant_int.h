@@ -19,6 +19,7 @@ bool inv_violate(struct inv_violation *v, uint64_t t_us, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 bool inv_check_no_orphan(const struct history *h, struct inv_violation *v);
+bool inv_check_customer_liveness(const struct history *h, struct inv_violation *v);
 bool inv_check_dedup_effective(const struct history *h, struct inv_violation *v);
 bool inv_check_no_false_duplicate(const struct history *h, struct inv_violation *v);
 bool inv_check_email_safe(const struct history *h, struct inv_violation *v);

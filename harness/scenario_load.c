@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <libfyaml.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ static const uint32_t fix_invariants[FIX_COUNT] = {
 	[FIX_WEBHOOK] = INV_BIT(INV_EXACTLY_ONCE) | INV_BIT(INV_EVENTUALLY_APPLIED) |
 	                INV_BIT(INV_SIGNATURE_SOUND) | INV_BIT(INV_WEBHOOK_ACK),
 	[FIX_DEDUP] = INV_BIT(INV_NO_FALSE_DUPLICATE) | INV_BIT(INV_DEDUP_EFFECTIVE),
-	[FIX_CUSTOMER] = INV_BIT(INV_NO_ORPHAN),
+	[FIX_CUSTOMER] = INV_BIT(INV_NO_ORPHAN) | INV_BIT(INV_CUSTOMER_LIVENESS),
 };
 
 /* Operation names per target (sim/fault.h); postgres also takes the
@@ -422,6 +423,32 @@ static bool get_quote_text(struct loader *ld, const struct ynode *n, const char 
 	return true;
 }
 
+/* Octets written as hex digits, two per octet: bytes YAML cannot carry
+ * (invalid UTF-8, overlong forms, surrogates). */
+static bool get_quote_hex(struct loader *ld, const struct ynode *n, const char *path,
+                          bool *is_null_out, char *out, size_t *len_out)
+{
+	if (!scn_want_scalar(ld, n, path, "a string of hex digits"))
+		return false;
+	const char *s = scn_ytext(ld, n);
+	size_t len = n->text_len;
+	if (len % 2 != 0 || len / 2 > SCENARIO_TEXT_MAX - 1)
+		return scn_fail(ld, n, path, "expected an even number of hex digits, at most %d octets",
+		                SCENARIO_TEXT_MAX - 1);
+	for (size_t i = 0; i < len; i += 2) {
+		unsigned v;
+		char two[3] = {s[i], s[i + 1], '\0'};
+		if (!isxdigit((unsigned char)s[i]) || !isxdigit((unsigned char)s[i + 1]) ||
+		    sscanf(two, "%2x", &v) != 1)
+			return scn_fail(ld, n, path, "'%c%c' is not two hex digits", s[i], s[i + 1]);
+		out[i / 2] = (char)v;
+	}
+	out[len / 2] = '\0';
+	*len_out = len / 2;
+	*is_null_out = false;
+	return true;
+}
+
 static bool get_expect(struct loader *ld, const struct ynode *n, const char *path,
                        int *out)
 {
@@ -448,7 +475,8 @@ static bool get_expect(struct loader *ld, const struct ynode *n, const char *pat
 static bool load_quote(struct loader *ld, const struct ynode *n, const char *path,
                        struct quote_spec *q)
 {
-	static const char *const keys[] = {"ref", "name", "email", "sends", "expect"};
+	static const char *const keys[] = {"ref", "name", "email", "sends", "expect", "name_hex",
+	                                   "email_hex"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	*q = (struct quote_spec){.name_null = true, .email_null = true, .sends = 1,
@@ -466,6 +494,8 @@ static bool load_quote(struct loader *ld, const struct ynode *n, const char *pat
 		return scn_fail(ld, ref, p, "must not be empty");
 	OPT(get_quote_text, n, path, "name", &q->name_null, q->name, &q->name_len);
 	OPT(get_quote_text, n, path, "email", &q->email_null, q->email, &q->email_len);
+	OPT(get_quote_hex, n, path, "name_hex", &q->name_null, q->name, &q->name_len);
+	OPT(get_quote_hex, n, path, "email_hex", &q->email_null, q->email, &q->email_len);
 	OPT(scn_get_u32, n, path, "sends", 1, SCENARIO_SENDS_MAX, &q->sends);
 	OPT(get_expect, n, path, "expect", &q->expect);
 	return true;
@@ -561,7 +591,9 @@ static bool load_webhook(struct loader *ld, const struct ynode *n, const char *p
 
 static bool load_customer(struct loader *ld, const struct ynode *n, const char *path)
 {
-	static const char *const keys[] = {"users", "concurrent", "spread", "copy_spread"};
+	static const char *const keys[] = {"users", "concurrent", "spread", "copy_spread",
+	                                   "existing", "start", "no_email", "shared_email",
+	                                   "invalid_ids", "again"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->customer) *w = &ld->sc->customer;
@@ -569,6 +601,15 @@ static bool load_customer(struct loader *ld, const struct ynode *n, const char *
 	OPT(scn_get_u32, n, path, "concurrent", 1, SCENARIO_COPIES_MAX, &w->concurrent);
 	OPT(scn_get_duration, n, path, "spread", &w->spread_us);
 	OPT(scn_get_duration, n, path, "copy_spread", &w->copy_spread_us);
+	OPT(scn_get_u32, n, path, "existing", 0, SCENARIO_USERS_MAX, &w->existing);
+	OPT(scn_get_duration, n, path, "start", &w->start_us);
+	OPT(scn_get_u32, n, path, "no_email", 0, SCENARIO_USERS_MAX, &w->no_email);
+	OPT(scn_get_u32, n, path, "shared_email", 0, SCENARIO_USERS_MAX, &w->shared_email);
+	OPT(scn_get_bool, n, path, "invalid_ids", &w->invalid_ids);
+	OPT(scn_get_duration, n, path, "again", &w->again_us);
+	if ((uint64_t)w->existing > w->users || (uint64_t)w->no_email + w->shared_email > w->users)
+		return scn_fail(ld, n, path, "existing, no_email + shared_email: at most users (%u)",
+		                w->users);
 	return true;
 }
 

@@ -97,6 +97,36 @@ static void put_text(FILE *out, const char *s, size_t len)
 	fputc('"', out);
 }
 
+static bool text_is_utf8(const char *s, size_t len)
+{
+	uint32_t cp;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_len((const unsigned char *)s + i, len - i, &cp);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* ", key: value" for quote text: double-quoted text when it is UTF-8,
+ * else key_hex with the octets in hex (the loader's form for them). */
+static void put_quote_field(FILE *out, const char *key, bool is_null, const char *s,
+                            size_t len)
+{
+	if (is_null) {
+		fprintf(out, ", %s: null", key);
+	} else if (text_is_utf8(s, len)) {
+		fprintf(out, ", %s: ", key);
+		put_text(out, s, len);
+	} else {
+		fprintf(out, ", %s_hex: \"", key);
+		for (size_t i = 0; i < len; i++)
+			fprintf(out, "%02x", (unsigned char)s[i]);
+		fputc('"', out);
+	}
+}
+
 static void put_cstr(FILE *out, const char *s)
 {
 	put_text(out, s, strlen(s));
@@ -175,16 +205,8 @@ static void put_workload(FILE *out, const struct scenario *sc)
 			const struct quote_spec *q = &sc->quote_email.quotes[i];
 			fputs("      - {ref: ", out);
 			put_cstr(out, q->ref);
-			fputs(", name: ", out);
-			if (q->name_null)
-				fputs("null", out);
-			else
-				put_text(out, q->name, q->name_len);
-			fputs(", email: ", out);
-			if (q->email_null)
-				fputs("null", out);
-			else
-				put_text(out, q->email, q->email_len);
+			put_quote_field(out, "name", q->name_null, q->name, q->name_len);
+			put_quote_field(out, "email", q->email_null, q->email, q->email_len);
 			fprintf(out, ", sends: %" PRIu32 ", expect: %s}\n", q->sends,
 			        q->expect < 0 ? "oracle" : q->expect == 0 ? "reject" : "send");
 		}
@@ -214,6 +236,12 @@ static void put_workload(FILE *out, const struct scenario *sc)
 		        sc->customer.users, sc->customer.concurrent);
 		put_dur_key(out, "spread", sc->customer.spread_us);
 		put_dur_key(out, "copy_spread", sc->customer.copy_spread_us);
+		fprintf(out, ", existing: %" PRIu32, sc->customer.existing);
+		put_dur_key(out, "start", sc->customer.start_us);
+		fprintf(out, ", no_email: %" PRIu32 ", shared_email: %" PRIu32,
+		        sc->customer.no_email, sc->customer.shared_email);
+		put_bool(out, "invalid_ids", sc->customer.invalid_ids);
+		put_dur_key(out, "again", sc->customer.again_us);
 		fputs("}\n", out);
 	}
 }

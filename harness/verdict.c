@@ -32,7 +32,8 @@ bool verdict_invariant_of_fix(enum invariant_id inv, enum fix_id f)
 	case INV_RATELIMIT_WINDOW: return f == FIX_RATELIMIT;
 	case INV_NO_FALSE_DUPLICATE:
 	case INV_DEDUP_EFFECTIVE: return f == FIX_DEDUP;
-	case INV_NO_ORPHAN: return f == FIX_CUSTOMER;
+	case INV_NO_ORPHAN:
+	case INV_CUSTOMER_LIVENESS: return f == FIX_CUSTOMER;
 	case INV_EMAIL_SAFE: return f == FIX_QUOTE_EMAIL;
 	default: return true;
 	}

@@ -1,6 +1,7 @@
-/* harness/work_customer.c - the Stripe customer workload: concurrent first
- * purchases per user and the final mappings and customers read back from the
- * servers, for the orphan check. */
+/* harness/work_customer.c - the Stripe customer workload: users served by an
+ * earlier deploy, concurrent first purchases, later purchases, shared and
+ * missing e-mail addresses, refused user ids; what reached Stripe and
+ * Postgres per user, every answer, and the final mappings and customers. */
 #include <stdlib.h>
 
 #include <string.h>
@@ -14,27 +15,213 @@
 
 /* ---- stripe-customer -------------------------------------------------------- */
 
+#define CU_RETRIES_MAX 5
+#define CU_BACKOFF_MS 100
+#define CU_SHARED_EMAIL "family@example.com"
+
 struct cu_req {
 	struct world *w;
 	uint32_t user;
+	size_t hist;                 /* index into w->h.cu */
+	bool earlier;                /* the earlier deploy's call, before the run */
 	uint64_t start_us;
+	uint64_t faults_at_start;
+	uint32_t refusals_at_start;
+	bool overlapped;             /* another call of its user was in flight at its start */
+	uint32_t starts_at_start;
+	uint32_t stripe_at_start, insert_at_start, after_refusal_at_start;
 	char id[32];
 };
+
+/* One create on its way to Stripe, watched for a refusal. */
+struct cu_call {
+	struct world *w;
+	struct hist_customer_user *u; /* NULL: a user id the API refuses */
+	uint32_t user;
+	stripe_done_fn *done;
+	void *arg;
+};
+
+static uint64_t cu_faults(struct world *w)
+{
+	return world_backend_faults(w, FAULT_TARGET_STRIPE) +
+	       world_backend_faults(w, FAULT_TARGET_POSTGRES);
+}
+
+static struct hist_customer_user *cu_user(struct world *w, const char *user, uint32_t *index)
+{
+	if (user == NULL || strncmp(user, "cu", 2) != 0 || user[2] < '0' || user[2] > '9')
+		return NULL;
+	char *end;
+	unsigned long u = strtoul(user + 2, &end, 10);
+	if (*end != '\0' || u >= w->h.ncust)
+		return NULL;
+	if (index != NULL)
+		*index = (uint32_t)u;
+	return &w->h.cust[u];
+}
+
+/* ---- what reaches the servers ------------------------------------------------ */
+
+static void cu_on_stripe_reply(void *arg, enum outcome oc, const struct stripe_reply *r)
+{
+	struct cu_call *c = arg;
+	struct world *w = c->w;
+	/* Stripe's 4xx other than 409 (in flight) and 429 (rate limit): the
+	 * request as sent will never succeed. */
+	if (c->u != NULL && oc == OUTCOME_ERROR && r != NULL && r->http_status >= 400 &&
+	    r->http_status < 500 && r->http_status != 409 && r->http_status != 429)
+		w->cu_refusals[c->user]++;
+	stripe_done_fn *done = c->done;
+	void *darg = c->arg;
+	world_work_free(w, c);
+	done(darg, oc, r);
+}
+
+static void cu_stripe_create(void *ctx, const struct stripe_customer_params *p,
+                             stripe_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	struct cu_call *c = world_work_new(w, sizeof *c);
+	c->w = w;
+	c->u = cu_user(w, p->user_id, &c->user);
+	c->done = done;
+	c->arg = arg;
+	if (c->u == NULL) {
+		w->h.cu_invalid_calls++;
+	} else {
+		c->u->stripe_calls++;
+		if (w->cu_refusals[c->user] > w->cu_refusal_mark[c->user])
+			w->cu_after_refusal[c->user]++;
+	}
+	w->cu_stripe_inner.customer_create(w->cu_stripe_inner.ctx, p, cu_on_stripe_reply, c);
+}
+
+static void cu_sql_acquire(void *ctx, sql_acquire_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	w->cu_sql_inner.acquire(w->cu_sql_inner.ctx, done, arg);
+}
+
+static void cu_sql_exec(void *ctx, struct sql_conn *conn, enum sql_stmt stmt, int nparams,
+                        const char *const *params, sql_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	if (stmt == SQL_CUSTOMER_INSERT && nparams > 0) {
+		struct hist_customer_user *u = cu_user(w, params[0], NULL);
+		if (u != NULL)
+			u->insert_calls++;
+	}
+	w->cu_sql_inner.exec(w->cu_sql_inner.ctx, conn, stmt, nparams, params, done, arg);
+}
+
+static void cu_sql_release(void *ctx, struct sql_conn *conn)
+{
+	struct world *w = ctx;
+	w->cu_sql_inner.release(w->cu_sql_inner.ctx, conn);
+}
+
+bool cu_build(struct world *w, enum variant v)
+{
+	w->cu_env = w->env;
+	w->cu_stripe_inner = w->env.stripe;
+	w->cu_sql_inner = w->env.sql;
+	w->cu_env.stripe = (struct stripe_port){.ctx = w, .customer_create = cu_stripe_create};
+	w->cu_env.sql = (struct sql_port){.ctx = w, .acquire = cu_sql_acquire, .exec = cu_sql_exec,
+	                                  .release = cu_sql_release};
+	struct customer_config c = {.variant = v, .retries_max = CU_RETRIES_MAX,
+	                            .backoff_ms = CU_BACKOFF_MS};
+	w->h.cu_retries_max = CU_RETRIES_MAX;
+	if ((w->cu = customer_create(&w->cu_env, &c)) == NULL)
+		return false;
+	if (w->sc->customer.existing == 0)
+		return true;
+	/* The earlier deploy talks to the servers unwatched: what it sent is
+	 * the state the run starts from, not part of the run. */
+	static const enum variant earlier[2] = {VARIANT_SEED, VARIANT_HARDENED};
+	for (int i = 0; i < 2; i++) {
+		c.variant = earlier[i];
+		if ((w->cu_earlier[i] = customer_create(&w->env, &c)) == NULL)
+			return false;
+	}
+	return true;
+}
+
+void cu_destroy(struct world *w)
+{
+	customer_destroy(w->cu);
+	customer_destroy(w->cu_earlier[0]);
+	customer_destroy(w->cu_earlier[1]);
+}
+
+/* ---- the calls ------------------------------------------------------------------ */
+
+static enum hist_cu_answer cu_answer_of(enum result rc)
+{
+	switch (rc) {
+	case RESULT_OK: return HIST_CU_OK;
+	case RESULT_RETRY: return HIST_CU_RETRY;
+	case RESULT_REJECT: return HIST_CU_REJECT;
+	default: return HIST_CU_ERROR;
+	}
+}
 
 static void cu_on_done(void *arg, enum result rc, const char *customer_id)
 {
 	struct cu_req *q = arg;
 	struct world *w = q->w;
-	(void)customer_id;
 	ASSERT(w->core_busy > 0);
 	w->core_busy--;
-	ASSERT(w->cu_inflight[q->user] > 0);
-	w->cu_inflight[q->user]--;
+	if (q->earlier) {
+		if (rc == RESULT_OK && !w->draining)
+			snprintf(w->h.cust[q->user].pre_mapped, sizeof w->h.cust[0].pre_mapped, "%s",
+			         customer_id);
+		world_work_free(w, q);
+		return;
+	}
+	struct hist_cu_request *r = &w->h.cu[q->hist];
+	if (r->valid_id) {
+		ASSERT(w->cu_inflight[q->user] > 0);
+		w->cu_inflight[q->user]--;
+	}
 	if (rc == RESULT_UNHANDLED)
 		world_note_unhandled(w, "stripe-customer request died");
 	world_request_end(w, "stripe-customer", q->id, q->start_us,
 	            rc == RESULT_OK ? WO_CU_OK : WO_CU_ERROR);
+	if (!w->draining) {
+		r->done = true;
+		r->answer = cu_answer_of(rc);
+		if (rc == RESULT_OK)
+			snprintf(r->customer, sizeof r->customer, "%s", customer_id);
+		r->end_us = world_now_us(w);
+		r->touched = cu_faults(w) != q->faults_at_start;
+		if (r->valid_id) {
+			const struct hist_customer_user *u = &w->h.cust[q->user];
+			r->refused = w->cu_refusals[q->user] != q->refusals_at_start;
+			r->exclusive = !q->overlapped && w->cu_starts[q->user] == q->starts_at_start;
+			r->stripe_calls = u->stripe_calls - q->stripe_at_start;
+			r->insert_calls = u->insert_calls - q->insert_at_start;
+			r->calls_after_refusal = w->cu_after_refusal[q->user] - q->after_refusal_at_start;
+		}
+	}
 	world_work_free(w, q);
+}
+
+/* The address of user u: its own, none, or one it shares. */
+static const char *cu_email(const struct world *w, uint32_t u, char *buf, size_t size)
+{
+	const struct scenario *sc = w->sc;
+	uint32_t users = sc->customer.users;
+	if (u >= users - sc->customer.shared_email)
+		return CU_SHARED_EMAIL;
+	if (u >= users - sc->customer.shared_email - sc->customer.no_email)
+		return NULL;
+	struct fmt f;
+	fmt_init(&f, buf, size);
+	fmt_str(&f, w->h.cust[u].user);
+	fmt_str(&f, "@example.com");
+	ASSERT(!f.cut);
+	return buf;
 }
 
 static void cu_start(void *arg)
@@ -45,20 +232,55 @@ static void cu_start(void *arg)
 		world_work_free(w, q);
 		return;
 	}
-	if (w->cu_inflight[q->user] > 0)
-		w->out->race_seen = true;
-	w->cu_inflight[q->user]++;
+	char email[48];
+	if (q->earlier) {
+		w->core_busy++;
+		customer_get_or_create(w->cu_earlier[q->user % 2], w->h.cust[q->user].user,
+		                       cu_email(w, q->user, email, sizeof email), cu_on_done, q);
+		return;
+	}
+	struct hist_cu_request *r = &w->h.cu[q->hist];
+	const char *user = "";
+	char long_id[CUSTOMER_USER_ID_MAX + 2];
+	if (r->valid_id) {
+		if (w->cu_inflight[q->user] > 0)
+			w->out->race_seen = true;
+		q->overlapped = w->cu_inflight[q->user] > 0;
+		w->cu_inflight[q->user]++;
+		struct hist_customer_user *u = &w->h.cust[q->user];
+		u->requests++;
+		user = u->user;
+		q->refusals_at_start = w->cu_refusals[q->user];
+		w->cu_refusal_mark[q->user] = w->cu_refusals[q->user];
+		q->starts_at_start = ++w->cu_starts[q->user];
+		q->stripe_at_start = u->stripe_calls;
+		q->insert_at_start = u->insert_calls;
+		q->after_refusal_at_start = w->cu_after_refusal[q->user];
+	} else if (q->user == 1) {
+		memset(long_id, 'x', sizeof long_id - 1);
+		long_id[sizeof long_id - 1] = '\0';
+		user = long_id;
+	}
 	q->start_us = world_now_us(w);
+	q->faults_at_start = cu_faults(w);
+	r->start_us = q->start_us;
 	world_request_begin(w, "stripe-customer", q->id);
-	char user[24], email[48];
-	world_name1(user, sizeof user, "cu", q->user);
-	struct fmt f;
-	fmt_init(&f, email, sizeof email);
-	fmt_str(&f, user);
-	fmt_str(&f, "@example.com");
-	ASSERT(!f.cut);
 	w->core_busy++;
-	customer_get_or_create(w->cu, user, email, cu_on_done, q);
+	customer_get_or_create(w->cu, user,
+	                       r->valid_id ? cu_email(w, q->user, email, sizeof email) : NULL,
+	                       cu_on_done, q);
+}
+
+static void cu_add(struct world *w, uint32_t user, bool valid, uint64_t at_us, uint32_t copy)
+{
+	struct cu_req *q = world_work_new(w, sizeof *q);
+	q->w = w;
+	q->user = user;
+	q->hist = w->h.ncu++;
+	w->h.cu[q->hist].user = user;
+	w->h.cu[q->hist].valid_id = valid;
+	world_name2(q->id, sizeof q->id, valid ? "cu" : "bad", user, copy, "");
+	world_arrival_add(w, at_us, cu_start, q);
 }
 
 void cu_schedule(struct world *w)
@@ -66,40 +288,48 @@ void cu_schedule(struct world *w)
 	const struct scenario *sc = w->sc;
 	uint32_t users = sc->customer.users;
 	ASSERT(users <= WORLD_USERS_MAX);
-	w->cu_inflight = calloc(users ? users : 1, sizeof *w->cu_inflight);
-	w->h.cust = calloc(users ? users : 1, sizeof *w->h.cust);
-	ASSERT(w->cu_inflight != NULL && w->h.cust != NULL);
-	w->h.ncust = users;
 	uint32_t per = sc->customer.concurrent ? sc->customer.concurrent : 1;
+	size_t calls = (size_t)users * per + (sc->customer.again_us ? users : 0) +
+	               (sc->customer.invalid_ids ? 2 : 0);
+	w->cu_inflight = calloc(users ? users : 1, sizeof *w->cu_inflight);
+	w->cu_refusals = calloc(users ? users : 1, 4 * sizeof *w->cu_refusals);
+	ASSERT(w->cu_refusals != NULL);
+	w->cu_refusal_mark = w->cu_refusals + (users ? users : 1);
+	w->cu_after_refusal = w->cu_refusal_mark + (users ? users : 1);
+	w->cu_starts = w->cu_after_refusal + (users ? users : 1);
+	w->h.cust = calloc(users ? users : 1, sizeof *w->h.cust);
+	w->h.cu = calloc(calls ? calls : 1, sizeof *w->h.cu);
+	ASSERT(w->cu_inflight != NULL && w->cu_refusals != NULL && w->h.cust != NULL &&
+	       w->h.cu != NULL);
+	w->h.ncust = users;
+	uint64_t t0 = sc->customer.start_us;
 	for (uint32_t u = 0; u < users; u++) {
 		world_name1(w->h.cust[u].user, sizeof w->h.cust[u].user, "cu", u);
-		uint64_t at = world_uniform_us(w, sc->customer.spread_us);
-		for (uint32_t c = 0; c < per; c++) {
+		if (u < sc->customer.existing) {
 			struct cu_req *q = world_work_new(w, sizeof *q);
 			q->w = w;
 			q->user = u;
-			world_name2(q->id, sizeof q->id, "cu", u, c, "");
-			world_arrival_add(w, at + (c ? world_uniform_us(w, sc->customer.copy_spread_us) : 0),
-			            cu_start, q);
+			q->earlier = true;
+			world_arrival_add(w, 0, cu_start, q);
 		}
+		uint64_t at = t0 + world_uniform_us(w, sc->customer.spread_us);
+		for (uint32_t c = 0; c < per; c++)
+			cu_add(w, u, true,
+			       at + (c ? world_uniform_us(w, sc->customer.copy_spread_us) : 0), c);
+		if (sc->customer.again_us)
+			cu_add(w, u, true, at + sc->customer.again_us, per);
 	}
-}
-
-static struct hist_customer_user *cu_user(struct world *w, const char *user)
-{
-	if (user == NULL || strncmp(user, "cu", 2) != 0)
-		return NULL;
-	char *end;
-	unsigned long u = strtoul(user + 2, &end, 10);
-	if (*end != '\0' || u >= w->h.ncust)
-		return NULL;
-	return &w->h.cust[u];
+	if (sc->customer.invalid_ids) {
+		cu_add(w, 0, false, t0, 0);   /* "" */
+		cu_add(w, 1, false, t0, 0);   /* 65 octets */
+	}
+	ASSERT(w->h.ncu == calls);
 }
 
 static void on_mapping_row(void *arg, const char *user_id, const char *customer_id)
 {
 	struct world *w = arg;
-	struct hist_customer_user *u = cu_user(w, user_id);
+	struct hist_customer_user *u = cu_user(w, user_id, NULL);
 	if (u != NULL)
 		snprintf(u->mapped, sizeof u->mapped, "%s", customer_id);
 }
@@ -108,7 +338,7 @@ static void on_customer(void *arg, const char *customer_id, const char *user_id,
                         uint64_t created_us)
 {
 	struct world *w = arg;
-	struct hist_customer_user *u = cu_user(w, user_id);
+	struct hist_customer_user *u = cu_user(w, user_id, NULL);
 	if (u == NULL)
 		return;
 	if (u->ncustomers < HIST_CUSTOMERS_MAX)

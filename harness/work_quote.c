@@ -28,6 +28,7 @@ static uint64_t qe_faults(struct world *w)
 }
 
 static void qe_start(void *arg);
+static void ref_from_subject(const char *data, size_t len, char *ref, size_t size);
 
 static void qe_on_done(void *arg, enum quote_email_status st)
 {
@@ -81,6 +82,46 @@ static void qe_start(void *arg)
 	};
 	w->core_busy++;
 	quote_email_send(w->qe, &qt, qe_on_done, q);
+}
+
+/* The quote a message names in its Message-ID (or Subject); NULL if none. */
+static struct hist_quote *qe_quote_of(struct world *w, const char *data, size_t len)
+{
+	char ref[HIST_ID_MAX] = "";
+	const char *p = memmem(data, len, "<quote-", 7);
+	if (p != NULL) {
+		p += 7;
+		const char *at = memchr(p, '@', len - (size_t)(p - data));
+		if (at != NULL && (size_t)(at - p) < sizeof ref) {
+			memcpy(ref, p, (size_t)(at - p));
+			ref[at - p] = '\0';
+		}
+	}
+	if (ref[0] == '\0')
+		ref_from_subject(data, len, ref, sizeof ref);
+	for (size_t q = 0; q < w->h.nquotes; q++) {
+		if (strcmp(w->h.quotes[q].spec->ref, ref) == 0)
+			return &w->h.quotes[q];
+	}
+	return NULL;
+}
+
+/* Counts what reaches the mail port, before any server may refuse it. */
+static void qe_mail_send(void *ctx, const struct mail_message *m, mail_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	struct hist_quote *hq = qe_quote_of(w, m->data, m->len);
+	if (hq != NULL)
+		hq->port_sends++;
+	w->qe_mail_inner.send(w->qe_mail_inner.ctx, m, done, arg);
+}
+
+bool qe_build(struct world *w, const struct quote_email_config *c)
+{
+	w->qe_env = w->env;
+	w->qe_mail_inner = w->env.mail;
+	w->qe_env.mail = (struct mail_port){.ctx = w, .send = qe_mail_send};
+	return (w->qe = quote_email_create(&w->qe_env, c)) != NULL;
 }
 
 void qe_schedule(struct world *w)
@@ -194,6 +235,8 @@ void qe_snapshot(struct world *w)
 		struct hist_mail *hm = &w->h.mails[i];
 		snprintf(hm->quote_ref, sizeof hm->quote_ref, "%s", hc.ref);
 		hm->headers_ok = hc.ok;
+		hm->data = data;
+		hm->len = len;
 		snprintf(hm->bad_header, sizeof hm->bad_header, "%s", hc.bad);
 		hm->t_us = w->h.end_us;
 		for (size_t q = 0; q < w->h.nquotes; q++) {

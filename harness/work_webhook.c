@@ -182,7 +182,7 @@ static void wh_on_handled(void *arg, int http_status)
 	if (!wh_status_documented(http_status)) {
 		/* A caller handles only what the route documents: anything else
 		 * is an error nobody handles (no-unhandled-error). */
-		char what[128];
+		char what[192];
 		snprintf(what, sizeof what, "webhook event %s answered %d (the route documents "
 		         "200, 400, 500)", e->id, http_status);
 		world_note_unhandled(w, what);

@@ -200,7 +200,7 @@ static enum result world_build(struct world *w)
 		struct quote_email_config c = {.variant = v[FIX_QUOTE_EMAIL],
 		                               .from_address = "quotes@faultline.invalid",
 		                               .from_name = "Faultline Quotes"};
-		if ((w->qe = quote_email_create(&w->env, &c)) == NULL)
+		if (!qe_build(w, &c))
 			return RESULT_NOMEM;
 	}
 	if (world_fix_on(w, FIX_WEBHOOK)) {
@@ -210,9 +210,7 @@ static enum result world_build(struct world *w)
 			return RESULT_NOMEM;
 	}
 	if (world_fix_on(w, FIX_CUSTOMER)) {
-		struct customer_config c = {.variant = v[FIX_CUSTOMER], .retries_max = 5,
-		                            .backoff_ms = 100};
-		if ((w->cu = customer_create(&w->env, &c)) == NULL)
+		if (!cu_build(w, v[FIX_CUSTOMER]))
 			return RESULT_NOMEM;
 	}
 	return RESULT_OK;
@@ -326,7 +324,7 @@ static void world_free(struct world *w)
 		dedup_destroy(w->dd);
 		quote_email_destroy(w->qe);
 		webhook_destroy(w->wh);
-		customer_destroy(w->cu);
+		cu_destroy(w);
 	}
 	if (w->opened)
 		w->be.ops->close(w->be.ctx);
@@ -340,6 +338,8 @@ static void world_free(struct world *w)
 	free(w->dd_tokens);
 	free(w->dd_more);
 	free(w->cu_inflight);
+	free(w->cu_refusals);
+	free(w->h.cu);
 	free(w->h.rl);
 	free(w->h.rl_ttl);
 	free(w->h.dd);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/env.h"
+#include "core/quote_email.h"
 #include "harness/world.h"
 #include "sim/prng.h"
 #include "sim/sched.h"
@@ -88,6 +89,17 @@ struct world {
 	size_t dd_current;            /* copy whose dedup_check is being called */
 	struct kv_port kv_inner;      /* the backend's kv port, behind the dedup wrapper */
 	uint32_t *cu_inflight;
+	uint32_t *cu_refusals;        /* per user: Stripe refused it for good; one
+	                               * allocation with the three below */
+	uint32_t *cu_refusal_mark;    /* per user: refusals when its last call began */
+	uint32_t *cu_after_refusal;   /* per user: creates sent past the mark */
+	uint32_t *cu_starts;          /* per user: calls begun */
+	struct core_env cu_env;       /* env with the watched Stripe and SQL ports */
+	struct stripe_port cu_stripe_inner;
+	struct sql_port cu_sql_inner;
+	struct customer *cu_earlier[2]; /* the earlier deploy: no key, keyed */
+	struct core_env qe_env;       /* env with the watched mail port */
+	struct mail_port qe_mail_inner;
 	size_t cap_rl, cap_rl_ttl, cap_dd;
 	uint64_t inflight_requests;
 	uint64_t core_busy;           /* calls into core not yet answered */
@@ -100,6 +112,9 @@ struct world {
 	struct world_op_cache op_cache[WORLD_OP_CACHE];
 };
 
+/* Creates w->cu (and the earlier deploy's objects) on watched ports. */
+bool cu_build(struct world *w, enum variant v);
+void cu_destroy(struct world *w);
 void cu_schedule(struct world *w);
 void cu_snapshot(struct world *w);
 void dd_count_let_through(struct world *w);
@@ -111,6 +126,8 @@ void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
 void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
                               const struct kv_reply *reply, uint64_t at_us);
 void dd_schedule(struct world *w);
+/* Creates w->qe on a watched mail port. */
+bool qe_build(struct world *w, const struct quote_email_config *c);
 void qe_schedule(struct world *w);
 void qe_snapshot(struct world *w);
 void rl_schedule(struct world *w);

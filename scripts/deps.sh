@@ -8,7 +8,7 @@ what=${1:-build}
 
 build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-dev
             libcurl4-openssl-dev check libsubunit-dev libfyaml-dev
-            libjansson-dev libssl-dev)
+            libjansson-dev libssl-dev libgmime-3.0-dev)
 live_pkgs=(redis-server redis-tools postgresql postgresql-client
            libxml2-utils chromium
            parallel yamllint python3-yaml)  # tests of the sharding examples

@@ -29,6 +29,7 @@ const char *const invariant_names[INV_COUNT] = {
 	[INV_RATELIMIT_WINDOW] = "ratelimit-window",
 	[INV_SIGNATURE_SOUND] = "signature-sound",
 	[INV_WEBHOOK_ACK] = "webhook-ack",
+	[INV_CUSTOMER_LIVENESS] = "customer-liveness",
 };
 
 const char *fix_name(enum fix_id f)

@@ -40,6 +40,7 @@ enum invariant_id {
 	INV_RATELIMIT_WINDOW,     /* "ratelimit-window" */
 	INV_SIGNATURE_SOUND,      /* "signature-sound" */
 	INV_WEBHOOK_ACK,          /* "webhook-ack" */
+	INV_CUSTOMER_LIVENESS,    /* "customer-liveness" */
 	INV_COUNT
 };
 
@@ -75,7 +76,7 @@ struct backend_settings {
 };
 
 struct quote_spec {
-	char ref[64];
+	char ref[72];              /* room for one past QUOTE_EMAIL_REF_MAX */
 	bool name_null;           /* the customer name is NULL (key absent or null) */
 	char name[SCENARIO_TEXT_MAX];
 	size_t name_len;          /* may contain NUL and any bytes */
@@ -176,6 +177,15 @@ struct scenario {
 		uint32_t concurrent;       /* simultaneous first requests per user (2) */
 		uint64_t spread_us;        /* users over [0, spread] */
 		uint64_t copy_spread_us;   /* a user's requests within [0, spread] */
+		uint32_t existing;         /* users 0..existing-1 were served by an
+		                            * earlier deploy at time 0 (even ones
+		                            * without a key, odd ones with it) */
+		uint64_t start_us;         /* the run's own purchases begin here */
+		uint32_t no_email;         /* users before the shared ones with none */
+		uint32_t shared_email;     /* the last users share one address */
+		bool invalid_ids;          /* also an empty and a 65-octet user id */
+		uint64_t again_us;         /* each user buys again this long after
+		                            * its first purchase; 0: never */
 	} customer;
 
 	struct fault_plan faults;
