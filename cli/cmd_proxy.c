@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "proxy/control_api.h"
+#include "proxy/http_guard.h"
 #include "proxy/proxy.h"
 #include "sim/sched.h"
 
@@ -26,6 +27,7 @@ static void cmd_proxy_usage(FILE *out)
 	        "usage: faultline proxy --listen HOST:PORT --upstream HOST:PORT [--name NAME]\n"
 	        "                       [--control HOST:PORT] [--config FILE] [--seed N]\n"
 	        "                       [--conns-max N] [--idle-timeout MS]\n"
+	        "                       [--allow-remote] [--head-timeout S]\n"
 	        "       faultline proxy --control HOST:PORT [--config FILE] [--seed N]\n"
 	        "\n"
 	        "A TCP fault proxy between clients and a real server (redis-server,\n"
@@ -47,11 +49,17 @@ static void cmd_proxy_usage(FILE *out)
 	        "                        (default 1)\n"
 	        "  --conns-max N         client connections per proxy (default %d)\n"
 	        "  --idle-timeout MS     close connections idle this long (default: never)\n"
+	        "  --allow-remote        let proxies (from any source: --listen, --config,\n"
+	        "                        the API) and --control listen on non-loopback\n"
+	        "                        addresses; without it they are refused (API: 400)\n"
+	        "  --head-timeout S      an API request's head and body must arrive within\n"
+	        "                        S seconds (default 10)\n"
 	        "  -h, --help            this help\n"
 	        "\n"
 	        "Addresses without a host, and every default, bind 127.0.0.1 only.\n"
 	        "Limits of the control API: request body %u KiB, headers %u KiB, %d\n"
-	        "connections at once, %d s idle.\n"
+	        "connections at once (past it the oldest that sent no request is closed,\n"
+	        "else 503 and close), %d s idle; an upstream that does not resolve: 400.\n"
 	        "\n"
 	        "Prints one line per listening address, then runs until SIGINT or SIGTERM:\n"
 	        "  proxy NAME 127.0.0.1:PORT -> HOST:PORT\n"
@@ -131,12 +139,14 @@ struct cmd_proxy_opts {
 	uint64_t seed;
 	uint64_t conns_max;
 	uint64_t idle_ms;
+	bool allow_remote;
+	uint64_t head_us;
 };
 
 static int cmd_proxy_parse(int argc, char **argv, struct cmd_proxy_opts *o, bool *help)
 {
 	enum { OPT_LISTEN = 256, OPT_UPSTREAM, OPT_NAME, OPT_CONTROL, OPT_CONFIG, OPT_SEED,
-	       OPT_CONNS, OPT_IDLE };
+	       OPT_CONNS, OPT_IDLE, OPT_ALLOW_REMOTE, OPT_HEAD_TIMEOUT };
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"upstream", required_argument, NULL, OPT_UPSTREAM},
@@ -146,6 +156,8 @@ static int cmd_proxy_parse(int argc, char **argv, struct cmd_proxy_opts *o, bool
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"conns-max", required_argument, NULL, OPT_CONNS},
 		{"idle-timeout", required_argument, NULL, OPT_IDLE},
+		{"allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE},
+		{"head-timeout", required_argument, NULL, OPT_HEAD_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -174,6 +186,12 @@ static int cmd_proxy_parse(int argc, char **argv, struct cmd_proxy_opts *o, bool
 			if (!parse_u64(optarg, UINT32_MAX, &o->idle_ms))
 				return usage_error("bad --idle-timeout '%s': want milliseconds", optarg);
 			break;
+		case OPT_ALLOW_REMOTE: o->allow_remote = true; break;
+		case OPT_HEAD_TIMEOUT:
+			if (!http_guard_parse_deadline(optarg, &o->head_us))
+				return usage_error("bad --head-timeout '%s': want seconds, 0.01 to 3600",
+				                   optarg);
+			break;
 		case 'h':
 			*help = true;
 			return EXIT_HELD;
@@ -194,6 +212,14 @@ static int cmd_proxy_parse(int argc, char **argv, struct cmd_proxy_opts *o, bool
 		if (addrs[i] != NULL && !is_valid_address(addrs[i]))
 			return usage_error("bad address '%s': want HOST:PORT", addrs[i]);
 	}
+	char err[512];
+	/* Remote addresses are bad usage; unresolvable ones are found later (3). */
+	if (o->control != NULL &&
+	    http_guard_check_listen(o->control, o->allow_remote, err, sizeof err) == RESULT_REJECT)
+		return usage_error("--control: %s", err);
+	if (o->listen != NULL &&
+	    http_guard_check_listen(o->listen, o->allow_remote, err, sizeof err) == RESULT_REJECT)
+		return usage_error("--listen: %s", err);
 	return EXIT_HELD;
 }
 
@@ -217,7 +243,9 @@ int cmd_proxy(int argc, char **argv)
 		return EXIT_UNREACHABLE;
 	}
 	char err[512] = "";
-	struct control_api_config acfg = {.listen = o.control, .seed = o.seed};
+	struct control_api_config acfg = {.listen = o.control, .seed = o.seed,
+	                                  .allow_remote = o.allow_remote,
+	                                  .head_timeout_us = o.head_us};
 	struct control_api *api = control_api_create(base, &acfg, err, sizeof err);
 	struct event *sigint = NULL;
 	struct event *sigterm = NULL;

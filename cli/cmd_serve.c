@@ -18,6 +18,7 @@
 #include "harness/runner.h"
 #include "sim/sched.h"
 #include "live/serve.h"
+#include "proxy/http_guard.h"
 
 #define SERVE_SECRET_ENV "FAULTLINE_WEBHOOK_SECRET"
 #define SERVE_DRAIN_US 10000000     /* longest wait for requests at stop */
@@ -41,7 +42,10 @@ static void usage(FILE *out)
 	        "Other paths 404, other methods 405. JSON in, JSON out.\n"
 	        "\n"
 	        "  -l, --listen HOST:PORT    where to listen (default 127.0.0.1:8080; port 0\n"
-	        "                            picks one). Only loopback unless told otherwise.\n"
+	        "                            picks one). Only loopback unless told otherwise:\n"
+	        "      --allow-remote        lets --listen name a non-loopback address\n"
+	        "      --head-timeout S      a request's head and body must arrive within S\n"
+	        "                            seconds of the connection being ready (10)\n"
 	        "  -v, --variant V           legacy | seed | hardened (default) or FIX=V,...\n"
 	        "      --redis-url URL       redis://HOST:PORT (default $FAULTLINE_REDIS_URL)\n"
 	        "      --pg-url CONN         libpq string (default $FAULTLINE_PG_URL)\n"
@@ -57,8 +61,10 @@ static void usage(FILE *out)
 	        "      --seed N              the core's randomness (default 1)\n"
 	        "  -h, --help                this help\n"
 	        "\n"
-	        "Limits: body %u KiB (413), headers %u KiB, %d connections (then 503 and\n"
-	        "close), %d requests in flight (503), idle connections closed after %d s.\n"
+	        "Limits: body %u KiB (413), headers %u KiB, %d connections (past it a\n"
+	        "newcomer closes the oldest connection that has sent no request yet, or\n"
+	        "else is answered 503 and closed), %d requests in flight (503), idle\n"
+	        "connections closed after %d s, slow requests at the --head-timeout.\n"
 	        "SIGINT or SIGTERM: stop accepting, answer what is in flight, exit 0.\n"
 	        "Exit status: 0 stopped cleanly, 2 bad usage, 3 a server could not be reached.\n",
 	        "/api/stripe/webhook", "/api/stripe/create-payment-intent", "/api/quotes/email",
@@ -188,6 +194,8 @@ int cmd_serve(int argc, char **argv)
 		{"rate-window", required_argument, NULL, 'w'},
 		{"dedup-ttl", required_argument, NULL, 'd'},
 		{"seed", required_argument, NULL, 's'},
+		{"head-timeout", required_argument, NULL, 'T'},
+		{"allow-remote", no_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -196,7 +204,8 @@ int cmd_serve(int argc, char **argv)
 		vs.v[f] = VARIANT_HARDENED;
 	const char *listen = "127.0.0.1:8080", *redis = NULL, *pg = NULL, *smtp = NULL;
 	const char *key_file = NULL, *secret_file = NULL;
-	uint64_t limit = 5, window_s = 60, ttl_s = 10, seed = 1;
+	uint64_t limit = 5, window_s = 60, ttl_s = 10, seed = 1, head_us = 0;
+	bool allow_remote = false;
 	char err[512];
 	int c;
 	optind = 1;
@@ -214,6 +223,14 @@ int cmd_serve(int argc, char **argv)
 		case 'M': smtp = optarg; break;
 		case 'K': key_file = optarg; break;
 		case 'W': secret_file = optarg; break;
+		case 'A': allow_remote = true; break;
+		case 'T':
+			if (!http_guard_parse_deadline(optarg, &head_us)) {
+				fprintf(stderr, "faultline serve: bad --head-timeout '%s' (seconds, 0.01 to "
+				                "3600)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'N':
 		case 'w':
 		case 'd':
@@ -265,7 +282,8 @@ int cmd_serve(int argc, char **argv)
 		.listen = listen, .webhook_secret = secret, .redis_url = redis, .pg_conninfo = pg,
 		.stripe_url = stripe_url, .stripe_key = stripe_url != NULL ? key : NULL,
 		.smtp_url = smtp, .rate_limit = (uint32_t)limit, .rate_window_ms = window_s * 1000,
-		.dedup_ttl_ms = ttl_s * 1000, .seed = seed,
+		.dedup_ttl_ms = ttl_s * 1000, .seed = seed, .head_timeout_us = head_us,
+		.allow_remote = allow_remote,
 	};
 	memcpy(cfg.variants, vs.v, sizeof cfg.variants);
 	signal(SIGPIPE, SIG_IGN);

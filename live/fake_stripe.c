@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "core/assert.h"
+#include "proxy/http_guard.h"
 #include "sim/models/stripe_model.h"
 #include "sim/sched.h"
 
@@ -39,6 +40,7 @@ struct fake_stripe {
 	struct event_base *base;
 	struct sched *s;
 	struct evhttp *http;
+	struct http_guard *guard;
 	struct stripe_model *model;
 	char key[FAKE_STRIPE_KEY_MAX];
 	size_t key_len;
@@ -389,7 +391,13 @@ struct fake_stripe *fake_stripe_create(struct event_base *base, struct sched *s,
 	evhttp_set_max_headers_size(fs->http, FAKE_STRIPE_HEADERS_MAX);
 	evhttp_set_allowed_methods(fs->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_timeout(fs->http, FAKE_STRIPE_IDLE_S);
-	evhttp_set_gencb(fs->http, fake_stripe_on_request, fs);
+	struct http_guard_config gc = {.deadline_us = cfg->head_timeout_us,
+	                               .conns_max = FAKE_STRIPE_CONNS_MAX,
+	                               .on_request = fake_stripe_on_request, .arg = fs};
+	if ((fs->guard = http_guard_create(base, fs->http, &gc)) == NULL) {
+		set_err(err, errsize, "out of memory");
+		goto fail;
+	}
 	struct evhttp_bound_socket *bound =
 		evhttp_bind_socket_with_handle(fs->http, "127.0.0.1",
 		                               (ev_uint16_t)cfg->port);
@@ -411,6 +419,7 @@ struct fake_stripe *fake_stripe_create(struct event_base *base, struct sched *s,
 fail:
 	if (fs->http != NULL)
 		evhttp_free(fs->http);
+	http_guard_destroy(fs->guard);
 	stripe_model_destroy(fs->model);
 	explicit_bzero(fs->key, sizeof fs->key);
 	free(fs);
@@ -432,6 +441,7 @@ void fake_stripe_destroy(struct fake_stripe *fs)
 		fpending_free(p);
 	}
 	evhttp_free(fs->http);
+	http_guard_destroy(fs->guard);
 	stripe_model_destroy(fs->model);
 	explicit_bzero(fs->key, sizeof fs->key);
 	free(fs);

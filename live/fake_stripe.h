@@ -19,6 +19,7 @@ struct fake_stripe;
 #define FAKE_STRIPE_LIST_MAX 100       /* Stripe's page size limit */
 #define FAKE_STRIPE_KEY_MAX 256        /* bytes of the API key */
 #define FAKE_STRIPE_IDLE_S 30          /* idle keep-alive connections */
+#define FAKE_STRIPE_CONNS_MAX 256      /* connections (proxy/http_guard.h) */
 
 struct fake_stripe_config {
 	int port;              /* 0: any free port */
@@ -26,6 +27,7 @@ struct fake_stripe_config {
 	uint64_t id_seed;      /* customer ids, as stripe_model_create */
 	uint64_t process_us;   /* a create stays in flight this long before
 	                        * it is answered (and its key is busy: 409) */
+	uint64_t head_timeout_us; /* a request's head and body; 0: 10 s */
 };
 
 /* Listens on 127.0.0.1 only. base and s are borrowed and must outlive the

@@ -30,6 +30,7 @@
 #include "live/fake_stripe.h"
 #include "live/mail_live.h"
 #include "live/pg_live.h"
+#include "proxy/http_guard.h"
 #include "proxy/proxy.h"
 #include "live/redis_live.h"
 #include "live/smtp_sink.h"
@@ -78,8 +79,7 @@ struct serve {
 	char listen[PROXY_ADDR_MAX];
 	char describe[1024];
 	uint64_t inflight;
-	struct evhttp_connection *conns[SERVE_CONNS_MAX];
-	size_t nconns;
+	struct http_guard *guard;
 };
 
 /* One request on its way through the core. */
@@ -432,35 +432,6 @@ static void route_quote(struct sreq *r)
 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
-static void on_conn_close(struct evhttp_connection *c, void *arg)
-{
-	struct serve *sv = arg;
-	for (size_t i = 0; i < sv->nconns; i++) {
-		if (sv->conns[i] == c) {
-			sv->conns[i] = sv->conns[--sv->nconns];
-			return;
-		}
-	}
-}
-
-/* Counts the connection of req; false when SERVE_CONNS_MAX are served. A
- * connection that never sends a request is closed by the idle timeout. */
-static bool conn_admit(struct serve *sv, struct evhttp_request *req)
-{
-	struct evhttp_connection *c = evhttp_request_get_connection(req);
-	if (c == NULL)
-		return true;
-	for (size_t i = 0; i < sv->nconns; i++) {
-		if (sv->conns[i] == c)
-			return true;
-	}
-	if (sv->nconns >= SERVE_CONNS_MAX)
-		return false;
-	sv->conns[sv->nconns++] = c;
-	evhttp_connection_set_closecb(c, on_conn_close, sv);
-	return true;
-}
-
 static bool route_of(const char *uri, enum route *out)
 {
 	static const struct {
@@ -486,11 +457,6 @@ static void serve_on_request(struct evhttp_request *req, void *arg)
 	struct serve *sv = arg;
 	const char *uri = evhttp_request_get_uri(req);
 	enum route route;
-	if (!conn_admit(sv, req)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		send_error(req, 503, "too many connections");
-		return;
-	}
 	if (uri == NULL || !route_of(uri, &route)) {
 		send_error(req, 404, "no such route");
 		return;
@@ -542,15 +508,19 @@ static void serve_on_request(struct evhttp_request *req, void *arg)
 
 /* ---- life -------------------------------------------------------------------------- */
 
-static enum result serve_listen_on(struct serve *sv, const char *listen, char *err,
+static enum result serve_listen_on(struct serve *sv, const struct serve_config *cfg, char *err,
                                    size_t errsize)
 {
 	char host[256];
 	uint16_t port;
+	const char *listen = cfg->listen;
 	if (proxy_addr_split(listen, host, sizeof host, &port, err, errsize) != RESULT_OK)
 		return RESULT_REJECT;
 	sv->http = evhttp_new(sv->base);
-	if (sv->http == NULL) {
+	struct http_guard_config gc = {.deadline_us = cfg->head_timeout_us,
+	                               .conns_max = SERVE_CONNS_MAX,
+	                               .on_request = serve_on_request, .arg = sv};
+	if (sv->http == NULL || (sv->guard = http_guard_create(sv->base, sv->http, &gc)) == NULL) {
 		snprintf(err, errsize, "out of memory");
 		return RESULT_NOMEM;
 	}
@@ -561,7 +531,6 @@ static enum result serve_listen_on(struct serve *sv, const char *listen, char *e
 	evhttp_set_allowed_methods(sv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	                                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	                                     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(sv->http, serve_on_request, sv);
 	sv->sock = evhttp_bind_socket_with_handle(sv->http, host, port);
 	if (sv->sock == NULL) {
 		snprintf(err, errsize, "cannot listen on %s:%u (in use, or not an address of this "
@@ -626,7 +595,8 @@ static enum result serve_adapters(struct serve *sv, const struct serve_config *c
 	if (stripe_url == NULL) {
 		struct fake_stripe_config fc = {.port = 0, .api_key = SERVE_FAKE_KEY,
 		                                .id_seed = cfg->seed,
-		                                .process_us = SERVE_FAKE_PROCESS_US};
+		                                .process_us = SERVE_FAKE_PROCESS_US,
+		                                .head_timeout_us = cfg->head_timeout_us};
 		if ((sv->fake = fake_stripe_create(sv->base, sv->s, &fc, err, errsize)) == NULL)
 			return RESULT_REJECT;
 		stripe_url = fake_stripe_url(sv->fake);
@@ -671,6 +641,9 @@ struct serve *serve_create(struct event_base *base, const struct serve_config *c
 		                       "--webhook-secret-file)");
 		return NULL;
 	}
+	/* Loopback only unless allowed: refused before any server is reached. */
+	if (http_guard_check_listen(cfg->listen, cfg->allow_remote, err, errsize) != RESULT_OK)
+		return NULL;
 	enum result ck = world_live_check(cfg->redis_url, cfg->pg_conninfo, err, errsize);
 	if (ck != RESULT_OK) {
 		*unreachable = ck == RESULT_ERROR;
@@ -693,7 +666,7 @@ struct serve *serve_create(struct event_base *base, const struct serve_config *c
 	sv->env.log = (struct log_port){.ctx = sv, .write = serve_log};
 	if (serve_adapters(sv, cfg, err, errsize) != RESULT_OK ||
 	    serve_core(sv, cfg, err, errsize) != RESULT_OK ||
-	    serve_listen_on(sv, cfg->listen, err, errsize) != RESULT_OK)
+	    serve_listen_on(sv, cfg, err, errsize) != RESULT_OK)
 		goto fail;
 	return sv;
 fail:
@@ -749,6 +722,7 @@ void serve_destroy(struct serve *sv)
 	smtp_sink_destroy(sv->sink);
 	if (sv->http != NULL)
 		evhttp_free(sv->http);
+	http_guard_destroy(sv->guard);
 	sched_destroy(sv->s);
 	free(sv);
 }

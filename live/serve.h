@@ -6,6 +6,7 @@
 #ifndef SIM_SERVE_H
 #define SIM_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,9 @@ struct serve_config {
 	uint64_t rate_window_ms;
 	uint64_t dedup_ttl_ms;       /* request de-duplication window */
 	uint64_t seed;               /* the core's randomness (tokens, jitter) */
+	uint64_t head_timeout_us;    /* a request's head and body must arrive
+	                              * within it; 0: the guard's default (10 s) */
+	bool allow_remote;           /* listen may be a non-loopback address */
 };
 
 /* Connects nothing yet but checks Redis and PostgreSQL answer (bounded),

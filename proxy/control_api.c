@@ -20,6 +20,7 @@
 
 #include "core/assert.h"
 #include "core/version.h"
+#include "proxy/http_guard.h"
 #include "proxy/toxic.h"
 
 /* Proxies are {"name", "listen", "upstream", "enabled", "toxics"}, errors
@@ -44,8 +45,8 @@ struct control_api {
 	struct evhttp *http;
 	char listen_text[PROXY_ADDR_MAX];
 	uint16_t port;
-	struct evhttp_connection *conns[CONTROL_CONNS_MAX];
-	size_t nconns;
+	bool allow_remote;
+	struct http_guard *guard;
 };
 
 static void set_err(char *err, size_t errsize, const char *fmt, ...)
@@ -118,6 +119,10 @@ enum result control_api_add_proxy(struct control_api *api, const struct proxy_co
 		set_err(err, errsize, "too many proxies (at most %d)", CONTROL_PROXIES_MAX);
 		return RESULT_NOMEM;
 	}
+	enum result lr = http_guard_check_listen(cfg->listen != NULL ? cfg->listen : "127.0.0.1:0",
+	                                         api->allow_remote, err, errsize);
+	if (lr != RESULT_OK)
+		return lr;
 	struct proxy_config c = *cfg;
 	c.name = name;
 	c.seed = api->seed;
@@ -444,6 +449,9 @@ static int http_status_of(enum result rc, const char *err)
 		return 409;
 	if (rc == RESULT_REJECT)
 		return strstr(err, "already exists") != NULL ? 409 : 400;
+	/* An address that does not resolve is the client's mistake. */
+	if (strstr(err, "cannot resolve") != NULL)
+		return 400;
 	return 500;
 }
 
@@ -628,39 +636,9 @@ static int path_split(const char *path, char seg[][PROXY_ADDR_MAX])
 	return n;
 }
 
-static bool conn_known(struct control_api *api, struct evhttp_connection *evcon)
-{
-	for (size_t i = 0; i < api->nconns; i++) {
-		if (api->conns[i] == evcon)
-			return true;
-	}
-	return false;
-}
-
-static void api_on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-	struct control_api *api = arg;
-	for (size_t i = 0; i < api->nconns; i++) {
-		if (api->conns[i] == evcon) {
-			api->conns[i] = api->conns[--api->nconns];
-			return;
-		}
-	}
-}
-
 static void api_on_request(struct evhttp_request *req, void *arg)
 {
 	struct control_api *api = arg;
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	if (!conn_known(api, evcon)) {
-		if (api->nconns == CONTROL_CONNS_MAX) {
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-			reply_error(req, 503, "too many connections");
-			return;
-		}
-		api->conns[api->nconns++] = evcon;
-		evhttp_connection_set_closecb(evcon, api_on_conn_close, api);
-	}
 	const char *ua = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
 	if (ua != NULL && strncmp(ua, "Mozilla/", 8) == 0) {
 		reply_error(req, 403, "User agent not allowed");
@@ -773,15 +751,21 @@ struct control_api *control_api_create(struct event_base *base,
 	}
 	api->base = base;
 	api->seed = cfg->seed;
+	api->allow_remote = cfg->allow_remote;
 	if (cfg->listen == NULL)
 		return api;
+	if (http_guard_check_listen(cfg->listen, cfg->allow_remote, err, errsize) != RESULT_OK)
+		goto fail;
 
 	char host[CONTROL_HOST_MAX];
 	uint16_t port;
 	if (proxy_addr_split(cfg->listen, host, sizeof host, &port, err, errsize) != RESULT_OK)
 		goto fail;
 	api->http = evhttp_new(base);
-	if (api->http == NULL) {
+	struct http_guard_config gc = {.deadline_us = cfg->head_timeout_us,
+	                               .conns_max = CONTROL_CONNS_MAX,
+	                               .on_request = api_on_request, .arg = api};
+	if (api->http == NULL || (api->guard = http_guard_create(base, api->http, &gc)) == NULL) {
 		set_err(err, errsize, "out of memory");
 		goto fail;
 	}
@@ -795,7 +779,6 @@ struct control_api *control_api_create(struct event_base *base,
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	                                          EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
 	                                          EVHTTP_REQ_PUT);
-	evhttp_set_gencb(api->http, api_on_request, api);
 	struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(api->http, host, port);
 	if (sock == NULL) {
 		set_err(err, errsize, "cannot listen on %s", cfg->listen);
@@ -832,6 +815,7 @@ void control_api_destroy(struct control_api *api)
 		return;
 	if (api->http != NULL)
 		evhttp_free(api->http);
+	http_guard_destroy(api->guard);
 	while (api->nproxies > 0)
 		entry_remove(api, api->nproxies - 1);
 	free(api);

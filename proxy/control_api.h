@@ -5,6 +5,7 @@
 #ifndef SIM_LIVE_CONTROL_API_H
 #define SIM_LIVE_CONTROL_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,8 +18,10 @@ struct control_api;
 #define CONTROL_PROXIES_MAX 64          /* proxies in one set */
 #define CONTROL_BODY_MAX (64u * 1024)   /* bytes of a request body */
 #define CONTROL_HEADERS_MAX (8u * 1024) /* bytes of request headers */
-#define CONTROL_CONNS_MAX 64            /* HTTP connections at once; more are
-                                         * answered 503 and closed */
+#define CONTROL_CONNS_MAX 64            /* HTTP connections at once; past it
+                                         * the oldest silent one is closed, or
+                                         * else the newcomer answered 503 and
+                                         * closed (proxy/http_guard.h) */
 #define CONTROL_IDLE_S 30               /* an idle HTTP connection closes */
 #define CONTROL_PATH_MAX 1024           /* bytes of a request path */
 
@@ -27,6 +30,11 @@ struct control_api_config {
 	                     * set is driven through this header only */
 	uint64_t seed;      /* given to every proxy (each forks its own stream
 	                     * by name) */
+	bool allow_remote;  /* the API's and the proxies' listen addresses may
+	                     * be non-loopback (`faultline proxy --allow-remote`);
+	                     * else such a proxy is refused (400) */
+	uint64_t head_timeout_us; /* an HTTP request's head and body must
+	                     * arrive within it; 0: 10 s (proxy/http_guard.h) */
 };
 
 /* NULL with the reason in err when the address is bad or cannot be bound,
