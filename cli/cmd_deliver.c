@@ -11,16 +11,27 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <libfyaml.h>
 
 #include "cli/cli.h"
 #include "live/deliver.h"
+#include "live/deliver_sql.h"
 #include "reports/report.h"
 #include "reports/report_files.h"
 
 #define DELIVER_SECRET_ENV "FAULTLINE_WEBHOOK_SECRET"
 
+struct deliver_check {
+	char name[128];
+	char sql[DELIVER_SQL_MAX + 1];
+	char expect[128];
+	bool per_event;
+};
+
 struct deliver_opts {
-	const char *to, *secret, *events_file, *report_dir;
+	const char *to, *secret, *events_file, *report_dir, *database, *scenario;
+	struct deliver_check checks[DELIVER_CHECKS_MAX];
+	unsigned nchecks;
 	struct deliver_plan_cfg plan;
 	unsigned intents;
 	bool refunds;
@@ -56,6 +67,9 @@ static void usage(FILE *out)
 	        "      --timeout-ms MS       per attempt (default 10000)\n"
 	        "      --seed N              names the objects and orders the plan (1)\n"
 	        "      --report DIR          report.json, junit.xml, report.md, report.html\n"
+	        "      --scenario FILE       a YAML file with a deliver: section (the options\n"
+	        "                            above, flags win) and checks: on your database\n"
+	        "      --database CONN       libpq conninfo the checks run on\n"
 	        "  -h, --help                this help\n"
 	        "\n"
 	        "Exit status: 0 every rule held, 1 the endpoint broke one, 2 bad usage,\n"
@@ -77,7 +91,7 @@ static int parse_opts(int argc, char **argv, struct deliver_opts *o)
 {
 	enum { O_TO = 256, O_SECRET, O_EVENTS, O_INTENTS, O_REFUNDS, O_COPIES,
 	       O_DUPS, O_DUP_AFTER, O_REORDER, O_STALE, O_BAD, O_RETRIES,
-	       O_SCALE, O_TIMEOUT, O_SEED, O_REPORT };
+	       O_SCALE, O_TIMEOUT, O_SEED, O_REPORT, O_SCENARIO, O_DATABASE };
 	static const struct option longs[] = {
 		{"to", required_argument, NULL, O_TO},
 		{"secret", required_argument, NULL, O_SECRET},
@@ -95,6 +109,8 @@ static int parse_opts(int argc, char **argv, struct deliver_opts *o)
 		{"timeout-ms", required_argument, NULL, O_TIMEOUT},
 		{"seed", required_argument, NULL, O_SEED},
 		{"report", required_argument, NULL, O_REPORT},
+		{"scenario", required_argument, NULL, O_SCENARIO},
+		{"database", required_argument, NULL, O_DATABASE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -108,6 +124,8 @@ static int parse_opts(int argc, char **argv, struct deliver_opts *o)
 		case O_SECRET: o->secret = optarg; break;
 		case O_EVENTS: o->events_file = optarg; break;
 		case O_REPORT: o->report_dir = optarg; break;
+		case O_SCENARIO: break;            /* read before the flags */
+		case O_DATABASE: o->database = optarg; break;
 		case O_REFUNDS: o->refunds = true; break;
 		case O_REORDER: o->plan.reorder = true; break;
 		case O_INTENTS: ok = parse_uint(optarg, DELIVER_INTENTS_MAX, &o->intents) &&
@@ -143,6 +161,17 @@ static int parse_opts(int argc, char **argv, struct deliver_opts *o)
 		fprintf(stderr, "faultline deliver: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	return -1;
+}
+
+/* What the flags and the scenario must give together. */
+static int check_opts(struct deliver_opts *o)
+{
+	if (o->nchecks > 0 && o->database == NULL) {
+		fprintf(stderr, "faultline deliver: %s declares checks: want --database CONN\n",
+		        o->scenario);
+		return EXIT_USAGE;
+	}
 	if (o->secret == NULL)
 		o->secret = getenv(DELIVER_SECRET_ENV);
 	if (o->to == NULL || o->secret == NULL || o->secret[0] == '\0') {
@@ -156,6 +185,124 @@ static int parse_opts(int argc, char **argv, struct deliver_opts *o)
 		return EXIT_USAGE;
 	}
 	return -1;
+}
+
+
+/* The deliver: keys are the long options with '_' for '-'; each value goes
+ * through the same parser as its flag, so the rules are the same. */
+static const char *yaml_scalar(struct fy_node *n)
+{
+	return n != NULL && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
+}
+
+static int yaml_fail(const char *path, struct fy_node *n, const char *what)
+{
+	struct fy_token *t = n != NULL && fy_node_is_scalar(n) ? fy_node_get_scalar_token(n) : NULL;
+	const struct fy_mark *m = t != NULL ? fy_token_start_mark(t) : NULL;
+	char *where = n != NULL ? fy_node_get_path(n) : NULL;
+	if (m != NULL)
+		fprintf(stderr, "faultline deliver: %s:%d:%d: %s\n", path, m->line + 1,
+		        m->column + 1, what);
+	else
+		fprintf(stderr, "faultline deliver: %s: at %s: %s\n", path,
+		        where != NULL ? where : "/", what);
+	free(where);
+	return EXIT_USAGE;
+}
+
+static int load_checks(const char *path, struct fy_node *list, struct deliver_opts *o)
+{
+	if (!fy_node_is_sequence(list))
+		return yaml_fail(path, list, "checks: wants a list of {name, sql, expect}");
+	void *it = NULL;
+	struct fy_node *c;
+	while ((c = fy_node_sequence_iterate(list, &it)) != NULL) {
+		if (o->nchecks >= DELIVER_CHECKS_MAX)
+			return yaml_fail(path, c, "too many checks");
+		const char *sql = yaml_scalar(fy_node_mapping_lookup_by_string(c, "sql", FY_NT));
+		const char *expect = yaml_scalar(fy_node_mapping_lookup_by_string(c, "expect", FY_NT));
+		const char *name = yaml_scalar(fy_node_mapping_lookup_by_string(c, "name", FY_NT));
+		if (!fy_node_is_mapping(c) || sql == NULL || expect == NULL)
+			return yaml_fail(path, c, "a check wants sql: and expect: scalars");
+		struct deliver_check *k = &o->checks[o->nchecks++];
+		if (strlen(sql) > DELIVER_SQL_MAX || strlen(expect) >= sizeof k->expect)
+			return yaml_fail(path, c, "sql: or expect: too long");
+		snprintf(k->sql, sizeof k->sql, "%s", sql);
+		snprintf(k->expect, sizeof k->expect, "%s", expect);
+		snprintf(k->name, sizeof k->name, "sql: %s", name != NULL ? name : sql);
+	}
+	return -1;
+}
+
+/* Turns the deliver: mapping into "--key value" arguments in args (the
+ * strings live in the document) and parses them with the flags' parser. */
+static int load_scenario(const char *path, struct deliver_opts *o)
+{
+	struct fy_document *doc = fy_document_build_from_file(NULL, path);
+	if (doc == NULL) {
+		fprintf(stderr, "faultline deliver: %s: not a readable YAML file\n", path);
+		return EXIT_USAGE;
+	}
+	int rc = -1;
+	struct fy_node *root = fy_document_root(doc);
+	struct fy_node *sec = root != NULL ? fy_node_mapping_lookup_by_string(root, "deliver", FY_NT) : NULL;
+	struct fy_node *checks = root != NULL ? fy_node_mapping_lookup_by_string(root, "checks", FY_NT) : NULL;
+	if (root == NULL || !fy_node_is_mapping(root) || (sec == NULL && checks == NULL)) {
+		rc = yaml_fail(path, root, "want a mapping with deliver: and/or checks:");
+		goto out;
+	}
+	if (checks != NULL && (rc = load_checks(path, checks, o)) >= 0)
+		goto out;
+	if (sec != NULL) {
+		if (!fy_node_is_mapping(sec)) {
+			rc = yaml_fail(path, sec, "deliver: wants a mapping");
+			goto out;
+		}
+		static char keys[64][40];
+		char *args[2 * 64 + 1];
+		int n = 0, nk = 0;
+		args[n++] = "deliver";
+		void *it = NULL;
+		struct fy_node_pair *pair;
+		while ((pair = fy_node_mapping_iterate(sec, &it)) != NULL && nk < 63) {
+			const char *k = yaml_scalar(fy_node_pair_key(pair));
+			const char *v = yaml_scalar(fy_node_pair_value(pair));
+			if (k == NULL || v == NULL || strlen(k) + 3 > sizeof keys[0]) {
+				rc = yaml_fail(path, fy_node_pair_key(pair), "want key: scalar");
+				goto out;
+			}
+			char *flag = keys[nk++];
+			snprintf(flag, sizeof keys[0], "--%s", k);
+			for (char *c = flag; *c != '\0'; c++)
+				*c = *c == '_' ? '-' : *c;
+			bool on = strcmp(v, "true") == 0, off = strcmp(v, "false") == 0;
+			if (strcmp(k, "reorder") == 0 || strcmp(k, "refunds") == 0) {
+				if (!on && !off) {
+					rc = yaml_fail(path, fy_node_pair_value(pair), "want true or false");
+					goto out;
+				}
+				if (on)
+					args[n++] = flag;
+				continue;
+			}
+			if (strcmp(k, "to") == 0 || strcmp(k, "secret") == 0 || strcmp(k, "database") == 0 ||
+			    strcmp(k, "report") == 0 || strcmp(k, "scenario") == 0) {
+				rc = yaml_fail(path, fy_node_pair_key(pair),
+				               "where and with what secret to deliver are flags, not scenario keys");
+				goto out;
+			}
+			args[n++] = flag;
+			args[n++] = (char *)v;
+		}
+		args[n] = NULL;
+		o->scenario = path;
+		rc = parse_opts(n, args, o);
+		if (rc == EXIT_USAGE)
+			fprintf(stderr, "faultline deliver: in %s (deliver:)\n", path);
+	}
+out:
+	fy_document_destroy(doc);
+	return rc;
 }
 
 /* One rule over the answers: how many deliveries broke it and the first. */
@@ -225,14 +372,15 @@ static void replay_line(const struct deliver_opts *o, char *out, size_t size)
 	snprintf(out, size,
 	         "faultline deliver --to %s --secret \"$%s\" --seed %llu --copies %u "
 	         "--duplicates %u --duplicate-after %lld%s --stale %u --bad-signatures %u "
-	         "--retries %u --time-scale %g%s%s%s%s",
+	         "--retries %u --time-scale %g%s%s%s%s%s",
 	         o->to, DELIVER_SECRET_ENV, (unsigned long long)o->plan.seed, o->plan.copies,
 	         o->plan.duplicates, (long long)o->plan.duplicate_after_s,
 	         o->plan.reorder ? " --reorder" : "", o->plan.stale, o->plan.bad_signatures,
 	         o->plan.retries_max, o->time_scale,
 	         o->events_file != NULL ? " --events " : "",
 	         o->events_file != NULL ? o->events_file : "",
-	         o->refunds ? " --refunds" : "", "");
+	         o->refunds ? " --refunds" : "", o->scenario != NULL ? " --scenario " : "",
+	         o->scenario != NULL ? o->scenario : "");
 }
 
 /* The timeline of one event's deliveries, for a broken rule. */
@@ -317,6 +465,31 @@ nomem:
 	return EXIT_USAGE;
 }
 
+/* The user's checks, after the faults stop and the retries drain: each
+ * once per delivered object (or event when it names :event). */
+static void run_checks(const struct deliver_opts *o, struct deliver_sql *db,
+                       const struct deliver_events *ev, struct rule *rules)
+{
+	for (unsigned k = 0; k < o->nchecks; k++) {
+		const struct deliver_check *c = &o->checks[k];
+		struct rule *r = &rules[k];
+		r->name = c->name;
+		size_t n = c->per_event ? deliver_events_count(ev) : deliver_events_objects(ev);
+		for (size_t i = 0; i < n; i++) {
+			const struct deliver_event *e = c->per_event ? deliver_events_get(ev, i) :
+			                                deliver_events_of_object(ev, i);
+			char got[256], err[512];
+			if (deliver_sql_run(db, k, e->intent, e->id, e->order, got, sizeof got,
+			                    err, sizeof err) != RESULT_OK)
+				rule_break(r, i, "%s failed: %s", c->sql, err);
+			else if (strcmp(got, c->expect) != 0)
+				rule_break(r, c->per_event ? i : (size_t)(e - deliver_events_get(ev, 0)),
+				           "%s with intent=%s event=%s order=%s gave %s, want %s",
+				           c->sql, e->intent, e->id, e->order, got, c->expect);
+		}
+	}
+}
+
 static const char *const rule_names[RULE_COUNT] = {
 	[RULE_ACKED] = "valid-delivery-acknowledged",
 	[RULE_BAD_SIG] = "bad-signature-refused",
@@ -332,9 +505,33 @@ int cmd_deliver(int argc, char **argv)
 		          .retries_max = 12 },
 		.intents = 3, .time_scale = 3600, .timeout_ms = 10000,
 	};
-	int rc = parse_opts(argc, argv, &o);
+	int rc = -1;
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "--scenario") == 0)
+			rc = load_scenario(argv[i + 1], &o);
+	if (rc < 0)
+		rc = parse_opts(argc, argv, &o);
+	if (rc < 0)
+		rc = check_opts(&o);
 	if (rc >= 0)
 		return rc;
+	struct deliver_sql *db = NULL;
+	if (o.database != NULL) {
+		char dberr[512];
+		if (deliver_sql_open(o.database, &db, dberr, sizeof dberr) != RESULT_OK) {
+			fprintf(stderr, "faultline deliver: database unreachable: %s\n", dberr);
+			return EXIT_UNREACHABLE;
+		}
+		for (unsigned k = 0; k < o.nchecks; k++) {
+			if (deliver_sql_prepare(db, k, o.checks[k].sql, &o.checks[k].per_event,
+			                        dberr, sizeof dberr) != RESULT_OK) {
+				fprintf(stderr, "faultline deliver: %s: checks[%u] (%s): %s\n",
+				        o.scenario, k + 1, o.checks[k].name, dberr);
+				deliver_sql_close(db);
+				return EXIT_USAGE;
+			}
+		}
+	}
 
 	struct deliver_events *ev = NULL;
 	char err[512];
@@ -366,6 +563,8 @@ int cmd_deliver(int argc, char **argv)
 		        "out of memory");
 		goto out;
 	}
+	if (db != NULL)
+		printf("faultline deliver: %u checks prepared on the database\n", o.nchecks);
 	printf("faultline deliver: %zu events, %zu deliveries to %s (time x%g)\n",
 	       deliver_events_count(ev), deliver_plan_count(plan), o.to, o.time_scale);
 	fflush(stdout);
@@ -376,18 +575,21 @@ int cmd_deliver(int argc, char **argv)
 	bool answered = false;
 	for (size_t i = 0; i < deliver_answers(d); i++)
 		answered = answered || deliver_answer_get(d, i)->status != 0;
-	struct rule rules[RULE_COUNT];
+	struct rule rules[RULE_COUNT + DELIVER_CHECKS_MAX];
+	size_t nrules = RULE_COUNT + o.nchecks;
 	memset(rules, 0, sizeof rules);
 	for (size_t k = 0; k < RULE_COUNT; k++)
 		rules[k].name = rule_names[k];
+	if (db != NULL)
+		run_checks(&o, db, ev, rules + RULE_COUNT);
 	if (!judge(d, ev, plan, rules)) {
 		fprintf(stderr, "faultline deliver: out of memory\n");
 		goto out;
 	}
 	bool held = true;
-	for (size_t k = 0; k < RULE_COUNT; k++) {
+	for (size_t k = 0; k < nrules; k++) {
 		held = held && rules[k].broken == 0;
-		printf("  %-28s %s\n", rules[k].name, rules[k].broken == 0 ? "held" : "VIOLATED");
+		printf("  %-40s %s\n", rules[k].name, rules[k].broken == 0 ? "held" : "VIOLATED");
 		if (rules[k].broken != 0)
 			printf("      %s (%llu in all)\n", rules[k].first,
 			       (unsigned long long)rules[k].broken);
@@ -396,7 +598,7 @@ int cmd_deliver(int argc, char **argv)
 	replay_line(&o, replay, sizeof replay);
 	printf("replay: %s\n", replay);
 	if (o.report_dir != NULL) {
-		rc = write_report(&o, d, ev, plan, rules, RULE_COUNT, answered);
+		rc = write_report(&o, d, ev, plan, rules, nrules, answered);
 		if (rc != EXIT_HELD)
 			goto out;
 	}
@@ -414,5 +616,6 @@ out:
 		event_base_free(base);
 	deliver_plan_destroy(plan);
 	deliver_events_destroy(ev);
+	deliver_sql_close(db);
 	return rc;
 }

@@ -49,3 +49,8 @@ deliver_stop
 expect_status 3 "deliver: nothing listening exits 3" \
 	"$bin" deliver --to "http://127.0.0.1:9/" --secret s --retries 1 --time-scale 1000000
 rm -rf "$deliver_dir"
+
+# The example: a naive and a correct Node.js endpoint on a throwaway
+# PostgreSQL; the naive one breaks the scenario's SQL checks.
+expect_status 0 "deliver: examples/deliver naive fails, correct passes" \
+	scripts/servers.sh run --pg -- env FAULTLINE="$bin" tests/deliver_example.sh
