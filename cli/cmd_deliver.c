@@ -244,6 +244,7 @@ static int load_scenario(const char *path, struct deliver_opts *o)
 		return EXIT_USAGE;
 	}
 	int rc = -1;
+	o->scenario = path;
 	struct fy_node *root = fy_document_root(doc);
 	struct fy_node *sec = root != NULL ? fy_node_mapping_lookup_by_string(root, "deliver", FY_NT) : NULL;
 	struct fy_node *checks = root != NULL ? fy_node_mapping_lookup_by_string(root, "checks", FY_NT) : NULL;
@@ -295,7 +296,6 @@ static int load_scenario(const char *path, struct deliver_opts *o)
 			args[n++] = (char *)v;
 		}
 		args[n] = NULL;
-		o->scenario = path;
 		rc = parse_opts(n, args, o);
 		if (rc == EXIT_USAGE)
 			fprintf(stderr, "faultline deliver: in %s (deliver:)\n", path);

@@ -26,6 +26,15 @@ expect_status 2 "deliver with a bad --copies" "$bin" deliver --to http://127.0.0
 expect_status 2 "deliver with a non-http URL" "$bin" deliver --to ftp://x/ --secret s
 expect_output "bad value 'x' for --time-scale" "deliver names the bad option" \
 	"$bin" deliver --to http://127.0.0.1:1/ --secret s --time-scale x
+printf 'deliver:\n  copies: lots\n' >"$deliver_dir/bad.yaml"
+expect_output "bad value 'lots' for --copies" "deliver: a bad scenario value is named" \
+	"$bin" deliver --to http://127.0.0.1:1/ --secret s --scenario "$deliver_dir/bad.yaml"
+printf 'checks:\n  - sql: "select 1"\n    expect: 1\n' >"$deliver_dir/checks.yaml"
+expect_output "checks.yaml declares checks: want --database" "deliver: checks want a database" \
+	"$bin" deliver --to http://127.0.0.1:1/ --secret s --scenario "$deliver_dir/checks.yaml"
+expect_status 3 "deliver: an unreachable database exits 3" \
+	"$bin" deliver --to http://127.0.0.1:1/ --secret s --scenario "$deliver_dir/checks.yaml" \
+	--database "host=127.0.0.1 port=9 connect_timeout=2"
 
 deliver_endpoint good
 expect_status 0 "deliver: a correct endpoint holds" \
