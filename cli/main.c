@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{"report", cmd_report, "render or merge report.json files"},
 	{"proxy", cmd_proxy, "the fault proxy on its own, with an HTTP control API"},
 	{"serve", cmd_serve, "the core's endpoints over HTTP, for live runs"},
+	{"deliver", cmd_deliver, "Stripe webhooks to your endpoint, at their worst"},
 };
 
 static void usage(FILE *out)

@@ -10,7 +10,7 @@ build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-d
             libcurl4-openssl-dev check libsubunit-dev libfyaml-dev
             libjansson-dev libssl-dev libgmime-3.0-dev)
 live_pkgs=(redis-server redis-tools postgresql postgresql-client
-           libxml2-utils chromium
+           libxml2-utils chromium nodejs  # nodejs (with npm): examples/deliver
            parallel yamllint python3-yaml)  # tests of the sharding examples
 bench_pkgs=(haproxy)   # make bench: the reference proxy next to faultline's
 mutants_pkgs=(python3-clang patch)  # make mutants: libclang for the operator pass
