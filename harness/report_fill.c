@@ -182,6 +182,45 @@ static void fix_list(const struct scenario *sc, char *buf, size_t size)
 			return rc_;            \
 	} while (0)
 
+/* The coverage cells a result reached, and every cell its scenario declared
+ * in expect_reached, reached or not (a 0 is "never reached"). */
+static enum result fill_coverage(struct report_result *res, const struct runner_result *rr)
+{
+	char key[COVERAGE_KEY_MAX];
+	for (int t = 0; t < FAULT_TARGET_COUNT; t++) {
+		size_t nops = coverage_op_count((enum fault_target)t);
+		for (size_t op = 0; op < nops; op++) {
+			const char *tn = fault_target_name((enum fault_target)t);
+			const char *on = coverage_op_name((enum fault_target)t, op);
+			for (int k = 0; k < FAULT_KIND_COUNT; k++) {
+				uint64_t c = rr->cov.faults[t][op][k];
+				if (c == 0)
+					continue;
+				snprintf(key, sizeof key, "%s.%s:%s", tn, on,
+				         fault_kind_name((enum fault_kind)k));
+				TRY(report_result_add_coverage(res, key, c));
+			}
+			for (int c = 0; c < WA_COUNT; c++) {
+				uint64_t n = rr->cov.applied[t][op][c];
+				if (n == 0)
+					continue;
+				snprintf(key, sizeof key, "%s.%s=%s", tn, on,
+				         coverage_class_name((enum world_apply_class)c));
+				TRY(report_result_add_coverage(res, key, n));
+			}
+		}
+	}
+	for (size_t i = 0; i < rr->sc->nexpect; i++) {
+		const char *e = rr->sc->expect_reached[i];
+		bool listed = false;
+		for (size_t k = 0; k < res->ncoverage && !listed; k++)
+			listed = strcmp(res->coverage[k].name, e) == 0;
+		if (!listed)
+			TRY(report_result_add_coverage(res, e, coverage_count(&rr->cov, rr->outcomes, e)));
+	}
+	return RESULT_OK;
+}
+
 static enum result fill_result(struct report *r, const struct runner_result *rr)
 {
 	char var[160], fixes[128];
@@ -215,6 +254,7 @@ static enum result fill_result(struct report *r, const struct runner_result *rr)
 			TRY(report_result_add_log_tag(res, world_tag_name((enum world_tag)t),
 			                              rr->tags[t]));
 	}
+	TRY(fill_coverage(res, rr));
 	memcpy(res->latency_hist, rr->latency_hist, sizeof res->latency_hist);
 	res->duplicates_let_through = rr->duplicates_let_through;
 	for (int i = 0; i < INV_COUNT; i++) {

@@ -144,6 +144,7 @@ static void report_result_fini(struct report_result *res)
 	report_counts_free(res->faults, res->nfaults);
 	report_counts_free(res->outcomes, res->noutcomes);
 	report_counts_free(res->log_tags, res->nlog_tags);
+	report_counts_free(res->coverage, res->ncoverage);
 	free(res->trace_file);
 }
 
@@ -335,6 +336,13 @@ enum result report_result_add_outcome(struct report_result *res, const char *nam
 {
 	ASSERT(res != NULL);
 	return report_counts_add(&res->outcomes, &res->noutcomes, name, by);
+}
+
+enum result report_result_add_coverage(struct report_result *res, const char *cell,
+                                       uint64_t by)
+{
+	ASSERT(res != NULL);
+	return report_counts_add(&res->coverage, &res->ncoverage, cell, by);
 }
 
 enum result report_result_add_log_tag(struct report_result *res, const char *tag,
@@ -695,7 +703,9 @@ static enum result report_result_merge(struct report_result *into, bool fresh,
 	    report_counts_merge(&into->outcomes, &into->noutcomes, from->outcomes,
 	                        from->noutcomes) != RESULT_OK ||
 	    report_counts_merge(&into->log_tags, &into->nlog_tags, from->log_tags,
-	                        from->nlog_tags) != RESULT_OK)
+	                        from->nlog_tags) != RESULT_OK ||
+	    report_counts_merge(&into->coverage, &into->ncoverage, from->coverage,
+	                        from->ncoverage) != RESULT_OK)
 		goto nomem;
 	for (unsigned b = 0; b < REPORT_HIST_BUCKETS; b++)
 		into->latency_hist[b] += from->latency_hist[b];

@@ -87,6 +87,11 @@ struct report_result {         /* one scenario x variant */
 	size_t noutcomes;
 	struct report_count *log_tags;  /* "[RateLimit]" -> count */
 	size_t nlog_tags;
+	/* What the run reached: fault, answer and outcome cells
+	 * (docs/scenarios.md, "Coverage") -> count; a cell the scenario
+	 * declared in expect_reached is listed even when 0 (never reached). */
+	struct report_count *coverage;
+	size_t ncoverage;
 	uint64_t latency_hist[REPORT_HIST_BUCKETS]; /* request latency, sim us */
 	uint64_t duplicates_let_through;  /* true duplicates allowed while
 	                                   * failing open */
@@ -178,6 +183,8 @@ MUST_USE enum result report_result_add_fault(struct report_result *res,
                                              const char *kind, uint64_t by);
 MUST_USE enum result report_result_add_outcome(struct report_result *res,
                                                const char *name, uint64_t by);
+MUST_USE enum result report_result_add_coverage(struct report_result *res,
+                                                const char *cell, uint64_t by);
 MUST_USE enum result report_result_add_log_tag(struct report_result *res,
                                                const char *tag, uint64_t by);
 /* Counts one request latency into res->latency_hist. */

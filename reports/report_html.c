@@ -992,6 +992,50 @@ static void html_files(struct textbuf *out, const struct report *r)
 	textbuf_put(out, "</ul>\n</section>\n");
 }
 
+/* Coverage: a table per result in a fold; a declared cell never reached
+ * is highlighted and counted in the fold's title. */
+static void html_coverage(struct textbuf *out, const struct report *r)
+{
+	bool any = false;
+	for (size_t i = 0; i < r->nresults && !any; i++)
+		any = r->results[i].ncoverage > 0;
+	if (!any)
+		return;
+	textbuf_put(out, "<section id=\"coverage\"><h2>Coverage</h2>\n<p>How often each "
+	                 "fault fired (<code>target.op:kind</code>), each server answer was "
+	                 "given (<code>target.op=class</code>) and each declared outcome was "
+	                 "reached, over all seeds.</p>\n");
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct report_result *res = &r->results[i];
+		if (res->ncoverage == 0)
+			continue;
+		size_t never = 0;
+		for (size_t k = 0; k < res->ncoverage; k++)
+			never += res->coverage[k].count == 0;
+		textbuf_put(out, "<details><summary>");
+		html_text(out, res->scenario);
+		textbuf_put(out, " · ");
+		html_text(out, res->variant);
+		textbuf_printf(out, ": %zu %s", res->ncoverage, res->ncoverage == 1 ? "cell" : "cells");
+		if (never > 0)
+			textbuf_printf(out, ", <strong class=\"never\">%zu never reached</strong>", never);
+		textbuf_put(out, "</summary>\n<table><tr><th>cell</th><th>reached</th></tr>\n");
+		for (size_t k = 0; k < res->ncoverage; k++) {
+			bool zero = res->coverage[k].count == 0;
+			textbuf_put(out, zero ? "<tr class=\"never\"><td><code>" : "<tr><td><code>");
+			html_text(out, res->coverage[k].name);
+			textbuf_put(out, "</code></td><td>");
+			if (zero)
+				textbuf_put(out, "never reached");
+			else
+				html_u64(out, res->coverage[k].count);
+			textbuf_put(out, "</td></tr>\n");
+		}
+		textbuf_put(out, "</table></details>\n");
+	}
+	textbuf_put(out, "</section>\n");
+}
+
 enum result report_format_html(const struct report *r, struct textbuf *out)
 {
 	ASSERT(r != NULL);
@@ -1005,7 +1049,7 @@ enum result report_format_html(const struct report *r, struct textbuf *out)
 	            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
 	textbuf_printf(out, "<title>faultline report: %s</title>\n",
 	               s.invariants_violated > 0 ? "violated" : "held");
-	textbuf_put(out, "<style>\n");
+	textbuf_put(out, "<style>\n.never{background:#fde2e1;color:#8a1c1c}\n");
 	textbuf_put(out, html_style);
 	textbuf_put(out, "</style>\n</head>\n<body>\n");
 	html_header(out, r, &s);
@@ -1029,6 +1073,7 @@ enum result report_format_html(const struct report *r, struct textbuf *out)
 		textbuf_put(out, "</section>\n");
 	}
 	html_scenarios(out, r, &m);
+	html_coverage(out, r);
 	html_files(out, r);
 	textbuf_put(out, "</main>\n</body>\n</html>\n");
 	report_matrix_fini(&m);

@@ -177,6 +177,7 @@ static json_t *out_result(struct json_out *o, const struct report_result *res)
 	out_set(o, obj, "faults", out_counts(o, res->faults, res->nfaults));
 	out_set(o, obj, "outcomes", out_counts(o, res->outcomes, res->noutcomes));
 	out_set(o, obj, "log_tags", out_counts(o, res->log_tags, res->nlog_tags));
+	out_set(o, obj, "coverage", out_counts(o, res->coverage, res->ncoverage));
 	out_set(o, obj, "latency_us", out_latency(o, res->latency_hist));
 	out_set(o, obj, "duplicates_let_through",
 	        out_uint(o, "duplicates_let_through", res->duplicates_let_through));
@@ -733,6 +734,8 @@ static void in_result(struct json_in *in, const json_t *obj, const char *path,
 	in_counts(in, obj, path, "faults", res, report_result_add_fault);
 	in_counts(in, obj, path, "outcomes", res, report_result_add_outcome);
 	in_counts(in, obj, path, "log_tags", res, report_result_add_log_tag);
+	if (json_object_get(obj, "coverage") != NULL) /* optional: older reports */
+		in_counts(in, obj, path, "coverage", res, report_result_add_coverage);
 
 	char p[JSON_PATH_MAX];
 	path_fmt(p, sizeof p, "%s.latency_us", path);

@@ -158,6 +158,46 @@ static void md_violation(struct textbuf *out, const struct report_result *res,
 	}
 }
 
+/* Coverage: per result, the cells it reached; a declared cell never
+ * reached is named in the summary line and marked in its row. */
+static void md_coverage(struct textbuf *out, const struct report *r)
+{
+	bool any = false;
+	for (size_t i = 0; i < r->nresults && !any; i++)
+		any = r->results[i].ncoverage > 0;
+	if (!any)
+		return;
+	textbuf_put(out, "## Coverage\n\nHow often each fault fired (`target.op:kind`), each "
+	                 "server answer was given (`target.op=class`), and each declared outcome "
+	                 "was reached, over all seeds.\n\n");
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct report_result *res = &r->results[i];
+		if (res->ncoverage == 0)
+			continue;
+		size_t never = 0;
+		for (size_t k = 0; k < res->ncoverage; k++)
+			never += res->coverage[k].count == 0;
+		textbuf_put(out, "<details><summary>");
+		md_put_text(out, res->scenario);
+		textbuf_put(out, " · ");
+		md_put_text(out, res->variant);
+		textbuf_printf(out, ": %zu %s", res->ncoverage, res->ncoverage == 1 ? "cell" : "cells");
+		if (never > 0)
+			textbuf_printf(out, ", **%zu never reached**", never);
+		textbuf_put(out, "</summary>\n\n| cell | reached |\n|---|---:|\n");
+		for (size_t k = 0; k < res->ncoverage; k++) {
+			textbuf_put(out, "| `");
+			md_put_text(out, res->coverage[k].name);
+			if (res->coverage[k].count == 0)
+				textbuf_put(out, "` | **never reached** |\n");
+			else
+				textbuf_printf(out, "` | %llu |\n",
+				               (unsigned long long)res->coverage[k].count);
+		}
+		textbuf_put(out, "\n</details>\n\n");
+	}
+}
+
 enum result report_format_md(const struct report *r, struct textbuf *out)
 {
 	ASSERT(r != NULL);
@@ -214,6 +254,7 @@ enum result report_format_md(const struct report *r, struct textbuf *out)
 			}
 		}
 	}
+	md_coverage(out, r);
 	return out->failed ? RESULT_NOMEM : RESULT_OK;
 }
 
