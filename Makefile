@@ -149,7 +149,8 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -DFUZZ_LIBFUZZER -O1 -g -fno-omit-frame-pointer \
                 $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN) -I. $(PKG_CFLAGS) -MMD -MP
-FUZZ_DEP_SRC := $(CORE_SRC) sim/scenario.c $(wildcard harness/scenario_*.c) sim/fault.c sim/prng.c \
+FUZZ_DEP_SRC := $(CORE_SRC) sim/scenario.c $(wildcard harness/scenario_*.c) harness/coverage.c \
+                harness/world_names.c sim/fault.c sim/prng.c \
                 proxy/resp_wire.c proxy/pg_wire.c tests/support/fake_env.c
 FUZZ_DEP_OBJ := $(FUZZ_DEP_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 

@@ -450,6 +450,28 @@ static int write_report(const struct deliver_opts *o, const struct deliver *d,
 		if (first)
 			TRY(add_timeline(inv, d, ev, plan, rules[k].first_event));
 	}
+	/* The verdict of a delivery run: every rule held and the endpoint
+	 * answered; each broken rule is a reason (the report's writers only
+	 * show what is stored). */
+	size_t broken = 0;
+	for (size_t k = 0; k < nrules; k++) {
+		if (rules[k].broken == 0)
+			continue;
+		char why[300];
+		snprintf(why, sizeof why, "the endpoint broke %s", rules[k].name);
+		TRY(report_add_reason(r, "violated", why, "deliver", "endpoint", rules[k].name, "webhook"));
+		broken++;
+	}
+	if (!exercised)
+		TRY(report_add_reason(r, "not-exercised", "the endpoint answered nothing", "deliver",
+		                      "endpoint", NULL, "webhook"));
+	char headline[300];
+	if (r->nreasons == 0)
+		snprintf(headline, sizeof headline, "the endpoint held all %zu rules", nrules);
+	else
+		snprintf(headline, sizeof headline, "%s", r->reasons[0].text);
+	TRY(report_set_verdict(r, r->nreasons == 0, headline));
+	(void)broken;
 	char err[512];
 	if (report_write_all(r, o->report_dir, err, sizeof err) != RESULT_OK) {
 		fprintf(stderr, "faultline deliver: %s\n", err);
