@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{"report", cmd_report, "render or merge report.json files"},
 	{"proxy", cmd_proxy, "the fault proxy on its own, with an HTTP control API"},
 	{"serve", cmd_serve, "the core's endpoints over HTTP, for live runs"},
+	{"stripe", cmd_stripe, "a stateful fake Stripe API, with fault rules"},
 };
 
 static void usage(FILE *out)

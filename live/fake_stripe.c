@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,9 +77,14 @@ static void set_err(char *err, size_t errsize, const char *msg)
 		snprintf(err, errsize, "%s", msg);
 }
 
+/* "created" is Unix time, as clients show it; key expiry uses the
+ * scheduler's clock. */
 static int64_t now_s(const struct fake_stripe *fs)
 {
-	return (int64_t)(sched_now_us(fs->s) / 1000000);
+	(void)fs;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
 }
 
 /* Sends text (may be NULL: an empty body) with status. */
