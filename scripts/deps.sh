@@ -10,7 +10,7 @@ build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-d
             libcurl4-openssl-dev check libsubunit-dev libfyaml-dev
             libjansson-dev libssl-dev)
 live_pkgs=(redis-server redis-tools postgresql postgresql-client
-           libxml2-utils chromium)
+           libxml2-utils chromium nodejs)  # nodejs: tests/cli/stripe_node.sh (npm with it)
 bench_pkgs=(haproxy)   # make bench: the reference proxy next to faultline's
 mutants_pkgs=(python3-clang patch)  # make mutants: libclang for the operator pass
 
