@@ -718,14 +718,14 @@ static int pi_confirm_now(struct stripe_store *st, const struct stripe_api_reque
 		json_t *e = stripe_api_error("card_error", "card_declined", NULL,
 		                             "Your card was declined.");
 		json_t *inner = json_object_get(e, "error");
+		if (inner == NULL)
+			return 500;
 		json_object_set_new(inner, "decline_code", json_string("generic_decline"));
 		json_object_set_new(pi, "status", json_string("requires_payment_method"));
-		json_object_set(pi, "last_payment_error", inner);
-		json_object_set(inner, "payment_intent", pi);
+		json_object_set_new(pi, "last_payment_error", json_deep_copy(inner));
 		event_record(st, rq, "payment_intent.payment_failed", pi);
-		*body = json_deep_copy(e);
-		json_object_del(inner, "payment_intent"); /* break the cycle */
-		json_decref(e);
+		json_object_set_new(inner, "payment_intent", json_deep_copy(pi));
+		*body = e;
 		return 402;
 	}
 	json_object_set_new(pi, "status", json_string("succeeded"));
