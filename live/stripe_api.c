@@ -708,12 +708,13 @@ static int pi_confirm_now(struct stripe_store *st, const struct stripe_api_reque
 	                      strcmp(state, "requires_confirmation") != 0))
 		return bad(body, "payment_intent_unexpected_state", NULL, "This PaymentIntent's "
 		           "status is %s, so it cannot be confirmed.", state ? state : "unknown");
-	if (pm == NULL)
-		pm = json_string_value(json_object_get(pi, "payment_method"));
+	if (pm != NULL)
+		json_object_set_new(pi, "payment_method", json_string(pm));
+	/* pi's own string from here: it stays while pi does. */
+	pm = json_string_value(json_object_get(pi, "payment_method"));
 	if (pm == NULL)
 		return bad(body, "parameter_missing", "payment_method", "You cannot confirm this "
 		           "PaymentIntent because it's missing a payment method.");
-	json_object_set_new(pi, "payment_method", json_string(pm));
 	if (pm_declines(pm)) {
 		json_t *e = stripe_api_error("card_error", "card_declined", NULL,
 		                             "Your card was declined.");

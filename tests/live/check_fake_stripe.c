@@ -208,6 +208,11 @@ START_TEST(test_payment_intent_confirms_to_succeeded_with_events)
 	ck_assert_int_eq(call(&a, STRIPE_API_GET, "/v1/payment_intents/pi_none", ""), 404);
 	ck_assert_int_eq(call(&a, STRIPE_API_GET, "/v1/charges", ""), 404);
 	ck_assert_int_eq(call(&a, STRIPE_API_DELETE, "/v1/payment_intents", ""), 405);
+	/* Confirmed at creation, with the method it was made with. */
+	ck_assert_int_eq(call(&a, STRIPE_API_POST, "/v1/payment_intents",
+	                      "amount=5&currency=eur&payment_method=pm_card_chargeDeclined"
+	                      "&confirm=true"), 402);
+	ck_assert_str_eq(str(a.body, "error.payment_intent.status"), "requires_payment_method");
 	api_fini(&a);
 }
 END_TEST
