@@ -21,5 +21,6 @@ int cmd_report(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_deliver(int argc, char **argv);
+int cmd_stripe(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{"proxy", cmd_proxy, "the fault proxy on its own, with an HTTP control API"},
 	{"serve", cmd_serve, "the core's endpoints over HTTP, for live runs"},
 	{"deliver", cmd_deliver, "Stripe webhooks to your endpoint, at their worst"},
+	{"stripe", cmd_stripe, "a stateful fake Stripe API, with fault rules"},
 };
 
 static void usage(FILE *out)

@@ -40,7 +40,12 @@ static const uint32_t fix_invariants[FIX_COUNT] = {
  * catalogue of core/sql.h. */
 static const char *const redis_ops[] = {"incr", "expire", "pexpire", "set", "get",
                                         "del", "ttl", "pttl", "exec"};
-static const char *const stripe_ops[] = {"customers.create"};
+/* Beyond customers.create, the fake Stripe's operations (live/stripe_api.c). */
+static const char *const stripe_ops[] = {
+	"customers.create", "customers.retrieve", "customers.update", "customers.delete",
+	"customers.list", "customers.search", "payment_intents.create",
+	"payment_intents.retrieve", "payment_intents.confirm", "payment_intents.list",
+	"events.retrieve", "events.list"};
 static const char *const mail_ops[] = {"send"};
 static const char *const webhook_ops[] = {"deliver"};
 

@@ -34,6 +34,9 @@ struct stripe_idem {
 	uint16_t key_len;
 	uint16_t email_len;
 	uint8_t state;             /* enum stripe_idem_state */
+	bool generic;              /* a stripe_model_request_*: the email slot
+	                            * holds the fingerprint */
+	char *saved;               /* generic, IDEM_DONE: the saved body */
 	int http_status;           /* IDEM_DONE: the saved response */
 	const char *error_type;
 	char customer_id[STRIPE_MODEL_CUSTOMER_ID_LEN + 1];
@@ -46,6 +49,7 @@ struct stripe_pending {
 	uint32_t gen;              /* bumped at every reuse of the slot */
 	uint32_t next_free;
 	bool used;
+	bool generic;              /* begun by stripe_model_request_begin */
 };
 
 struct stripe_customer {
@@ -259,6 +263,8 @@ static void idem_forget(struct stripe_model *m, uint64_t seq)
 	index_delete_slot(m, (uint32_t)slot);
 	free(r->blob);
 	r->blob = NULL;
+	free(r->saved);
+	r->saved = NULL;
 	r->state = IDEM_DEAD;
 	m->nkeys--;
 }
@@ -338,6 +344,75 @@ static uint64_t idem_add(struct stripe_model *m, uint64_t now_us,
 
 /* ---- requests ------------------------------------------------------------- */
 
+/* A request reaches the model at now_us: the clock moves, old keys go. */
+static void begin_at(struct stripe_model *m, uint64_t now_us)
+{
+	ASSERT(now_us >= m->last_now_us);
+	m->last_now_us = now_us;
+	idem_purge(m, now_us);
+}
+
+/* The index slot of key, forgetting it first when it has expired; -1 when
+ * unknown. */
+static int64_t idem_lookup(struct stripe_model *m, const char *key, size_t klen,
+                           uint64_t h, uint64_t now_us)
+{
+	int64_t slot = index_find(m, key, klen, h);
+	if (slot >= 0 && idem_expired(rec_of(m, m->slots[slot]), now_us)) {
+		idem_forget(m, m->slots[slot]);
+		slot = -1;
+	}
+	return slot;
+}
+
+/* Takes a pending slot (pending_room said there is one) for key record seq
+ * (0: none) and blob (taken); returns its token. */
+static uint32_t pending_take(struct stripe_model *m, uint64_t seq, char *blob,
+                             size_t elen, bool generic)
+{
+	uint32_t slot;
+	if (m->free_head != STRIPE_NO_FREE) {
+		slot = m->free_head;
+		m->free_head = m->pending[slot].next_free;
+	} else {
+		ASSERT(m->pending_used < m->pending_cap);
+		slot = m->pending_used++;
+		m->pending[slot] = (struct stripe_pending){.next_free = STRIPE_NO_FREE};
+	}
+	struct stripe_pending *pd = &m->pending[slot];
+	ASSERT(!pd->used);
+	pd->used = true;
+	pd->generic = generic;
+	pd->seq = seq;
+	pd->blob = blob;
+	pd->email_len = (uint16_t)elen;
+	pd->gen = (pd->gen + 1) & STRIPE_TOKEN_GEN_MASK;
+	m->npending++;
+	return (pd->gen << STRIPE_TOKEN_SLOT_BITS) | slot;
+}
+
+/* The pending request named by token (asserted). */
+static struct stripe_pending *pending_of(struct stripe_model *m, uint32_t token)
+{
+	uint32_t slot = token & (STRIPE_MODEL_PENDING_MAX - 1);
+	ASSERT(slot < m->pending_used);
+	struct stripe_pending *pd = &m->pending[slot];
+	ASSERT(pd->used);
+	ASSERT(token >> STRIPE_TOKEN_SLOT_BITS == pd->gen);
+	return pd;
+}
+
+static void pending_release(struct stripe_model *m, struct stripe_pending *pd)
+{
+	free(pd->blob);
+	pd->blob = NULL;
+	pd->seq = 0;
+	pd->used = false;
+	pd->next_free = m->free_head;
+	m->free_head = (uint32_t)(pd - m->pending);
+	m->npending--;
+}
+
 bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
                                  const struct stripe_customer_params *p,
                                  uint32_t *token, struct stripe_reply *reply)
@@ -346,9 +421,7 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 	ASSERT(p != NULL);
 	ASSERT(token != NULL);
 	ASSERT(reply != NULL);
-	ASSERT(now_us >= m->last_now_us);
-	m->last_now_us = now_us;
-	idem_purge(m, now_us);
+	begin_at(m, now_us);
 
 	const char *email = p->email != NULL ? p->email : "";
 	const char *user_id = p->user_id != NULL ? p->user_id : "";
@@ -362,11 +435,7 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 			return true;
 		}
 		h = stripe_hash(key, klen);
-		int64_t slot = index_find(m, key, klen, h);
-		if (slot >= 0 && idem_expired(rec_of(m, m->slots[slot]), now_us)) {
-			idem_forget(m, m->slots[slot]);
-			slot = -1;
-		}
+		int64_t slot = idem_lookup(m, key, klen, h, now_us);
 		if (slot >= 0) {
 			const struct stripe_idem *r = rec_of(m, m->slots[slot]);
 			if (r->state == IDEM_IN_FLIGHT) {
@@ -375,7 +444,8 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 			}
 			const char *r_email = r->blob + r->key_len + 1;
 			const char *r_user = r_email + r->email_len + 1;
-			if (strcmp(r_email, email) != 0 || strcmp(r_user, user_id) != 0) {
+			if (r->generic || strcmp(r_email, email) != 0 ||
+			    strcmp(r_user, user_id) != 0) {
 				reply_set(reply, 400, "idempotency_error", "", false);
 				return true;
 			}
@@ -421,24 +491,7 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 		}
 	}
 
-	uint32_t slot;
-	if (m->free_head != STRIPE_NO_FREE) {
-		slot = m->free_head;
-		m->free_head = m->pending[slot].next_free;
-	} else {
-		ASSERT(m->pending_used < m->pending_cap);
-		slot = m->pending_used++;
-		m->pending[slot] = (struct stripe_pending){.next_free = STRIPE_NO_FREE};
-	}
-	struct stripe_pending *pd = &m->pending[slot];
-	ASSERT(!pd->used);
-	pd->used = true;
-	pd->seq = seq;
-	pd->blob = blob;
-	pd->email_len = (uint16_t)elen;
-	pd->gen = (pd->gen + 1) & STRIPE_TOKEN_GEN_MASK;
-	m->npending++;
-	*token = (pd->gen << STRIPE_TOKEN_SLOT_BITS) | slot;
+	*token = pending_take(m, seq, blob, elen, false);
 	return false;
 }
 
@@ -478,11 +531,8 @@ void stripe_model_customer_finish(struct stripe_model *m, uint32_t token,
 	ASSERT(now_us >= m->last_now_us);
 	ASSERT(status >= 100 && status <= 599);
 	ASSERT(status != 200 || save);
-	uint32_t slot = token & (STRIPE_MODEL_PENDING_MAX - 1);
-	ASSERT(slot < m->pending_used);
-	struct stripe_pending *pd = &m->pending[slot];
-	ASSERT(pd->used);
-	ASSERT(token >> STRIPE_TOKEN_SLOT_BITS == pd->gen);
+	struct stripe_pending *pd = pending_of(m, token);
+	ASSERT(!pd->generic);
 	m->last_now_us = now_us;
 
 	struct stripe_idem *r = pd->seq != 0 ? rec_of(m, pd->seq) : NULL;
@@ -514,13 +564,111 @@ void stripe_model_customer_finish(struct stripe_model *m, uint32_t token,
 			idem_forget(m, pd->seq); /* never executed: the key is free */
 		}
 	}
-	free(pd->blob);
-	pd->blob = NULL;
-	pd->seq = 0;
-	pd->used = false;
-	pd->next_free = m->free_head;
-	m->free_head = slot;
-	m->npending--;
+	pending_release(m, pd);
+}
+
+static void answer_set(struct stripe_model_answer *a, int status,
+                       const char *type, const char *body, bool replay)
+{
+	*a = (struct stripe_model_answer){
+		.http_status = status,
+		.error_type = type,
+		.body = body,
+		.idempotent_replay = replay,
+	};
+}
+
+bool stripe_model_request_begin(struct stripe_model *m, uint64_t now_us,
+                                const char *key, const char *fingerprint,
+                                uint32_t *token,
+                                struct stripe_model_answer *answer)
+{
+	ASSERT(m != NULL);
+	ASSERT(fingerprint != NULL);
+	ASSERT(token != NULL);
+	ASSERT(answer != NULL);
+	begin_at(m, now_us);
+
+	size_t flen = strnlen(fingerprint, STRIPE_MODEL_FINGERPRINT_MAX + 1);
+	if (flen > STRIPE_MODEL_FINGERPRINT_MAX) {
+		answer_set(answer, 400, "invalid_request_error", NULL, false);
+		return true;
+	}
+	size_t klen = 0;
+	uint64_t h = 0;
+	if (key != NULL) {
+		klen = strnlen(key, STRIPE_MODEL_KEY_LEN_MAX + 1);
+		if (klen == 0 || klen > STRIPE_MODEL_KEY_LEN_MAX) {
+			answer_set(answer, 400, "invalid_request_error", NULL, false);
+			return true;
+		}
+		h = stripe_hash(key, klen);
+		int64_t slot = idem_lookup(m, key, klen, h, now_us);
+		if (slot >= 0) {
+			const struct stripe_idem *r = rec_of(m, m->slots[slot]);
+			if (r->state == IDEM_IN_FLIGHT) {
+				answer_set(answer, 409, "idempotency_error", NULL, false);
+				return true;
+			}
+			if (!r->generic || strcmp(r->blob + r->key_len + 1, fingerprint) != 0) {
+				answer_set(answer, 400, "idempotency_error", NULL, false);
+				return true;
+			}
+			/* exactly-once: a retry gets the first answer, not a second
+			 * execution. */
+			answer_set(answer, r->http_status, "", r->saved, true);
+			return true;
+		}
+	}
+	if (m->free_head == STRIPE_NO_FREE && m->pending_used == STRIPE_MODEL_PENDING_MAX) {
+		answer_set(answer, 429, "invalid_request_error", NULL, false);
+		return true;
+	}
+	if (!pending_room(m)) {
+		answer_set(answer, 500, "api_error", NULL, false);
+		return true;
+	}
+	uint64_t seq = 0;
+	if (key != NULL) {
+		bool full;
+		seq = idem_add(m, now_us, key, klen, h, fingerprint, flen, "", 0, &full);
+		if (seq == 0) {
+			answer_set(answer, full ? 429 : 500,
+			           full ? "invalid_request_error" : "api_error", NULL, false);
+			return true;
+		}
+		rec_of(m, seq)->generic = true;
+	}
+	*token = pending_take(m, seq, NULL, 0, true);
+	return false;
+}
+
+void stripe_model_request_finish(struct stripe_model *m, uint32_t token,
+                                 uint64_t now_us, int status, bool save,
+                                 const char *body)
+{
+	ASSERT(m != NULL);
+	ASSERT(now_us >= m->last_now_us);
+	ASSERT(status >= 100 && status <= 599);
+	struct stripe_pending *pd = pending_of(m, token);
+	ASSERT(pd->generic);
+	m->last_now_us = now_us;
+	if (pd->seq != 0) {
+		struct stripe_idem *r = rec_of(m, pd->seq);
+		ASSERT(r->state == IDEM_IN_FLIGHT);
+		ASSERT(r->generic);
+		char *saved = save ? strdup(body != NULL ? body : "") : NULL;
+		if (saved != NULL) {
+			/* Stripe saves the first result of a key, errors too. */
+			r->state = IDEM_DONE;
+			r->http_status = status;
+			r->error_type = error_type_of(status);
+			r->saved = saved;
+		} else {
+			idem_forget(m, pd->seq); /* never executed: the key is free */
+		}
+	}
+	pending_release(m, pd);
 }
 
 /* ---- life cycle and inspection -------------------------------------------- */
@@ -551,8 +699,10 @@ void stripe_model_destroy(struct stripe_model *m)
 	if (m == NULL)
 		return;
 	if (m->ring != NULL) {
-		for (uint64_t s = m->head; s < m->tail; s++)
+		for (uint64_t s = m->head; s < m->tail; s++) {
 			free(rec_of(m, s)->blob);
+			free(rec_of(m, s)->saved);
+		}
 	}
 	for (uint32_t i = 0; i < m->pending_used; i++)
 		free(m->pending[i].blob);

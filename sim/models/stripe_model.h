@@ -1,8 +1,10 @@
 /* sim/models/stripe_model.h - in-process Stripe customer creation and its
  * Idempotency-Key contract, on a virtual clock passed in. Two-phase (begin
  * when a request reaches Stripe, finish when Stripe answers) so "in flight"
- * exists in virtual time. Knows nothing of the scheduler or of faults. Not
- * for webhooks (core/stripe_sig.h) or other Stripe objects; not thread-safe. */
+ * exists in virtual time. The same key table serves any other request of
+ * the live fake Stripe (stripe_model_request_*), whose objects live there.
+ * Knows nothing of the scheduler or of faults. Not for webhooks
+ * (core/stripe_sig.h); not thread-safe. */
 #ifndef SIM_MODELS_STRIPE_MODEL_H
 #define SIM_MODELS_STRIPE_MODEL_H
 
@@ -67,6 +69,37 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 void stripe_model_customer_finish(struct stripe_model *m, uint32_t token,
                                   uint64_t now_us, int status, bool save,
                                   struct stripe_reply *reply);
+
+/* Any other request with side effects (live/fake_stripe.c), under the same
+ * Idempotency-Key contract as stripe_model_customer_begin: the request is
+ * named by fingerprint (method, path and its parameters, at most
+ * STRIPE_MODEL_FINGERPRINT_MAX bytes: a longer one is 400
+ * "invalid_request_error") instead of email and user_id, and the answer
+ * saved under the key is a text (the response body). key may be NULL. When
+ * it is answered at once returns true and fills *answer; a replay's body is
+ * the saved text, valid until the next call on m; otherwise body is NULL.
+ * A key first used by a customer create is another request: 400
+ * "idempotency_error". Otherwise false with *token pending. */
+#define STRIPE_MODEL_FINGERPRINT_MAX 16384
+struct stripe_model_answer {
+	int http_status;
+	const char *error_type;    /* "" unless the model refused */
+	const char *body;          /* a replay's saved body, else NULL */
+	bool idempotent_replay;
+};
+bool stripe_model_request_begin(struct stripe_model *m, uint64_t now_us,
+                                const char *key, const char *fingerprint,
+                                uint32_t *token,
+                                struct stripe_model_answer *answer);
+/* Finishes pending request token (from stripe_model_request_begin) at
+ * now_us. save: the request executed and answered status with body (copied;
+ * NULL as "") and that answer is saved under its key; !save: it never
+ * executed and the key is free again. Out of memory while saving forgets
+ * the key (a retry executes again). token must name a pending request
+ * begun by stripe_model_request_begin (asserted). */
+void stripe_model_request_finish(struct stripe_model *m, uint32_t token,
+                                 uint64_t now_us, int status, bool save,
+                                 const char *body);
 
 size_t stripe_model_customer_count(const struct stripe_model *m);
 /* Requests begun and not finished. */
