@@ -177,7 +177,8 @@ static json_t *out_result(struct json_out *o, const struct report_result *res)
 	out_set(o, obj, "faults", out_counts(o, res->faults, res->nfaults));
 	out_set(o, obj, "outcomes", out_counts(o, res->outcomes, res->noutcomes));
 	out_set(o, obj, "log_tags", out_counts(o, res->log_tags, res->nlog_tags));
-	out_set(o, obj, "coverage", out_counts(o, res->coverage, res->ncoverage));
+	if (res->ncoverage > 0) /* absent when nothing was counted (older reports) */
+		out_set(o, obj, "coverage", out_counts(o, res->coverage, res->ncoverage));
 	out_set(o, obj, "latency_us", out_latency(o, res->latency_hist));
 	out_set(o, obj, "duplicates_let_through",
 	        out_uint(o, "duplicates_let_through", res->duplicates_let_through));
