@@ -283,6 +283,7 @@ static void agg_merge(struct agg *a, const struct agg *b)
 	a->sim_us += b->sim_us;
 	a->fault_fired |= b->fault_fired;
 	a->race_seen |= b->race_seen;
+	coverage_add(&a->cov, &b->cov);
 	a->failed |= b->failed;
 	if (b->first_violation_wall_s >= 0 &&
 	    (a->first_violation_wall_s < 0 || b->first_violation_wall_s < a->first_violation_wall_s)) {
