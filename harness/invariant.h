@@ -25,6 +25,7 @@ struct hist_rl_request {
 	uint64_t start_us, end_us;
 	uint64_t faults;         /* Redis faults fired before it started */
 	bool healthy;            /* Redis up and no Redis fault during it */
+	bool down_throughout;    /* Redis down (restarting) from start to end */
 };
 
 /* The rate-limit key of a user observed while none of its requests was in

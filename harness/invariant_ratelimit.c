@@ -186,7 +186,17 @@ bool inv_check_ratelimit_window(const struct history *h, struct inv_violation *v
 {
 	for (size_t i = 0; i < h->nrl; i++) {
 		const struct hist_rl_request *r = &h->rl[i];
-		if (!r->done || r->verdict != HIST_RL_ERROR)
+		if (!r->done)
+			continue;
+		/* A request that met only a restarting Redis could not be
+		 * counted: the policy alone decides it. */
+		if (r->down_throughout && h->rl_fail_open && r->verdict != HIST_RL_ALLOW)
+			return inv_violate(v, r->end_us, "user u%u was refused while Redis was down "
+			               "although the policy is to fail open", r->user);
+		if (r->down_throughout && !h->rl_fail_open && r->verdict == HIST_RL_ALLOW)
+			return inv_violate(v, r->end_us, "user u%u was allowed while Redis was down "
+			               "although the policy is to fail closed", r->user);
+		if (r->verdict != HIST_RL_ERROR)
 			continue;
 		if (h->rl_fail_open)
 			return inv_violate(v, r->end_us, "user u%u got an error although the policy is to "

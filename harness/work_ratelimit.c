@@ -16,6 +16,7 @@ struct rl_req {
 	struct world *w;
 	size_t index;               /* in h.rl */
 	uint32_t user;
+	uint64_t down_until_us;     /* Redis down when it started, until then */
 	char id[32];
 };
 
@@ -73,6 +74,7 @@ static void rl_on_done(void *arg, enum result rc, enum ratelimit_verdict verdict
 	r->done = true;
 	r->end_us = world_now_us(w);
 	r->healthy = r->healthy && world_backend_faults(w, FAULT_TARGET_REDIS) == r->faults;
+	r->down_throughout = q->down_until_us > r->end_us;
 	enum world_outcome o;
 	if (rc != RESULT_OK) {
 		r->verdict = HIST_RL_ERROR;
@@ -107,6 +109,7 @@ static void rl_start(void *arg)
 	r->start_us = world_now_us(w);
 	r->faults = world_backend_faults(w, FAULT_TARGET_REDIS);
 	r->healthy = !world_redis_down(w);
+	q->down_until_us = world_redis_down_until(w);
 	w->rl_users[q->user].inflight++;
 	world_request_begin(w, "ratelimit", q->id);
 	char user_id[RATELIMIT_USER_ID_MAX + 1];

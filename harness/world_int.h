@@ -141,6 +141,7 @@ void world_arrival_add(struct world *w, uint64_t at_us, sched_fn *fn, void *arg)
 uint64_t world_backend_faults(struct world *w, enum fault_target t);
 /* True while a restart holds Redis down (no fault fires then). */
 bool world_redis_down(struct world *w);
+uint64_t world_redis_down_until(struct world *w);
 void *world_hist_push(void **arr, size_t *n, size_t *cap, size_t size);
 void world_name1(char *buf, size_t size, const char *prefix, uint64_t a);
 void world_name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b,

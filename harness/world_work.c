@@ -66,6 +66,16 @@ bool world_redis_down(struct world *w)
 	return fault_plan_down(&w->plan, FAULT_TARGET_REDIS, sched_now_us(w->s), NULL);
 }
 
+/* When the Redis restart under way ends (0 when Redis is up). */
+uint64_t world_redis_down_until(struct world *w)
+{
+	size_t i;
+	if (!fault_plan_down(&w->plan, FAULT_TARGET_REDIS, sched_now_us(w->s), &i))
+		return 0;
+	const struct fault_rule *r = &w->plan.rules[i];
+	return r->from_us + r->duration_us;
+}
+
 /* ---- work contexts ---------------------------------------------------------- */
 
 /* Every request context and pending read is a work context, linked here so

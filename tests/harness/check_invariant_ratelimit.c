@@ -114,6 +114,31 @@ START_TEST(test_window_error_breaks_the_fail_open_policy)
 }
 END_TEST
 
+START_TEST(test_window_policy_decides_while_redis_is_down)
+{
+	struct hist_rl_request r[2] = {hit(0, 0, HIST_RL_ALLOW), hit(0, 1 * MS, HIST_RL_ALLOW)};
+	r[1].healthy = false;
+	r[1].down_throughout = true; /* nothing could count it */
+	struct history h = rl_history(r, 2, 5);
+	struct inv_violation v;
+	ck_assert(holds(&h, &v));
+	r[1].verdict = HIST_RL_REJECT; /* fail open, yet refused */
+	ck_assert(!holds(&h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "refused while Redis was down"));
+	h.rl_fail_open = false;
+	ck_assert(holds(&h, &v));
+	r[1].verdict = HIST_RL_ERROR;
+	ck_assert(holds(&h, &v));
+	r[1].verdict = HIST_RL_ALLOW; /* fail closed, yet allowed */
+	ck_assert(!holds(&h, &v));
+	ck_assert_uint_eq(v.t_us, 1 * MS + 100);
+	ck_assert_ptr_nonnull(strstr(v.message, "allowed while Redis was down"));
+	/* Down at its start only: the store may have counted it. */
+	r[1].down_throughout = false;
+	ck_assert(holds(&h, &v));
+}
+END_TEST
+
 START_TEST(test_window_never_more_than_n_allowed)
 {
 	struct hist_rl_request r[4] = {hit(0, 0, HIST_RL_ALLOW), hit(0, 1 * MS, HIST_RL_ALLOW),
@@ -281,6 +306,7 @@ Suite *check_invariant_ratelimit_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ratelimit-window");
 	tcase_add_test(tc, test_window_error_breaks_the_fail_open_policy);
+	tcase_add_test(tc, test_window_policy_decides_while_redis_is_down);
 	tcase_add_test(tc, test_window_never_more_than_n_allowed);
 	tcase_add_test(tc, test_window_first_n_allowed);
 	tcase_add_test(tc, test_window_nothing_allowed_after_the_limit);
