@@ -149,6 +149,39 @@ bool coverage_key_valid(const char *key)
 	return outcome_index(key) >= 0 || key_split(key, &t, &op, &fault, &what);
 }
 
+static const char *const expect_variants[] = {"legacy", "seed", "hardened"};
+
+/* The length of the VARIANT/ prefix of an entry, 0 without one. */
+static size_t expect_prefix(const char *entry)
+{
+	const char *slash = strchr(entry, '/');
+	return slash != NULL ? (size_t)(slash - entry) + 1 : 0;
+}
+
+bool coverage_expect_valid(const char *entry)
+{
+	ASSERT(entry != NULL);
+	size_t n = expect_prefix(entry);
+	if (n == 0)
+		return coverage_key_valid(entry);
+	bool known = false;
+	for (size_t i = 0; i < sizeof expect_variants / sizeof *expect_variants; i++)
+		known = known || (strlen(expect_variants[i]) == n - 1 &&
+		                  strncmp(entry, expect_variants[i], n - 1) == 0);
+	return known && coverage_key_valid(entry + n);
+}
+
+const char *coverage_expect_key(const char *entry, const char *variant)
+{
+	ASSERT(entry != NULL && variant != NULL);
+	size_t n = expect_prefix(entry);
+	if (n == 0)
+		return entry;
+	if (strlen(variant) != n - 1 || strncmp(entry, variant, n - 1) != 0)
+		return NULL;
+	return entry + n;
+}
+
 uint64_t coverage_count(const struct coverage *c, const uint64_t *outcomes, const char *key)
 {
 	ASSERT(c != NULL);

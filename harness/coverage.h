@@ -37,6 +37,13 @@ void coverage_add(struct coverage *into, const struct coverage *from);
 bool coverage_key_valid(const char *key);
 /* How often the cell of key was reached (outcomes from outcomes[],
  * indexed as enum world_outcome). key must be valid. */
+/* An expect_reached entry is a coverage key, or VARIANT/KEY for a cell only
+ * that variant reaches (legacy, seed or hardened, every fix of the result
+ * under it). Returns the key when the entry applies to a result whose
+ * variants read `variant` (variant_set_format), else NULL. */
+const char *coverage_expect_key(const char *entry, const char *variant);
+bool coverage_expect_valid(const char *entry);
+
 uint64_t coverage_count(const struct coverage *c, const uint64_t *outcomes, const char *key);
 
 #endif

@@ -211,7 +211,11 @@ static enum result fill_coverage(struct report_result *res, const struct runner_
 		}
 	}
 	for (size_t i = 0; i < rr->sc->nexpect; i++) {
-		const char *e = rr->sc->expect_reached[i];
+		char var[160];
+		variant_set_format(&rr->vs, rr->sc, var, sizeof var);
+		const char *e = coverage_expect_key(rr->sc->expect_reached[i], var);
+		if (e == NULL)
+			continue;
 		bool listed = false;
 		for (size_t k = 0; k < res->ncoverage && !listed; k++)
 			listed = strcmp(res->coverage[k].name, e) == 0;

@@ -1126,11 +1126,12 @@ static bool load_expect_reached(struct loader *ld, const struct ynode *n)
 		if (!scn_want_scalar(ld, c, path, "a coverage key"))
 			return false;
 		if (c->text_len >= SCENARIO_EXPECT_KEY_MAX || memchr(scn_ytext(ld, c), '\0', c->text_len) ||
-		    !coverage_key_valid(scn_ytext(ld, c)))
+		    !coverage_expect_valid(scn_ytext(ld, c)))
 			return scn_fail(ld, c, path, "unknown coverage key %s (expected an outcome such as "
 			                "ratelimit.rejected, a fault TARGET.OP:KIND such as "
 			                "redis.expire:timeout-applied, or an answer TARGET.OP=CLASS such as "
-			                "postgres.customer_insert=23505)", scn_show_node(ld, sh, c));
+			                "postgres.customer_insert=23505, each optionally after legacy/, "
+			                "seed/ or hardened/)", scn_show_node(ld, sh, c));
 		memcpy(ld->sc->expect_reached[i], scn_ytext(ld, c), c->text_len + 1);
 	}
 	ld->sc->nexpect = i;

@@ -250,6 +250,9 @@ struct scenario *swarm_one_seed(const struct scenario *sc, uint64_t seed)
 	d->swarm = false;
 	d->swarm_from_cli = false;
 	d->nranges = 0;
+	/* What the scenario declares it reaches is a property of all its
+	 * seeds' draws together, not of one draw. */
+	d->nexpect = 0;
 	fault_plan_reset(&d->faults);
 	return d;
 }

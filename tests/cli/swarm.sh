@@ -30,4 +30,13 @@ sw_t0=$("$bin" replay "$sw_sc" --seed 3 2>/dev/null | md5sum)
 if [ "$sw_t1" = "$sw_t2" ] && [ "$sw_t1" != "$sw_t0" ]; then pass=$((pass + 1)); else
 	fail=$((fail + 1)); echo "FAIL: swarm replay not identical twice, or the same as without --swarm"; fi
 expect_status 2 "--swarm does not apply to --live" "$bin" run --live --swarm "$sw_sc"
+# A seed's draw asks its own subset: the scenario's expect_reached is not
+# asked of a swarm run, and a written draw does not carry it.
+sw_exp=$("$bin" run --swarm -n 8 --variant hardened --report "$sw_dir/exp" scenarios/dedup-redis-latency.yaml 2>&1)
+if grep -q "not exercised: expect_reached" <<<"$sw_exp"; then
+	fail=$((fail + 1)); echo "FAIL: a swarm run was judged by the scenario's expect_reached"
+else pass=$((pass + 1)); fi
+if grep -l '^expect_reached' "$sw_dir"/*/traces/*.yaml "$sw_dir"/traces/*.yaml 2>/dev/null | grep -q .; then
+	fail=$((fail + 1)); echo "FAIL: a written swarm draw carries expect_reached"
+else pass=$((pass + 1)); fi
 rm -rf "$sw_dir"

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/coverage.h"
 #include "harness/paths.h"
 #include "sim/prng.h"
 #include "harness/scenario_load.h"
@@ -203,6 +204,20 @@ START_TEST(test_scenario_full_example_fills_every_field)
 	ck_assert_double_eq(p->rules[12].probability, 0.0);
 	ck_assert_int_eq(p->rules[13].dist, FAULT_DIST_FIXED);
 	ck_assert_uint_eq(p->rules[13].latency_us, 5 * MS);
+	scenario_destroy(sc);
+}
+END_TEST
+
+START_TEST(test_scenario_expect_reached_takes_variant_prefixes)
+{
+	struct scenario *sc = load_ok("fixes: [ratelimit]\n"
+	                              "expect_reached: [hardened/redis.exec=ok, ratelimit.rejected]\n");
+	ck_assert_uint_eq(sc->nexpect, 2);
+	ck_assert_str_eq(sc->expect_reached[0], "hardened/redis.exec=ok");
+	ck_assert_str_eq(coverage_expect_key(sc->expect_reached[0], "hardened"), "redis.exec=ok");
+	ck_assert_ptr_null(coverage_expect_key(sc->expect_reached[0], "legacy"));
+	ck_assert_ptr_null(coverage_expect_key(sc->expect_reached[0], "ratelimit=hardened,webhook=seed"));
+	ck_assert_str_eq(coverage_expect_key(sc->expect_reached[1], "seed"), "ratelimit.rejected");
 	scenario_destroy(sc);
 }
 END_TEST
@@ -417,6 +432,12 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [ratelimit]\nfaults:\n  - {target: redis, kind: latency,\n"
 	 "     latency: {pareto: 1ms, max: 1s, shape: 2}}\n", 4, 38,
 	 "faults[0].latency: unknown key 'shape'"},
+	{"fixes: [ratelimit]\nexpect_reached: [newest/redis.exec=ok]\n", 2, 18,
+	 "expect_reached[0]: unknown coverage key 'newest/redis.exec=ok'"},
+	{"fixes: [ratelimit]\nexpect_reached: [hardened/]\n", 2, 18,
+	 "expect_reached[0]: unknown coverage key 'hardened/'"},
+	{"fixes: [ratelimit]\nexpect_reached: [ratelimit.rejected, seed/redis.nope=ok]\n", 2, 38,
+	 "expect_reached[1]: unknown coverage key 'seed/redis.nope=ok'"},
 	/* wrong types */
 	{"fixes: ratelimit\n", 1, 8, "fixes: expected a list of fixes"},
 	{"fixes: [ratelimit]\nseeds: \"64\"\n", 2, 8, "seeds: expected an integer, got '64'"},
@@ -1006,6 +1027,7 @@ Suite *check_scenario_suite(void)
 	Suite *s = suite_create("scenario");
 	TCase *tc = tcase_create("load");
 	tcase_add_test(tc, test_scenario_full_example_fills_every_field);
+	tcase_add_test(tc, test_scenario_expect_reached_takes_variant_prefixes);
 	tcase_add_test(tc, test_scenario_defaults_fill_what_the_file_leaves_out);
 	tcase_add_test(tc, test_scenario_empty_sections_take_the_defaults);
 	tcase_add_test(tc, test_scenario_name_defaults_to_base_name_without_extension);
