@@ -4,6 +4,7 @@
  * colour. All user text goes through textbuf_put_xml*. Not a template
  * engine: the page is written in order, section by section. */
 #include "reports/report_html.h"
+#include "reports/report_coverage.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -992,6 +993,43 @@ static void html_files(struct textbuf *out, const struct report *r)
 	textbuf_put(out, "</ul>\n</section>\n");
 }
 
+/* One fix's table: a column per variant, summed over its scenarios; a
+ * row with a declared cell never reached is highlighted. */
+static void html_coverage_table(struct textbuf *out, const struct report_cov_table *t)
+{
+	textbuf_put(out, "<h3>");
+	html_text(out, t->fix);
+	textbuf_printf(out, ": %zu %s", t->nrows, t->nrows == 1 ? "cell" : "cells");
+	if (t->never > 0)
+		textbuf_printf(out, ", <strong class=\"never\">%zu never reached</strong>", t->never);
+	textbuf_put(out, "</h3>\n<table class=\"coverage\"><tr><th>cell</th>");
+	for (size_t c = 0; c < t->ncolumns; c++) {
+		textbuf_put(out, "<th>");
+		html_text(out, t->others && c + 1 == t->ncolumns ? "others" : t->column[c]);
+		textbuf_put(out, "</th>");
+	}
+	textbuf_put(out, "</tr>\n");
+	for (size_t k = 0; k < t->nrows; k++) {
+		const struct report_cov_row *row = &t->rows[k];
+		textbuf_put(out, row->never ? "<tr class=\"never\"><td><code>" : "<tr><td><code>");
+		html_text(out, row->cell);
+		textbuf_put(out, "</code></td>");
+		for (size_t c = 0; c < t->ncolumns; c++) {
+			if (row->state[c] == REPORT_COV_NEVER)
+				textbuf_put(out, "<td>never reached</td>");
+			else if (row->state[c] == REPORT_COV_ABSENT)
+				textbuf_put(out, "<td>·</td>");
+			else {
+				textbuf_put(out, "<td>");
+				html_u64(out, row->count[c]);
+				textbuf_put(out, "</td>");
+			}
+		}
+		textbuf_put(out, "</tr>\n");
+	}
+	textbuf_put(out, "</table>\n");
+}
+
 /* Coverage: a table per result in a fold; a declared cell never reached
  * is highlighted and counted in the fold's title. */
 static void html_coverage(struct textbuf *out, const struct report *r)
@@ -1005,6 +1043,14 @@ static void html_coverage(struct textbuf *out, const struct report *r)
 	                 "fault fired (<code>target.op:kind</code>), each server answer was "
 	                 "given (<code>target.op=class</code>) and each declared outcome was "
 	                 "reached, over all seeds.</p>\n");
+	struct report_cov_table *t;
+	size_t nt;
+	if (report_coverage_tables(r, &t, &nt) == RESULT_OK) {
+		for (size_t j = 0; j < nt; j++)
+			html_coverage_table(out, &t[j]);
+		report_coverage_tables_free(t, nt);
+	}
+	textbuf_put(out, "<h3>By result</h3>\n");
 	for (size_t i = 0; i < r->nresults; i++) {
 		const struct report_result *res = &r->results[i];
 		if (res->ncoverage == 0)

@@ -3,6 +3,7 @@
  * without colour. User text is escaped for CommonMark and GFM tables;
  * replay commands go in fences longer than any backtick run they hold. */
 #include "reports/report_md.h"
+#include "reports/report_coverage.h"
 
 #include <string.h>
 
@@ -158,6 +159,43 @@ static void md_violation(struct textbuf *out, const struct report_result *res,
 	}
 }
 
+/* One fix's table: a column per variant, summed over its scenarios; a
+ * row with a declared cell never reached is marked. */
+static void md_coverage_table(struct textbuf *out, const struct report_cov_table *t)
+{
+	textbuf_put(out, "### ");
+	md_put_text(out, t->fix);
+	textbuf_printf(out, ": %zu %s", t->nrows, t->nrows == 1 ? "cell" : "cells");
+	if (t->never > 0)
+		textbuf_printf(out, ", **%zu never reached**", t->never);
+	textbuf_put(out, "\n\n| cell |");
+	for (size_t c = 0; c < t->ncolumns; c++) {
+		textbuf_put(out, " ");
+		md_put_text(out, t->others && c + 1 == t->ncolumns ? "others" : t->column[c]);
+		textbuf_put(out, " |");
+	}
+	textbuf_put(out, "\n|---|");
+	for (size_t c = 0; c < t->ncolumns; c++)
+		textbuf_put(out, "---:|");
+	textbuf_put(out, "\n");
+	for (size_t k = 0; k < t->nrows; k++) {
+		const struct report_cov_row *row = &t->rows[k];
+		textbuf_put(out, row->never ? "| **`" : "| `");
+		md_put_text(out, row->cell);
+		textbuf_put(out, row->never ? "`** |" : "` |");
+		for (size_t c = 0; c < t->ncolumns; c++) {
+			if (row->state[c] == REPORT_COV_NEVER)
+				textbuf_put(out, " **never reached** |");
+			else if (row->state[c] == REPORT_COV_ABSENT)
+				textbuf_put(out, " · |");
+			else
+				textbuf_printf(out, " %llu |", (unsigned long long)row->count[c]);
+		}
+		textbuf_put(out, "\n");
+	}
+	textbuf_put(out, "\n");
+}
+
 /* Coverage: per result, the cells it reached; a declared cell never
  * reached is named in the summary line and marked in its row. */
 static void md_coverage(struct textbuf *out, const struct report *r)
@@ -170,6 +208,14 @@ static void md_coverage(struct textbuf *out, const struct report *r)
 	textbuf_put(out, "## Coverage\n\nHow often each fault fired (`target.op:kind`), each "
 	                 "server answer was given (`target.op=class`), and each declared outcome "
 	                 "was reached, over all seeds.\n\n");
+	struct report_cov_table *t;
+	size_t nt;
+	if (report_coverage_tables(r, &t, &nt) == RESULT_OK) {
+		for (size_t j = 0; j < nt; j++)
+			md_coverage_table(out, &t[j]);
+		report_coverage_tables_free(t, nt);
+	}
+	textbuf_put(out, "### By result\n\n");
 	for (size_t i = 0; i < r->nresults; i++) {
 		const struct report_result *res = &r->results[i];
 		if (res->ncoverage == 0)

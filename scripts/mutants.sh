@@ -129,6 +129,8 @@ run_mutant() { # worker-dir patch
 		rc=$?
 		set -e
 		local cells=$run/cells diff
+		# A run killed by the timeout may not have made its directory.
+		mkdir -p "$run"
 		if [ -f "$run/report.json" ]; then
 			"$here/mutants_report.py" cells "$run/report.json" >"$cells"
 		else

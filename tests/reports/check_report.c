@@ -12,6 +12,7 @@
 
 #include "harness/report_fill.h"
 #include "reports/report.h"
+#include "reports/report_coverage.h"
 #include "reports/report_files.h"
 #include "reports/report_html.h"
 #include "reports/report_json.h"
@@ -249,6 +250,56 @@ START_TEST(test_add_result_rejects_same_scenario_and_variant)
 	ck_assert_ptr_null(report_find_result(r, "s", "hardened"));
 	report_destroy(r);
 	report_destroy(NULL);
+}
+END_TEST
+
+START_TEST(test_coverage_table_sums_a_fix_per_variant)
+{
+	struct report *r = report_create("v", "simulated");
+	struct report_result *res;
+	/* Two webhook scenarios, two variants; one ratelimit result. */
+	ck_assert_int_eq(report_add_result(r, "a", "f", "webhook", "legacy", &res), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "webhook.2xx", 3), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "redis.set=ok", 0), RESULT_OK);
+	ck_assert_int_eq(report_add_result(r, "a", "f", "webhook", "hardened", &res), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "webhook.2xx", 5), RESULT_OK);
+	ck_assert_int_eq(report_add_result(r, "rl", "f", "ratelimit", "seed", &res), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "ratelimit.rejected", 1), RESULT_OK);
+	ck_assert_int_eq(report_add_result(r, "b", "f", "webhook", "legacy", &res), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "webhook.2xx", 4), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "postgres.commit=rows", 2), RESULT_OK);
+	struct report_cov_table *t;
+	size_t n;
+	ck_assert_int_eq(report_coverage_tables(r, &t, &n), RESULT_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(t[0].fix, "webhook");
+	ck_assert_str_eq(t[1].fix, "ratelimit");
+	ck_assert_uint_eq(t[0].ncolumns, 2);
+	ck_assert_str_eq(t[0].column[0], "legacy");
+	ck_assert_str_eq(t[0].column[1], "hardened");
+	ck_assert_uint_eq(t[0].nrows, 3); /* sorted by cell */
+	ck_assert_str_eq(t[0].rows[0].cell, "postgres.commit=rows");
+	ck_assert_str_eq(t[0].rows[1].cell, "redis.set=ok");
+	ck_assert_str_eq(t[0].rows[2].cell, "webhook.2xx");
+	ck_assert_uint_eq(t[0].rows[2].count[0], 7);
+	ck_assert_uint_eq(t[0].rows[2].count[1], 5);
+	ck_assert_int_eq(t[0].rows[0].state[1], REPORT_COV_ABSENT);
+	ck_assert_int_eq(t[0].rows[1].state[0], REPORT_COV_NEVER);
+	ck_assert(t[0].rows[1].never && !t[0].rows[2].never);
+	ck_assert_uint_eq(t[0].never, 1);
+	ck_assert_uint_eq(t[1].never, 0);
+	report_coverage_tables_free(t, n);
+	/* A declared cell one scenario never reached and another did is
+	 * reached for that variant. */
+	ck_assert_int_eq(report_add_result(r, "c", "f", "webhook", "seed", &res), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "redis.set=ok", 0), RESULT_OK);
+	ck_assert_int_eq(report_add_result(r, "d", "f", "webhook", "seed", &res), RESULT_OK);
+	ck_assert_int_eq(report_result_add_coverage(res, "redis.set=ok", 2), RESULT_OK);
+	ck_assert_int_eq(report_coverage_tables(r, &t, &n), RESULT_OK);
+	ck_assert_int_eq(t[0].rows[1].state[2], REPORT_COV_REACHED);
+	ck_assert_uint_eq(t[0].rows[1].count[2], 2);
+	report_coverage_tables_free(t, n);
+	report_destroy(r);
 }
 END_TEST
 
@@ -1006,6 +1057,7 @@ Suite *check_report_suite(void)
 	tcase_add_test(tc, test_html_escapes_hostile_text_and_is_self_contained);
 	tcase_add_test(tc, test_html_matrix_says_state_in_words);
 	tcase_add_test(tc, test_junit_green_matrix_has_no_failure);
+	tcase_add_test(tc, test_coverage_table_sums_a_fix_per_variant);
 	tcase_add_test(tc, test_md_escapes_cells_and_fences_replay);
 	tcase_add_test(tc, test_write_all_leaves_four_files_and_no_temporary);
 	suite_add_tcase(s, tc);
