@@ -26,56 +26,25 @@ struct mail_model {
 
 /* ---- envelope checks ----------------------------------------------------- */
 
-static bool is_alnum(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	       (c >= 'A' && c <= 'Z');
-}
-
-/* RFC 5322 atext: letters, digits and these specials. */
-static bool is_atext(unsigned char c)
-{
-	return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-/* Dot-separated non-empty runs of chars accepted by ok. */
-static bool is_dotted(const char *s, size_t len, bool (*ok)(unsigned char))
-{
-	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '.') {
-			if (s[i + 1] == '.')
-				return false;
-		} else if (!ok(c)) {
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool is_domain_char(unsigned char c)
-{
-	return is_alnum(c) || c == '-';
-}
-
-/* Exactly one plain address; anything else (a list, a display name, a
- * header line smuggled in after CRLF) is refused. */
+/* As lenient as a real MTA's envelope (Postfix without
+ * strict_rfc821_envelopes): any address with an '@', one-label and dotless
+ * domains, odd dots, quoted local parts, IP literals and UTF-8 included;
+ * only what cannot travel in an SMTP command line is refused (controls,
+ * spaces, the envelope's own brackets, a comma between two addresses) and the RFC 5321 path limit. What
+ * makes an address unfit for a quote is the core's own check to make. */
 static bool mail_address_ok(const char *a)
 {
 	if (a == NULL)
 		return false;
 	size_t len = strnlen(a, MAIL_MODEL_ADDRESS_MAX + 1);
-	if (len == 0 || len > MAIL_MODEL_ADDRESS_MAX)
+	if (len == 0 || len > MAIL_MODEL_ADDRESS_MAX || memchr(a, '@', len) == NULL)
 		return false;
-	const char *at = memchr(a, '@', len);
-	if (at == NULL)
-		return false;
-	size_t local = (size_t)(at - a);
-	size_t domain = len - local - 1;
-	return local <= MAIL_MODEL_LOCAL_MAX && is_dotted(a, local, is_atext) &&
-	       is_dotted(at + 1, domain, is_domain_char);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)a[i];
+		if (c <= ' ' || c == 0x7F || c == '<' || c == '>' || c == ',')
+			return false;
+	}
+	return true;
 }
 
 /* CR only as the first half of CRLF, LF only as its second, never NUL. */

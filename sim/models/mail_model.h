@@ -16,7 +16,6 @@
 #define MAIL_MODEL_MESSAGES_MAX (1u << 17)    /* messages kept */
 #define MAIL_MODEL_BYTES_MAX (64u << 20)      /* data bytes kept in all */
 #define MAIL_MODEL_ADDRESS_MAX 254            /* RFC 5321 path, no brackets */
-#define MAIL_MODEL_LOCAL_MAX 64               /* RFC 5321 local part */
 
 struct mail_model; /* opaque */
 
@@ -26,11 +25,11 @@ void mail_model_destroy(struct mail_model *m); /* accepts NULL */
 
 /* Accepts a message at now_us, copying from, to and data. Returns the SMTP
  * code, checked in this order:
- *  501 from or to is NULL or not exactly one address: local@domain with a
- *      dot-atom local part (at most MAIL_MODEL_LOCAL_MAX bytes) and a domain
- *      of letters, digits, '-' and non-empty dot-separated labels, at most
- *      MAIL_MODEL_ADDRESS_MAX bytes in all; CR, LF, spaces, controls, angle
- *      brackets, commas or quoted local parts all fail;
+ *  501 from or to is NULL, empty, without an '@', over MAIL_MODEL_ADDRESS_MAX
+ *      bytes, or holding what cannot travel in an SMTP envelope (controls,
+ *      spaces, angle brackets, a comma between two addresses); anything else
+ *      is delivered, as a lenient MTA would (one-label domains, odd dots,
+ *      quoted local parts, IP literals, UTF-8, long local parts);
  *  552 data over MAIL_MODEL_MESSAGE_MAX bytes;
  *  554 data holding a bare CR or LF (not part of CRLF) or a NUL: SMTP would
  *      reject or mangle it;

@@ -88,14 +88,10 @@ END_TEST
 START_TEST(test_mail_rejects_envelope_that_is_not_one_address)
 {
 	const char *bad[] = {
-		NULL, "", "ann", "ann@", "@example.com", "a@b@c.d",
-		"ann@example.com\r\nBcc: eve@evil.example", "ann@example.com\n",
+		NULL, "", "ann", "ann@example.com\r\nBcc: eve@evil.example", "ann@example.com\n",
 		"ann@exa\rmple.com", "ann@example.com,bob@example.com",
 		"Ann <ann@example.com>", "<ann@example.com>", "ann @example.com",
-		"ann@example .com", ".ann@example.com", "ann.@example.com",
-		"a..nn@example.com", "ann@example..com", "ann@.example.com",
-		"ann@example.com.", "\"ann\"@example.com", "ann@exa_mple.com",
-		"ann\t@example.com", "ann@ex\x7f.com", "\xc3\xa9@example.com",
+		"ann@example .com", "ann\t@example.com", "ann@ex\x7f.com", "ann@ex\x01.com",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(submit(bad[i], "ok@example.com", "x", 1) == 501, "from #%zu", i);
@@ -105,16 +101,29 @@ START_TEST(test_mail_rejects_envelope_that_is_not_one_address)
 }
 END_TEST
 
+/* Lenient as a real MTA: what the core must refuse itself is delivered. */
+START_TEST(test_mail_accepts_what_a_lenient_mta_accepts)
+{
+	const char *odd[] = {
+		"ann@", "@example.com", "a@b@c.d", "ann@localhost", ".ann@example.com",
+		"ann.@example.com", "a..nn@example.com", "ann@example..com", "ann@.example.com",
+		"ann@example.com.", "\"ann\"@example.com", "ann@exa_mple.com", "ann@[192.0.2.1]",
+		"\xc3\xa9@example.com", "ann@ex\xc3\xa4mple.com",
+	};
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+		ck_assert_msg(submit("ok@example.com", odd[i], "x", 1) == 250, "to #%zu", i);
+	ck_assert_uint_eq(mail_model_count(m), sizeof odd / sizeof odd[0]);
+}
+END_TEST
+
 START_TEST(test_mail_accepts_addresses_at_rfc5321_lengths)
 {
 	char addr[MAIL_MODEL_ADDRESS_MAX + 2];
-	/* 64-byte local part: fine; 65: refused. */
-	memset(addr, 'l', 64);
-	strcpy(addr + 64, "@example.com");
-	ck_assert_int_eq(submit(addr, "b@c.d", "x", 1), 250);
+	/* A local part over RFC 5321's 64 octets: delivered all the same, as
+	 * Postfix does; refusing it is the core's job. */
 	memset(addr, 'l', 65);
 	strcpy(addr + 65, "@example.com");
-	ck_assert_int_eq(submit(addr, "b@c.d", "x", 1), 501);
+	ck_assert_int_eq(submit(addr, "b@c.d", "x", 1), 250);
 	/* 254 bytes in all: fine; 255: refused. */
 	strcpy(addr, "a@");
 	memset(addr + 2, 'd', MAIL_MODEL_ADDRESS_MAX - 2);
@@ -290,6 +299,7 @@ Suite *check_mail_model_suite(void)
 	tcase_add_test(tc, test_mail_accepts_empty_data);
 	tcase_add_test(tc, test_mail_rejects_envelope_that_is_not_one_address);
 	tcase_add_test(tc, test_mail_accepts_addresses_at_rfc5321_lengths);
+	tcase_add_test(tc, test_mail_accepts_what_a_lenient_mta_accepts);
 	tcase_add_test(tc, test_mail_rejects_data_over_maximum_with_552);
 	tcase_add_test(tc, test_mail_rejects_bare_lf_with_554);
 	tcase_add_test(tc, test_mail_rejects_bare_cr_and_nul_with_554);
