@@ -322,6 +322,9 @@ enum wh_shape {
 	SH_KEY_BLANK,       /* t=T,v1 =H(T) */
 	SH_KEYS_UPPER,      /* T=T,V1=H(T) */
 	SH_HEX_UPPER,       /* t=T,v1=<H(T) in capitals> */
+	SH_EMPTY_ITEM,      /* t=T,,v1=H(T) */
+	SH_BLANK_ITEM,      /* "t=T, \t,v1=H(T)": an element of blanks only */
+	SH_TRAILING_COMMA,  /* t=T,v1=H(T), */
 	SH_COUNT
 };
 
@@ -331,7 +334,8 @@ static const char *const wh_shape_names[SH_COUNT] = {
 	"t beyond the tolerance ahead", "t beyond the tolerance behind",
 	"t exactly the tolerance behind", "t exactly the tolerance ahead", "non-numeric t",
 	"t with a sign", "v0 only", "unknown schemes only", "blanks around items",
-	"blank inside a key", "upper-case keys", "upper-case hex",
+	"blank inside a key", "upper-case keys", "upper-case hex", "empty element",
+	"element of blanks only", "trailing comma",
 };
 
 /* Bodies at the edges of what the route documents (webhook.h: at most
@@ -446,6 +450,9 @@ static void wh_header(enum wh_shape sh, int64_t now_s, const char *payload, size
 			h[i] = (char)toupper((unsigned char)h[i]);
 		n = snprintf(out, size, "t=%lld,v1=%s", T, h);
 		break;
+	case SH_EMPTY_ITEM: n = snprintf(out, size, "t=%lld,,v1=%s", T, h); break;
+	case SH_BLANK_ITEM: n = snprintf(out, size, "t=%lld, \t,v1=%s", T, h); break;
+	case SH_TRAILING_COMMA: n = snprintf(out, size, "t=%lld,v1=%s,", T, h); break;
 	case SH_COUNT: ASSERT(!"wh_header: bad shape"); break;
 	}
 	ASSERT(n > 0 && (size_t)n < size);
