@@ -32,6 +32,7 @@ def describe(path):
     (`# source:` line, default hand) and where its first change is."""
     models, source, file, line = None, "hand", None, None
     old_line = None
+    removed, added = None, None
     with open(path, encoding="utf-8", errors="replace") as f:
         for text in f:
             text = text.rstrip("\n")
@@ -51,10 +52,41 @@ def describe(path):
                         line = old_line
                     elif text.startswith(" "):
                         old_line += 1
+            if file is not None and text.startswith("-") and not text.startswith("---") \
+                    and removed is None:
+                removed = text[1:].strip()
+            elif file is not None and text.startswith("+") and not text.startswith("+++") \
+                    and added is None:
+                added = text[1:].strip()
     stem = os.path.basename(path)
     stem = stem[:-len(".patch")] if stem.endswith(".patch") else stem
     return {"id": stem, "source": source, "file": file, "line": line,
-            "description": models or ""}
+            "description": models or "",
+            "change": f"{removed or ''} => {added or ''}"}
+
+
+def equivalents():
+    """tests/mutants/equivalent.tsv: survivors argued equivalent, keyed by
+    the hand mutant's id or, for an operator mutant (whose id moves with the
+    code), by FILE|FUNCTION|CHANGE (CHANGE is "old line => new line", both
+    stripped); the second column is the argument."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "mutants",
+                        "equivalent.tsv")
+    found = {}
+    with open(path, encoding="utf-8") as f:
+        for text in f:
+            if text.startswith("#") or not text.strip():
+                continue
+            key, why = text.rstrip("\n").split("\t", 1)
+            found[key] = why
+    return found
+
+
+def equivalence_key(row):
+    if row["source"] == "hand":
+        return row["id"]
+    m = re.search(r" in (\w+)\(\)", row.get("description", ""))
+    return f"{row['file']}|{m.group(1) if m else ''}|{row.get('change', '')}"
 
 
 def summary(results_dir, out_json, out_md):
@@ -64,6 +96,12 @@ def summary(results_dir, out_json, out_md):
             with open(os.path.join(results_dir, name), encoding="utf-8") as f:
                 rows.append(json.load(f))
     rows.sort(key=lambda r: (r["source"] != "hand", r["id"]))
+    argued = equivalents()
+    for r in rows:
+        why = argued.get(equivalence_key(r))
+        if r["status"] == "survived" and why is not None:
+            r["status"] = "equivalent"
+            r["killed_by"] = "argued equivalent: " + why
     with open(out_json, "w", encoding="utf-8") as f:
         json.dump({"mutants": rows}, f, indent=2)
         f.write("\n")
@@ -71,14 +109,17 @@ def summary(results_dir, out_json, out_md):
     def score(source):
         mine = [r for r in rows if r["source"] == source]
         count = {s: sum(1 for r in mine if r["status"] == s)
-                 for s in ("killed", "timeout", "survived", "failed-to-build")}
+                 for s in ("killed", "timeout", "survived", "equivalent", "failed-to-build")}
         built = len(mine) - count["failed-to-build"]
+        judged = built - count["equivalent"]
         dead = count["killed"] + count["timeout"]
-        pct = 100.0 * dead / built if built else 0.0
-        return (f"- {source}: {dead}/{built} killed ({pct:.1f} %): "
-                f"{count['killed']} by the suite, {count['timeout']} by timeout, "
-                f"{count['survived']} survived; {count['failed-to-build']} failed to build "
-                f"(not counted), {len(mine)} in all")
+        pct = 100.0 * dead / judged if judged else 0.0
+        raw = 100.0 * dead / built if built else 0.0
+        return (f"- {source}: {dead}/{judged} killed ({pct:.1f} %; {raw:.1f} % of all "
+                f"{built} that built): {count['killed']} by the suite, {count['timeout']} by "
+                f"timeout, {count['survived']} survived, {count['equivalent']} argued "
+                f"equivalent (not counted, argument in the table); "
+                f"{count['failed-to-build']} failed to build (not counted), {len(mine)} in all")
 
     with open(out_md, "w", encoding="utf-8") as f:
         f.write("# Mutants of core/ against the standard scenario suite\n\n")

@@ -23,3 +23,20 @@ else
 	fail=$((fail + 1))
 	echo "FAIL: tests/mutants/ holds $mutants_n patches, want at least 45"
 fi
+# The equivalence list: each entry is KEY<tab>argument, a hand key names a
+# patch that exists, an operator key names a file of core/ and holds the
+# "old => new" change, and the summary marks a listed survivor equivalent.
+mutants_eq_bad=$(grep -v '^#' tests/mutants/equivalent.tsv | awk -F'\t' '
+	NF != 2 || length($2) < 20 { print "malformed: " $0; next }
+	$1 !~ /\|/ { if (system("test -e tests/mutants/" $1 ".patch")) print "no patch: " $1; next }
+	{ split($1, k, "|"); if (system("test -e " k[1]) || k[3] !~ / => /) print "bad key: " $1 }')
+if [ -z "$mutants_eq_bad" ]; then pass=$((pass + 1)); else
+	fail=$((fail + 1)); echo "FAIL: tests/mutants/equivalent.tsv: $mutants_eq_bad"; fi
+mutants_eq_dir=$(mktemp -d /tmp/faultline-mutants.XXXXXX)
+mkdir -p "$mutants_eq_dir/r"
+printf '{"id":"18-webhook-in-txn-not-set","source":"hand","file":"core/webhook.c","line":1,"description":"x","change":"a => b","status":"survived","killed_by":null}\n' >"$mutants_eq_dir/r/a.json"
+printf '{"id":"19-other","source":"hand","file":"core/webhook.c","line":1,"description":"y","change":"a => b","status":"survived","killed_by":null}\n' >"$mutants_eq_dir/r/b.json"
+scripts/mutants_report.py summary "$mutants_eq_dir/r" "$mutants_eq_dir/m.json" "$mutants_eq_dir/m.md"
+expect_output '^- hand: 0/1 killed \(0\.0 %; 0\.0 % of all 2 that built\): 0 by the suite, 0 by timeout, 1 survived, 1 argued equivalent' \
+	"a listed survivor is argued equivalent and left out of the score" cat "$mutants_eq_dir/m.md"
+rm -rf "$mutants_eq_dir"
