@@ -128,6 +128,10 @@ struct hist_cu_request {
 	bool touched;            /* a Postgres or Stripe fault fired while it ran */
 	bool refused;            /* Stripe refused its user for good (a 4xx other
 	                          * than 409 and 429) while it ran */
+	bool lasting;            /* a cause no retry mends touched it */
+	bool only_lasting;       /* what went wrong while it ran was only causes
+	                          * no retry mends: Stripe's refusal for good, a
+	                          * SQLSTATE outside the transient classes */
 	bool exclusive;          /* no other call of its user overlapped it, so
 	                          * the counts below are its own */
 	uint32_t stripe_calls;   /* creates of its user sent while it ran */

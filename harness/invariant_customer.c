@@ -78,9 +78,14 @@ static bool cu_check_request(const struct history *h, size_t i, struct inv_viola
 	if (!r->touched)
 		return inv_violate(v, r->end_us, "user %s: a call no fault touched was answered "
 		               "%s", u->user, said);
-	if (r->answer == HIST_CU_ERROR && !r->refused)
+	if (r->answer == HIST_CU_ERROR && !r->refused && !r->lasting)
 		return inv_violate(v, r->end_us, "user %s: answered a permanent error although "
 		               "only transient faults touched the call", u->user);
+	/* "retry" promises that trying again can succeed. */
+	if (r->answer == HIST_CU_RETRY && r->only_lasting)
+		return inv_violate(v, r->end_us, "user %s: answered retry although only causes "
+		               "no retry mends (a refusal for good, a permanent SQLSTATE) touched "
+		               "the call", u->user);
 	return true;
 }
 

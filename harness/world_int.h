@@ -93,6 +93,7 @@ struct world {
 	                               * allocation with the three below */
 	uint32_t *cu_refusal_mark;    /* per user: refusals when its last call began */
 	uint32_t *cu_after_refusal;   /* per user: creates sent past the mark */
+	uint32_t *cu_permanent;       /* per user: statements failed for good */
 	uint32_t *cu_starts;          /* per user: calls begun */
 	struct core_env cu_env;       /* env with the watched Stripe and SQL ports */
 	struct stripe_port cu_stripe_inner;

@@ -198,6 +198,37 @@ START_TEST(test_liveness_breaks_on_refusal_sent_again)
 }
 END_TEST
 
+START_TEST(test_liveness_permanent_error_for_lasting_cause_holds)
+{
+	struct cu_fixture f;
+	fixture_init(&f);
+	f.r[0].answer = HIST_CU_ERROR;
+	f.r[0].touched = true;
+	assert_breaks(&f, INV_CUSTOMER_LIVENESS, "permanent error although only transient");
+	/* A permanent SQLSTATE (say a check constraint) touched it: no retry
+	 * mends that, so a permanent error is the honest answer. */
+	f.r[0].lasting = true;
+	ck_assert(holds(&f, INV_CUSTOMER_LIVENESS));
+}
+END_TEST
+
+START_TEST(test_liveness_breaks_on_retry_for_lasting_cause)
+{
+	struct cu_fixture f;
+	fixture_init(&f);
+	f.r[0].answer = HIST_CU_RETRY;
+	f.r[0].touched = true;
+	f.r[0].lasting = true;
+	/* A lasting cause beside a transient one: retry may still succeed. */
+	ck_assert(holds(&f, INV_CUSTOMER_LIVENESS));
+	f.r[0].only_lasting = true;
+	assert_breaks(&f, INV_CUSTOMER_LIVENESS, "answered retry although only causes no retry "
+	                                         "mends");
+	f.r[0].answer = HIST_CU_ERROR;
+	ck_assert(holds(&f, INV_CUSTOMER_LIVENESS));
+}
+END_TEST
+
 Suite *check_invariant_customer_suite(void);
 Suite *check_invariant_customer_suite(void)
 {
@@ -217,6 +248,8 @@ Suite *check_invariant_customer_suite(void)
 	tcase_add_test(tc, test_liveness_breaks_when_refused_id_accepted);
 	tcase_add_test(tc, test_liveness_breaks_over_the_retry_budget);
 	tcase_add_test(tc, test_liveness_breaks_on_refusal_sent_again);
+	tcase_add_test(tc, test_liveness_permanent_error_for_lasting_cause_holds);
+	tcase_add_test(tc, test_liveness_breaks_on_retry_for_lasting_cause);
 	suite_add_tcase(s, tc);
 	return s;
 }
