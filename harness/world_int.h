@@ -104,6 +104,7 @@ struct world {
 	uint64_t inflight_requests;
 	uint64_t core_busy;           /* calls into core not yet answered */
 	struct work_hdr *works;       /* every live work context */
+	struct work_arena *work_arena; /* where they come from (world_work.c) */
 	uint64_t nwork;
 	struct arrival *arrivals;     /* the workload, sorted by time once built */
 	size_t narrivals, cap_arrivals;
