@@ -335,7 +335,9 @@ static void world_free(struct world *w)
 	free(w->arrivals);
 	free(w->dd_reqs);
 	free(w->wh_events);
+	free(w->wh_memo.body);
 	free(w->dd_tokens);
+	free(w->dd_token_index);
 	free(w->dd_more);
 	free(w->cu_inflight);
 	free(w->cu_refusals);

@@ -48,6 +48,19 @@ struct wh_event {
 	char intent[HIST_ID_MAX];    /* data.object's payment intent */
 };
 
+/* The last webhook delivery's body, header and reference verdict, reused by
+ * the next delivery of the same event, kind and second (work_webhook.c). */
+struct wh_memo {
+	char *body;                  /* WEBHOOK_PAYLOAD_MAX + 2 octets, or NULL */
+	size_t len;
+	size_t event;                /* whose body is in body; SIZE_MAX none */
+	bool header_valid;
+	int64_t now_s;               /* the second header was made for */
+	int kind;
+	bool forged;                 /* the reference refuses header */
+	char header[512];
+};
+
 #define WORLD_OP_CACHE 32            /* operation names remembered for coverage */
 
 struct world_op_cache {
@@ -83,7 +96,9 @@ struct world {
 	uint32_t ndd_more;
 	uint64_t dd_seq;
 	struct wh_event *wh_events;
-	struct dd_token *dd_tokens;   /* hash table, dd_token_slots entries */
+	struct wh_memo wh_memo;
+	struct dd_token *dd_tokens;   /* recorded tokens, h.ndd at most */
+	struct dd_token_slot *dd_token_index; /* hash table, dd_token_slots entries */
 	size_t dd_token_slots;
 	size_t ndd_tokens;
 	size_t dd_current;            /* copy whose dedup_check is being called */
@@ -105,6 +120,7 @@ struct world {
 	uint64_t inflight_requests;
 	uint64_t core_busy;           /* calls into core not yet answered */
 	struct work_hdr *works;       /* every live work context */
+	struct work_arena *work_arena; /* where they come from (world_work.c) */
 	uint64_t nwork;
 	struct arrival *arrivals;     /* the workload, sorted by time once built */
 	size_t narrivals, cap_arrivals;

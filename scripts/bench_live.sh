@@ -38,6 +38,7 @@ pg_bench() { # port script-args -> tps
 proxy_start() { # upstream-port -> prints listen port
 	"$bin" proxy --listen 127.0.0.1:0 --upstream "127.0.0.1:$1" >"$work/proxy.$1" 2>&1 &
 	echo $! >>"$work/pids"
+	echo $! >"$work/pid.proxy.$1"
 	for _ in $(seq 1 50); do
 		p=$(sed -n 's/^proxy .* 127\.0\.0\.1:\([0-9]*\) ->.*/\1/p' "$work/proxy.$1" | head -1)
 		[ -n "$p" ] && { echo "$p"; return 0; }
@@ -65,6 +66,7 @@ listen bench
 CFG
 	haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 	echo $! >>"$work/pids"
+	echo $! >"$work/pid.haproxy.$1"
 	for _ in $(seq 1 50); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { echo "$port"; return 0; }
 		sleep 0.1
@@ -72,25 +74,39 @@ CFG
 	return 1
 }
 
+# CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 median() { python3 -c 'import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 3))' "$@"; }
 
 r_ratio=null r_p50=null r_p99=null r1_p50=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
-h_ratio=null h_p50=null hpgs_ratio=null
+h_ratio=null h_p50=null hpgs_ratio=null p_cpu=null h_cpu=null
 if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null; then
 	if pport=$(proxy_start "$rport"); then
 		hport=$(haproxy_start "$rport") || { hport=; notes+=("haproxy not available: no reference proxy figures"); }
 		# Three rounds of direct, faultline proxy and HAProxy back to back:
 		# on a shared machine the rate drifts, and a ratio taken within one
 		# round is steadier than one taken across the run. Medians kept.
-		rr=() rp50=() rp99=() hr=() hp50=()
+		rr=() rp50=() rp99=() hr=() hp50=() pcpu=() hcpu=()
+		ppid=$(cat "$work/pid.proxy.$rport")
+		hpid=$( [ -n "$hport" ] && cat "$work/pid.haproxy.$rport")
 		for _ in 1 2 3; do
 			read -r d_rps d_p50 d_p99 < <(redis_bench "$rport")
+			c0=$(cpu_s "$ppid")
 			read -r p_rps p_p50 p_p99 < <(redis_bench "$pport")
+			c1=$(cpu_s "$ppid")
+			# redis-benchmark -t get,set -n 200000: 400,000 requests.
+			pcpu+=("$(python3 -c "print(($c1 - $c0) * 1e6 / 400000)")")
 			rr+=("$(python3 -c "print($p_rps / $d_rps)")")
 			rp50+=("$(python3 -c "print(($p_p50 - $d_p50) * 1000)")")
 			rp99+=("$(python3 -c "print(($p_p99 - $d_p99) * 1000)")")
 			if [ -n "$hport" ]; then
+				c0=$(cpu_s "$hpid")
 				read -r h_rps h_p50_ _ < <(redis_bench "$hport")
+				c1=$(cpu_s "$hpid")
+				hcpu+=("$(python3 -c "print(($c1 - $c0) * 1e6 / 400000)")")
 				hr+=("$(python3 -c "print($h_rps / $d_rps)")")
 				hp50+=("$(python3 -c "print(($h_p50_ - $d_p50) * 1000)")")
 			fi
@@ -98,6 +114,8 @@ if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null;
 		r_ratio=$(median "${rr[@]}")
 		r_p50=$(median "${rp50[@]}")
 		r_p99=$(median "${rp99[@]}")
+		p_cpu=$(median "${pcpu[@]}")
+		[ ${#hcpu[@]} -gt 0 ] && h_cpu=$(median "${hcpu[@]}")
 		if [ ${#hr[@]} -gt 0 ]; then
 			h_ratio=$(median "${hr[@]}")
 			h_p50=$(median "${hp50[@]}")
@@ -146,20 +164,30 @@ else
 fi
 
 python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" \
-	"$h_ratio" "$h_p50" "$hpgs_ratio" "${notes[@]}" <<'PY'
+	"$h_ratio" "$h_p50" "$hpgs_ratio" "$p_cpu" "$h_cpu" "${notes[@]}" <<'PY'
 import json, sys
 def num(s):
     try: return float(s)
     except ValueError: return None
-o, *v = sys.argv[1:14]
-notes = sys.argv[14:]
+o, *v = sys.argv[1:16]
+notes = sys.argv[16:]
 keys = ["proxy_redis_throughput_ratio", "proxy_redis_p50_added_us", "proxy_redis_p99_added_us",
         "proxy_redis_p50_added_us_1client",
         "proxy_pg_throughput_ratio", "proxy_pg_select_throughput_ratio", "pgbench_tps",
         "webhook_live_per_s", "webhook_live_dup_per_s",
         "reference_haproxy_redis_throughput_ratio", "reference_haproxy_redis_p50_added_us",
-        "reference_haproxy_pg_select_throughput_ratio"]
+        "reference_haproxy_pg_select_throughput_ratio",
+        "proxy_cpu_us_per_request", "haproxy_cpu_us_per_request"]
 d = {k: num(x) for k, x in zip(keys, v)}
+# Judged against HAProxy in the same rounds: the proxy, the server and the
+# client share the cores, so the ratio to direct says as much about them.
+def over(a, b):
+    return round(d[a] / d[b], 3) if d[a] is not None and d[b] else None
+d["proxy_redis_vs_haproxy"] = over("proxy_redis_throughput_ratio", "reference_haproxy_redis_throughput_ratio")
+d["proxy_pg_vs_haproxy"] = over("proxy_pg_select_throughput_ratio", "reference_haproxy_pg_select_throughput_ratio")
+for k in ("proxy_cpu_us_per_request", "haproxy_cpu_us_per_request"):
+    if d[k] is not None:
+        d[k] = round(d[k], 2)
 d["notes"] = notes
 json.dump(d, open(o, "w"))
 PY
