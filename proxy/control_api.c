@@ -4,6 +4,7 @@
 #include "proxy/control_api.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -257,14 +258,64 @@ static enum result toxics_apply(struct proxy *p, const json_t *toxics, char *err
 	return RESULT_OK;
 }
 
+/* Checks new addresses before an existing proxy is replaced: a listen
+ * address off loopback (without allow_remote) and an upstream that does not
+ * resolve are refused while the old proxy still runs. */
+static enum result addrs_check(const struct control_api *api, const char *listen,
+                               const char *upstream, char *err, size_t errsize)
+{
+	enum result rc = http_guard_check_listen(listen, api->allow_remote, err, errsize);
+	if (rc != RESULT_OK)
+		return rc;
+	char host[CONTROL_HOST_MAX];
+	uint16_t port;
+	rc = proxy_addr_split(upstream, host, sizeof host, &port, err, errsize);
+	if (rc != RESULT_OK)
+		return rc;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(host, NULL, &hints, &res);
+	if (res != NULL)
+		freeaddrinfo(res);
+	if (gai != 0) {
+		set_err(err, errsize, "cannot resolve '%s': %s", upstream, gai_strerror(gai));
+		return RESULT_REJECT;
+	}
+	return RESULT_OK;
+}
+
+/* Creates a proxy and gives it toxics; the proxy is left without them (and
+ * rc says why) when one is refused. */
+static enum result entry_add_with(struct control_api *api, const struct proxy_config *cfg,
+                                  const struct toxic_spec *toxics, size_t ntox, char *err,
+                                  size_t errsize)
+{
+	enum result rc = control_api_add_proxy(api, cfg, err, errsize);
+	struct proxy *p = rc == RESULT_OK ? control_api_find(api, cfg->name) : NULL;
+	for (size_t k = 0; rc == RESULT_OK && k < ntox; k++)
+		rc = proxy_add_toxic(p, &toxics[k], err, errsize);
+	return rc;
+}
+
 /* Destroys entry i and creates it again with new addresses (Toxiproxy drops
  * the connections of a proxy whose listen or upstream changes). Toxics and
- * the enabled state carry over. */
+ * the enabled state carry over. A refused change leaves the proxy as it
+ * was: the addresses are checked first, and when the new one still cannot
+ * be created (its port is taken) the old one comes back on its own port. */
 static enum result entry_recreate(struct control_api *api, size_t i, const char *listen,
                                   const char *upstream, char *err, size_t errsize)
 {
 	struct proxy *old = api->proxies[i].p;
 	size_t ntox = proxy_toxic_count(old);
+	char name[PROXY_NAME_MAX];
+	char up[PROXY_ADDR_MAX];
+	char lis[PROXY_ADDR_MAX];
+	snprintf(name, sizeof name, "%s", proxy_name(old));
+	snprintf(up, sizeof up, "%s", upstream != NULL ? upstream : proxy_upstream(old));
+	snprintf(lis, sizeof lis, "%s", listen != NULL ? listen : api->proxies[i].listen_req);
+	enum result rc = addrs_check(api, lis, up, err, errsize);
+	if (rc != RESULT_OK)
+		return rc;
 	struct toxic_spec *saved = calloc(ntox + 1, sizeof *saved);
 	if (saved == NULL) {
 		set_err(err, errsize, "out of memory");
@@ -272,20 +323,29 @@ static enum result entry_recreate(struct control_api *api, size_t i, const char 
 	}
 	for (size_t k = 0; k < ntox; k++)
 		saved[k] = *proxy_toxic_at(old, k);
-	char name[PROXY_NAME_MAX];
-	char up[PROXY_ADDR_MAX];
-	char lis[PROXY_ADDR_MAX];
-	snprintf(name, sizeof name, "%s", proxy_name(old));
-	snprintf(up, sizeof up, "%s", upstream != NULL ? upstream : proxy_upstream(old));
-	snprintf(lis, sizeof lis, "%s", listen != NULL ? listen : api->proxies[i].listen_req);
+	char old_up[PROXY_ADDR_MAX], old_bound[PROXY_ADDR_MAX], old_req[PROXY_ADDR_MAX];
+	snprintf(old_up, sizeof old_up, "%s", proxy_upstream(old));
+	snprintf(old_bound, sizeof old_bound, "%s", proxy_listen(old));
+	snprintf(old_req, sizeof old_req, "%s", api->proxies[i].listen_req);
 	bool enabled = proxy_is_enabled(old);
 	entry_remove(api, i);
 	struct proxy_config cfg = {.name = name, .listen = lis, .upstream = up,
 	                           .disabled = !enabled};
-	enum result rc = control_api_add_proxy(api, &cfg, err, errsize);
-	struct proxy *p = rc == RESULT_OK ? control_api_find(api, name) : NULL;
-	for (size_t k = 0; rc == RESULT_OK && k < ntox; k++)
-		rc = proxy_add_toxic(p, &saved[k], err, errsize);
+	rc = entry_add_with(api, &cfg, saved, ntox, err, errsize);
+	if (rc != RESULT_OK) {
+		int j = entry_find(api, name);
+		if (j >= 0)
+			entry_remove(api, (size_t)j);
+		struct proxy_config back = {.name = name, .listen = old_bound, .upstream = old_up,
+		                            .disabled = !enabled};
+		char err2[256];
+		if (entry_add_with(api, &back, saved, ntox, err2, sizeof err2) == RESULT_OK) {
+			j = entry_find(api, name);
+			ASSERT(j >= 0);
+			snprintf(api->proxies[j].listen_req, sizeof api->proxies[j].listen_req, "%s",
+			         old_req);
+		}
+	}
 	free(saved);
 	return rc;
 }
@@ -307,6 +367,10 @@ static enum result populate_one(struct control_api *api, const json_t *o, char *
 	int i = entry_find(api, r.name);
 	if (i >= 0 && (strcmp(api->proxies[i].listen_req, listen) != 0 ||
 	               strcmp(proxy_upstream(api->proxies[i].p), r.upstream) != 0)) {
+		/* Refused addresses leave the running proxy alone. */
+		rc = addrs_check(api, listen, r.upstream, err, errsize);
+		if (rc != RESULT_OK)
+			return rc;
 		entry_remove(api, (size_t)i);
 		i = -1;
 	}

@@ -2,10 +2,12 @@
 """scripts/slow_clients.py - hostile HTTP clients against a faultline server on
 loopback, bounded in count and time. Two checks:
 
-  drip URL --conns N --deadline S [--path P]   N connections drip a request
-      head one header line at a time; meanwhile valid requests (POST P) must be
-      answered (any status but 503) within 1 s, and every dripping connection
-      must be closed by the server by the deadline (plus slack).
+  drip URL --conns N --deadline S [--path P] [--body]   N connections drip a
+      request head one header line at a time (--body: send a whole head
+      announcing a 4 KiB body, then drip the body a byte at a time); meanwhile
+      valid requests (POST P) must be answered (any status but 503) within
+      1 s, and every dripping connection must be closed by the server by the
+      deadline (plus slack).
   cap URL --cap N [--path P]   N+extra keep-alive connections each complete
       one request; a request on one more connection must get 503 and a close.
 
@@ -89,7 +91,12 @@ def cmd_drip(a):
     for i in range(a.conns):
         try:
             s = socket.create_connection(addr, timeout=2.0)
-            s.sendall(b"POST " + a.path.encode() + b" HTTP/1.1\r\n")
+            if a.body:
+                s.sendall(b"POST " + a.path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: application/json\r\n"
+                          b"Content-Length: 4096\r\n\r\n{")
+            else:
+                s.sendall(b"POST " + a.path.encode() + b" HTTP/1.1\r\n")
             socks.append(s)
         except OSError as e:
             failures.append("dripping connection %d: %s" % (i, e))
@@ -115,7 +122,7 @@ def cmd_drip(a):
                 closed_at[i] = time.monotonic() - t_open
                 continue
             try:
-                s.sendall(b"X-Drip-%d: %d\r\n" % (k, i))
+                s.sendall(b" " if a.body else b"X-Drip-%d: %d\r\n" % (k, i))
             except OSError:
                 closed_at[i] = time.monotonic() - t_open
         k += 1
@@ -181,6 +188,7 @@ def main():
     d.add_argument("--conns", type=int, required=True)
     d.add_argument("--deadline", type=float, required=True)
     d.add_argument("--path", default="/api/quotes/email")
+    d.add_argument("--body", action="store_true")
     c = sub.add_parser("cap")
     c.add_argument("url")
     c.add_argument("--cap", type=int, required=True)

@@ -2,9 +2,10 @@
 # its built-in fake Stripe and the proxy's control API. Sourced by
 # tests/cli_test.sh: the loopback rule and the 400 for an unresolvable
 # upstream, then itself with --inside under scripts/servers.sh, where
-# scripts/slow_clients.py holds twice each cap with dripped headers (valid
-# requests answered within 1 s, drippers closed at the 1 s --head-timeout)
-# and opens more than each cap (503 and close). Loopback only, bounded.
+# scripts/slow_clients.py holds twice each cap with dripped headers or
+# bodies (valid requests answered within 1 s, drippers closed at the 1 s
+# --head-timeout) and opens more than each cap (503 and close); a refused
+# change of a proxy's addresses keeps the proxy. Loopback only, bounded.
 #   bash tests/cli/hostile_http.sh --inside BIN
 
 hostile_inside() {
@@ -47,6 +48,8 @@ hostile_inside() {
 	local sc=scripts/slow_clients.py
 	check "serve: 512 dripping clients (2x the cap)" timeout 60 python3 $sc drip "$url" \
 		--conns 512 --deadline 1
+	check "serve: 512 clients dripping a body (2x the cap)" timeout 60 python3 $sc drip "$url" \
+		--conns 512 --deadline 1 --body
 	check "serve: past 256 connections, 503 and close" timeout 60 python3 $sc cap "$url" --cap 256
 	check "fake Stripe: 512 dripping clients" timeout 60 python3 $sc drip "$fake" \
 		--conns 512 --deadline 1 --path /v1/customers
@@ -54,6 +57,8 @@ hostile_inside() {
 		--cap 256 --path /v1/customers
 	check "control API: 128 dripping clients (2x the cap)" timeout 60 python3 $sc drip "$ctl" \
 		--conns 128 --deadline 1 --path /proxies
+	check "control API: 128 clients dripping a body" timeout 60 python3 $sc drip "$ctl" \
+		--conns 128 --deadline 1 --path /proxies --body
 	check "control API: past 64 connections, 503 and close" timeout 60 python3 $sc cap "$ctl" \
 		--cap 64 --path /proxies
 	# Still alive, and stops cleanly.
@@ -91,8 +96,9 @@ expect_status 2 "proxy --listen 0.0.0.0 refused" "$bin" proxy --listen 0.0.0.0:0
 expect_output 'head-timeout S' "proxy --help names --head-timeout" "$bin" proxy --help
 expect_output 'allow-remote' "proxy --help names --allow-remote" "$bin" proxy --help
 
-hostile_api() { # the control API: remote listen 400, unresolvable upstream 400
-	local out ctl st1 st2 st3 pid
+hostile_api() { # the control API: remote listen 400, unresolvable upstream 400, and a
+	# refused change of an existing proxy leaves it as it was
+	local out ctl pid st1 st2 st3 st4 st5 st6 st7 before after busy
 	out=$(mktemp /tmp/faultline-hostile-api.XXXXXX)
 	timeout 20 "$bin" proxy --control 127.0.0.1:0 >"$out" 2>&1 &
 	pid=$!
@@ -101,18 +107,34 @@ hostile_api() { # the control API: remote listen 400, unresolvable upstream 400
 		[ -n "$ctl" ] && break
 		sleep 0.05
 	done
-	st1=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://$ctl/proxies" \
-		-d '{"name":"r","listen":"0.0.0.0:0","upstream":"127.0.0.1:1"}')
-	st2=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://$ctl/proxies" \
-		-d '{"name":"u","listen":"127.0.0.1:0","upstream":"no-such-host.invalid:6379"}')
-	st3=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://$ctl/proxies" \
-		-d '{"name":"l","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"}')
+	post() { # METHOD PATH BODY: the status
+		curl -s -m 5 -o /dev/null -w '%{http_code}' -X "$1" "http://$ctl$2" -d "$3"
+	}
+	st1=$(post POST /proxies '{"name":"r","listen":"0.0.0.0:0","upstream":"127.0.0.1:1"}')
+	st2=$(post POST /proxies \
+		'{"name":"u","listen":"127.0.0.1:0","upstream":"no-such-host.invalid:6379"}')
+	st3=$(post POST /proxies '{"name":"l","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"}')
+	post POST /proxies/l/toxics '{"name":"slow","type":"latency","attributes":{"latency":5}}' \
+		>/dev/null
+	before=$(curl -s -m 5 "http://$ctl/proxies/l")
+	st4=$(post POST /proxies/l '{"listen":"0.0.0.0:0"}')
+	st5=$(post PATCH /proxies/l '{"upstream":"no-such-host.invalid:6379"}')
+	st6=$(post POST /populate '[{"name":"l","listen":"0.0.0.0:0","upstream":"127.0.0.1:1"}]')
+	# A port already taken (the control API's own): refused, the proxy back.
+	busy=${ctl##*:}
+	st7=$(post POST /proxies/l "{\"listen\":\"127.0.0.1:$busy\"}")
+	after=$(curl -s -m 5 "http://$ctl/proxies/l")
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	rm -f "$out"
 	echo "remote=$st1 unresolvable=$st2 loopback=$st3"
-	[ "$st1" = 400 ] && [ "$st2" = 400 ] && [ "$st3" = 201 ]
+	echo "changes of l: remote=$st4 unresolvable=$st5 populate=$st6 port-taken=$st7"
+	echo "before: $before"
+	echo "after:  $after"
+	[ "$st1" = 400 ] && [ "$st2" = 400 ] && [ "$st3" = 201 ] && [ "$st4" = 400 ] &&
+		[ "$st5" = 400 ] && [ "$st6" = 400 ] && [ "$st7" = 500 ] && [ -n "$before" ] &&
+		[ "$before" = "$after" ]
 }
-expect_status 0 "control API: 400 for a remote listen and an unresolvable upstream" hostile_api
+expect_status 0 "control API: 400 for a remote listen and an unresolvable upstream; a refused change keeps the proxy, its port and toxics" hostile_api
 expect_status 0 "hostile clients: dripped heads, connection caps (serve, fake Stripe, control API)" \
 	timeout 200 scripts/servers.sh run --redis --pg -- bash tests/cli/hostile_http.sh --inside "$bin"
