@@ -95,6 +95,9 @@ bool scn_get_bool(struct loader *ld, const struct ynode *n, const char *path,
                      bool *out);
 bool scn_get_duration(struct loader *ld, const struct ynode *n, const char *path,
                          uint64_t *out_us);
+/* A duration of whole milliseconds, 1ms .. max_ms (what a core counts in). */
+bool scn_get_duration_ms(struct loader *ld, const struct ynode *n, const char *path,
+                         uint64_t max_ms, uint64_t *out_us);
 bool scn_get_duration_positive(struct loader *ld, const struct ynode *n,
                                   const char *path, uint64_t *out_us);
 bool scn_get_number(struct loader *ld, const struct ynode *n, const char *path,

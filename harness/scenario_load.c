@@ -373,7 +373,7 @@ static bool load_ratelimit(struct loader *ld, const struct ynode *n, const char 
 	    &w->requests_per_user);
 	OPT(scn_get_duration, n, path, "spread", &w->spread_us);
 	OPT(scn_get_u32, n, path, "limit", 1, SCENARIO_ARRIVALS_MAX, &w->limit);
-	OPT(scn_get_duration_positive, n, path, "window", &w->window_us);
+	OPT(scn_get_duration_ms, n, path, "window", RATELIMIT_WINDOW_MS_MAX, &w->window_us);
 	OPT(scn_get_bool, n, path, "probe_after_window", &w->probe_after_window);
 	OPT(scn_get_bool, n, path, "fail_open", &w->fail_open);
 	OPT(scn_get_duration, n, path, "interval", &w->interval_us);
@@ -398,7 +398,7 @@ static bool load_dedup(struct loader *ld, const struct ynode *n, const char *pat
 	OPT(scn_get_u32, n, path, "duplicates", 0, SCENARIO_COPIES_MAX, &w->duplicates);
 	OPT(scn_get_duration, n, path, "spread", &w->spread_us);
 	OPT(scn_get_duration, n, path, "duplicate_delay", &w->duplicate_delay_us);
-	OPT(scn_get_duration_positive, n, path, "ttl", &w->ttl_us);
+	OPT(scn_get_duration_ms, n, path, "ttl", DEDUP_TTL_MS_MAX, &w->ttl_us);
 	OPT(scn_get_u32, n, path, "instances", 1, SCENARIO_INSTANCES_MAX, &w->instances);
 	OPT(scn_get_u32, n, path, "key_octets", 0, DEDUP_KEY_MAX, &w->key_octets);
 	if (!check_padded(ld, n, path, "key_octets", w->key_octets, DEDUP_KEY_MAX))

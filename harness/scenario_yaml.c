@@ -681,6 +681,23 @@ bool scn_get_duration_positive(struct loader *ld, const struct ynode *n,
 	return true;
 }
 
+bool scn_get_duration_ms(struct loader *ld, const struct ynode *n, const char *path,
+                         uint64_t max_ms, uint64_t *out_us)
+{
+	char sh[SCENARIO_SHOW_MAX + 8];
+	uint64_t v;
+	if (!scn_get_duration(ld, n, path, &v))
+		return false;
+	if (v < 1000 || v % 1000 != 0)
+		return scn_fail(ld, n, path, "must be a whole number of milliseconds, at least 1ms, "
+		                "got %s", scn_show_node(ld, sh, n));
+	if (v / 1000 > max_ms)
+		return scn_fail(ld, n, path, "must be at most %" PRIu64 "ms, got %s", max_ms,
+		                scn_show_node(ld, sh, n));
+	*out_us = v;
+	return true;
+}
+
 /* A string of 1..max_len bytes, each accepted by ok_byte. */
 bool scn_get_text(struct loader *ld, const struct ynode *n, const char *path,
                      size_t max_len, bool (*ok_byte)(unsigned char), const char *what,

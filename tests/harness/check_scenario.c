@@ -458,6 +458,14 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [ratelimit]\nduration: 0\n", 2, 11, "duration: must be greater than 0"},
 	{"fixes: [ratelimit]\nduration: 8761h\n", 2, 11, "duration: must be at most 8760h"},
 	{"fixes: [ratelimit]\nduration: 99999999999999999999999s\n", 2, 11, "must be at most 8760h"},
+	/* the limiter and the de-duplication count in whole milliseconds, up to
+	 * their cores' maxima (before, these ran and said "out of memory") */
+	{"fixes: [ratelimit]\nworkload:\n  ratelimit: {window: 500us}\n", 3, 23,
+	 "workload.ratelimit.window: must be a whole number of milliseconds, at least 1ms, got '500us'"},
+	{"fixes: [ratelimit]\nworkload:\n  ratelimit: {window: 1500us}\n", 3, 23,
+	 "whole number of milliseconds"},
+	{"fixes: [request-dedup]\nworkload:\n  request-dedup: {ttl: 48h}\n", 3, 24,
+	 "workload.request-dedup.ttl: must be at most 86400000ms, got '48h'"},
 	{"fixes: [ratelimit]\nbackends:\n  redis: {latency: [3ms, 1ms]}\n", 3, 20,
 	 "backends.redis.latency: min must not exceed max"},
 	{"fixes: [ratelimit]\nbackends:\n  redis: {timeout: 0s}\n", 3, 20,
