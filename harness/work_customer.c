@@ -315,6 +315,8 @@ static void cu_start(void *arg)
 		memset(long_id, 'x', sizeof long_id - 1);
 		long_id[sizeof long_id - 1] = '\0';
 		user = long_id;
+	} else if (q->user == 2) {
+		user = NULL; /* no user id at all: a caller that is not signed in */
 	}
 	q->start_us = world_now_us(w);
 	q->faults_at_start = cu_faults(w);
@@ -345,7 +347,7 @@ void cu_schedule(struct world *w)
 	ASSERT(users <= WORLD_USERS_MAX);
 	uint32_t per = sc->customer.concurrent ? sc->customer.concurrent : 1;
 	size_t calls = (size_t)users * per + (sc->customer.again_us ? users : 0) +
-	               (sc->customer.invalid_ids ? 2 : 0);
+	               (sc->customer.invalid_ids ? 3 : 0);
 	w->cu_inflight = calloc(users ? users : 1, sizeof *w->cu_inflight);
 	w->cu_refusals = calloc(users ? users : 1, 5 * sizeof *w->cu_refusals);
 	ASSERT(w->cu_refusals != NULL);
@@ -378,6 +380,7 @@ void cu_schedule(struct world *w)
 	if (sc->customer.invalid_ids) {
 		cu_add(w, 0, false, t0, 0);   /* "" */
 		cu_add(w, 1, false, t0, 0);   /* 65 octets */
+		cu_add(w, 2, false, t0, 0);   /* none (NULL) */
 	}
 	ASSERT(w->h.ncu == calls);
 }
