@@ -5,30 +5,35 @@
 # the tree, built and run through `faultline matrix`; a mutant is killed
 # when the exit status or the set of violated (scenario, variant, invariant)
 # cells differs from the unmutated tree's. Writes build/mutants.json and
-# build/mutants.md. Depends only on core/, scenarios/, make and the
-# Makefile's build/faultline target; see docs/mutants.md.
+# build/mutants.md. The scratch trees are built with LeakSanitizer, so a
+# mutant that leaks (a request never freed) is killed at the run's exit.
+# Depends only on core/, scenarios/, make and the Makefile's build/faultline
+# target; see docs/mutants.md.
 #
-#   scripts/mutants.sh [-j JOBS] [-t TIMEOUT_S] [-m MAX_OPS] [-k PATTERN]
+#   scripts/mutants.sh [-j JOBS] [-t TIMEOUT_S] [-m MAX_OPS] [-k PATTERN] [-L]
 #     -j JOBS       workers, each with its own scratch tree (default 2)
 #     -t TIMEOUT_S  bound on one suite run; over it the mutant is TIMEOUT (60)
 #     -m MAX_OPS    cap on operator mutants, 0 for none (default 150)
 #     -k PATTERN    only mutants whose id matches this extended regex
+#     -L            plain builds, no LeakSanitizer (leaks then survive)
 set -euo pipefail
 
 jobs=2
 timeout_s=60
 max_ops=150
 pattern=
+leak=1
 usage() {
-	sed -n '11,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '13,18p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
-while getopts 'j:t:m:k:h' opt; do
+while getopts 'j:t:m:k:Lh' opt; do
 	case $opt in
 	j) jobs=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	m) max_ops=$OPTARG ;;
 	k) pattern=$OPTARG ;;
+	L) leak=0 ;;
 	*) usage ;;
 	esac
 done
@@ -46,6 +51,14 @@ out=$root/build/mutants
 # The inner builds are make's own, not part of a `make mutants` job server.
 unset MAKEFLAGS MFLAGS MAKELEVEL
 started=$(date +%s)
+# LeakSanitizer alone costs little (the suite runs in about twice the plain
+# time); a leak ends the run with LEAK_RC.
+LEAK_RC=23
+mk=()
+if [ "$leak" -eq 1 ]; then
+	mk=(CFLAGS=-fsanitize=leak LDFLAGS=-fsanitize=leak)
+	export LSAN_OPTIONS=exitcode=$LEAK_RC
+fi
 
 rm -rf "$out"
 mkdir -p "$out/ops" "$out/results" "$out/claims" "$out/logs"
@@ -74,7 +87,7 @@ copy_tree() { # dest
 }
 copy_tree "$out/w0"
 cp -a "$out/w0/core" "$out/pristine-core"
-(cd "$out/w0" && make -j"$jobs" build/faultline >"$out/logs/baseline-build.log" 2>&1) || {
+(cd "$out/w0" && make -j"$jobs" ${mk[@]+"${mk[@]}"} build/faultline >"$out/logs/baseline-build.log" 2>&1) || {
 	echo "mutants: the unmutated tree does not build; see $out/logs/baseline-build.log" >&2
 	exit 1
 }
@@ -83,6 +96,10 @@ set +e
 	>"$out/logs/baseline-run.log" 2>&1)
 base_rc=$?
 set -e
+if [ "$leak" -eq 1 ] && [ "$base_rc" -eq "$LEAK_RC" ] && grep -q LeakSanitizer "$out/logs/baseline-run.log"; then
+	echo "mutants: the unmutated suite leaks memory; see $out/logs/baseline-run.log" >&2
+	exit 1
+fi
 if [ "$base_rc" -ge 124 ] || [ ! -f "$out/baseline/report.json" ]; then
 	echo "mutants: the unmutated suite run failed (exit $base_rc); see $out/logs/baseline-run.log" >&2
 	exit 1
@@ -118,7 +135,7 @@ run_mutant() { # worker-dir patch
 	if ! (cd "$w" && patch -p1 -s --no-backup-if-mismatch -r - <"$p") >"$log" 2>&1; then
 		status=failed-to-build
 		killed_by="patch does not apply"
-	elif ! (cd "$w" && make -j1 build/faultline) >>"$log" 2>&1; then
+	elif ! (cd "$w" && make -j1 ${mk[@]+"${mk[@]}"} build/faultline) >>"$log" 2>&1; then
 		status=failed-to-build
 		killed_by="build failed"
 	else
@@ -143,6 +160,9 @@ run_mutant() { # worker-dir patch
 		if [ "$rc" -eq 124 ]; then
 			status=timeout
 			killed_by="no answer in ${timeout_s} s"
+		elif [ "$leak" -eq 1 ] && [ "$rc" -eq "$LEAK_RC" ] && grep -q 'LeakSanitizer' "$log"; then
+			status=killed
+			killed_by="leaked memory (LeakSanitizer: $(grep -m1 -o '[0-9]* byte(s) leaked in [0-9]* allocation(s)' "$log" || echo 'see the log'))"
 		elif [ "$rc" -gt 128 ]; then
 			status=killed
 			killed_by="crashed: signal $((rc - 128)) (exit $rc, baseline $base_rc)"

@@ -29,7 +29,9 @@ fi
 mutants_eq_bad=$(grep -v '^#' tests/mutants/equivalent.tsv | awk -F'\t' '
 	NF != 2 || length($2) < 20 { print "malformed: " $0; next }
 	$1 !~ /\|/ { if (system("test -e tests/mutants/" $1 ".patch")) print "no patch: " $1; next }
-	{ split($1, k, "|"); if (system("test -e " k[1]) || k[3] !~ / => /) print "bad key: " $1 }')
+	{ i = index($1, "|"); f = substr($1, 1, i - 1); rest = substr($1, i + 1)
+	  ch = substr(rest, index(rest, "|") + 1)
+	  if (system("test -e " f) || ch !~ / => /) print "bad key: " $1 }')
 if [ -z "$mutants_eq_bad" ]; then pass=$((pass + 1)); else
 	fail=$((fail + 1)); echo "FAIL: tests/mutants/equivalent.tsv: $mutants_eq_bad"; fi
 mutants_eq_dir=$(mktemp -d /tmp/faultline-mutants.XXXXXX)
