@@ -93,8 +93,7 @@ static bool want_progress(void)
 	return isatty(STDERR_FILENO) && (nc == NULL || nc[0] == '\0');
 }
 
-/* Loads every scenario named by the paths; prints located errors. */
-static int load_all(int npaths, char **paths, struct scenario ***out, size_t *n)
+int cli_load_scenarios(int npaths, char **paths, struct scenario ***out, size_t *n)
 {
 	struct path_list pl;
 	char err[512];
@@ -780,7 +779,7 @@ static int run_live(struct run_common *rc, const struct variant_set *vs, int npa
 	}
 	struct scenario **list;
 	size_t n;
-	int st = load_all(npaths, paths, &list, &n);
+	int st = cli_load_scenarios(npaths, paths, &list, &n);
 	if (st != 0)
 		return st;
 	rc->lopt.seeds_set = rc->ropt.seeds_set;
@@ -815,7 +814,7 @@ int cmd_run(int argc, char **argv)
 		return run_live(&rc, &vs, argc - first, argv + first);
 	struct scenario **list;
 	size_t n;
-	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
+	if ((st = cli_load_scenarios(argc - first, argv + first, &list, &n)) != 0)
 		return st;
 	swarm_apply(&rc, list, n);
 	int corpus_failed = corpus_replay(&rc, list, n, false);
@@ -905,7 +904,7 @@ int cmd_matrix(int argc, char **argv)
 		return st < 0 ? 0 : st;
 	struct scenario **list;
 	size_t n;
-	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
+	if ((st = cli_load_scenarios(argc - first, argv + first, &list, &n)) != 0)
 		return st;
 	swarm_apply(&rc, list, n);
 	int corpus_failed = corpus_replay(&rc, list, n, true);
