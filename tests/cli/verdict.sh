@@ -130,3 +130,12 @@ for f in junit.xml report.md report.html; do
 done
 rm -rf "$mtmp"
 expect_status 1 "no '//' in printed paths" sh -c "'$bin' run --variant legacy scenarios// 2>&1 | grep -q '//'"
+# Files named with '//' are printed with one '/', in the lines and the reports.
+vd_slash=$(mktemp -d /tmp/faultline-slash.XXXXXX)
+"$bin" run --variant legacy --report "$vd_slash" scenarios//webhook-concurrent-copies.yaml \
+	.//scenarios///ratelimit-fail-closed.yaml >"$vd_slash/out" 2>&1
+expect_status 1 "no '//' in printed paths of files given with '//'" \
+	grep -q '//' "$vd_slash/out" "$vd_slash/report.md" "$vd_slash/junit.xml"
+expect_output '^        replay: .* replay \./scenarios/ratelimit-fail-closed\.yaml --seed' \
+	"the replay line names the file with single slashes" cat "$vd_slash/out"
+rm -rf "$vd_slash"
