@@ -123,6 +123,15 @@ import json, os, sys
 d = sys.argv[1]
 names = [r["trace_file"] for r in json.load(open(d + "/report.json"))["results"] if r["trace_file"]]
 assert names and all(os.path.getsize(os.path.join(d, n)) > 0 for n in names), names' "$mtmp/m"
+# The merge's own line gives the merged report's verdict, never another one.
+expect_output '^merged 2 reports: [0-9]+ seeds, verdict: FAIL: legacy violated ' \
+	"merge prints the verdict of the merged runs" "$bin" report merge "$mtmp/m2" "$mtmp/a" "$mtmp/b"
+"$bin" matrix -q --shard 1/2 --report "$mtmp/s1" scenarios/ >/dev/null 2>&1
+"$bin" matrix -q --shard 2/2 --report "$mtmp/s2" scenarios/ >/dev/null 2>&1
+expect_output '^merged 2 reports of every shard: [0-9]+ seeds, verdict: PASS: hardened held all ' \
+	"merge of a passing matrix's shards prints PASS (not 'violated')" \
+	"$bin" report merge "$mtmp/s" "$mtmp/s1" "$mtmp/s2"
+expect_output '"verdict": "pass"' "the merged matrix's report.json passes too" cat "$mtmp/s/report.json"
 cp -r "$mtmp/a" "$mtmp/copy"
 expect_status 0 "render of a copied report directory" "$bin" report render "$mtmp/copy"
 for f in junit.xml report.md report.html; do
