@@ -108,6 +108,18 @@ expect_output "^FAIL  webhook-concurrent-copies +legacy +128 seeds" "seeds plura
 	"$bin" run -q --variant legacy scenarios/webhook-concurrent-copies.yaml
 expect_output "^ok    ratelimit-expire-fails-once +hardened +1 seed " "1 seed, not 1 seeds" \
 	"$bin" run -q --seed 7 scenarios/ratelimit-expire-fails-once.yaml
+vd_one=$(mktemp -d /tmp/faultline-one.XXXXXX)
+"$bin" run --seeds 1 --determinism 1 --stats --report "$vd_one" \
+	scenarios/ratelimit-expire-fails-once.yaml >"$vd_one/out" 2>&1
+expect_output ' run · 1 result · 1 seed · determinism checked: 0 mismatches$' \
+	"report.md: 1 result, 1 seed" cat "$vd_one/report.md"
+expect_output '<strong>1</strong>scenario × variant run</li><li class=""><strong>1</strong>seed</li>' \
+	"report.html: 1 run, 1 seed" cat "$vd_one/report.html"
+expect_output '^stats: total [0-9]+ events, 1 seed, ' "stats: 1 seed" cat "$vd_one/out"
+expect_output '^      stats: [0-9]+ events in .*, 1 seed \(' "result stats: 1 seed" cat "$vd_one/out"
+expect_status 1 "no '1 seeds', '1 results' or '(s)' anywhere" \
+	grep -rE '\b1 (seeds|results|faults|reports|mismatches)\b|\(s\)|\(es\)' "$vd_one"
+rm -rf "$vd_one"
 expect_output "replay: $bin replay scenarios/webhook-concurrent-copies.yaml --seed 1" \
 	"the replay line names the binary as invoked" \
 	"$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
