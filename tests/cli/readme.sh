@@ -85,3 +85,25 @@ else
 fi
 if [ "$readme_ok" -eq 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 rm -rf "$readme_dir"
+
+# docs/report.png is the standard suite's report as it is now: the stamp
+# scripts/report_png.sh wrote into it names the suite it showed.
+readme_png=$(python3 - docs/report.png <<'PY'
+import struct, sys
+png = open(sys.argv[1], "rb").read()
+i = 8
+while i + 8 <= len(png):
+    n, kind = struct.unpack(">I4s", png[i:i + 8])
+    data = png[i + 8:i + 8 + n]
+    if kind == b"tEXt" and data.startswith(b"faultline-suite\0"):
+        print(data.split(b"\0", 1)[1].decode())
+    i += 12 + n
+PY
+)
+readme_stamp=$(FAULTLINE=$bin scripts/report_png.sh --stamp 2>&1)
+if [ -n "$readme_png" ] && [ "$readme_png" = "$readme_stamp" ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: docs/report.png shows '${readme_png:-no stamp}', the suite is now '$readme_stamp' (run scripts/report_png.sh)"
+fi
