@@ -3,7 +3,7 @@
 #   make test            every test suite (Check unit suites, CLI and scenario tests)
 #   make SANITIZE=1 test the same under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make bench           measurements into build/bench.json (never a pass/fail test)
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (uninstall removes it again)
 # Quiet lines unless V=1.
 
 PREFIX  ?= /usr/local
@@ -125,9 +125,25 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_sched
 	$(Q)scripts/bench.sh $(BIN) $(BUILD)/bench_sched
 
+# What a user needs besides the binary: the manual page, the standard
+# scenarios and the throwaway-servers script (tests/cli/install.sh).
+SHARE_DIR := $(DESTDIR)$(PREFIX)/share/faultline
+MAN1_DIR  := $(DESTDIR)$(PREFIX)/share/man/man1
+SCENARIO_FILES := $(sort $(wildcard scenarios/*.yaml))
+
+.PHONY: uninstall
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(MAN1_DIR) $(SHARE_DIR)/scenarios
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/faultline
+	install -m 0755 scripts/servers.sh $(DESTDIR)$(PREFIX)/bin/faultline-servers
+	install -m 0644 docs/faultline.1 $(MAN1_DIR)/faultline.1
+	install -m 0644 $(SCENARIO_FILES) $(SHARE_DIR)/scenarios/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/faultline $(DESTDIR)$(PREFIX)/bin/faultline-servers
+	rm -f $(MAN1_DIR)/faultline.1
+	rm -f $(addprefix $(SHARE_DIR)/,$(SCENARIO_FILES))
+	rmdir $(SHARE_DIR)/scenarios $(SHARE_DIR) 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -22,5 +22,13 @@ int cmd_proxy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_deliver(int argc, char **argv);
 int cmd_stripe(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
+
+struct scenario;
+/* Loads every scenario file the paths name (files, or folders walked for
+ * *.yaml and *.yml). 0 with *out (calloc'ed, n entries, each freed with
+ * scenario_destroy) on success; else EXIT_USAGE after printing each located
+ * error on stderr. */
+int cli_load_scenarios(int npaths, char **paths, struct scenario ***out, size_t *n);
 
 #endif

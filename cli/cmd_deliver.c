@@ -586,9 +586,12 @@ int cmd_deliver(int argc, char **argv)
 		goto out;
 	}
 	if (db != NULL)
-		printf("faultline deliver: %u checks prepared on the database\n", o.nchecks);
-	printf("faultline deliver: %zu events, %zu deliveries to %s (time x%g)\n",
-	       deliver_events_count(ev), deliver_plan_count(plan), o.to, o.time_scale);
+		printf("faultline deliver: %u %s prepared on the database\n", o.nchecks,
+		       o.nchecks == 1 ? "check" : "checks");
+	size_t nevents = deliver_events_count(ev), ndeliveries = deliver_plan_count(plan);
+	printf("faultline deliver: %zu %s, %zu %s to %s (time x%g)\n", nevents,
+	       nevents == 1 ? "event" : "events", ndeliveries,
+	       ndeliveries == 1 ? "delivery" : "deliveries", o.to, o.time_scale);
 	fflush(stdout);
 	if (deliver_run(d) != RESULT_OK) {
 		fprintf(stderr, "faultline deliver: out of memory recording answers\n");

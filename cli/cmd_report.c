@@ -86,7 +86,8 @@ static bool report_input_path(const char *in, char *path, size_t size, char *dir
  * verdict of the whole. */
 static enum result report_merge_finish(struct report *merged, struct report **parts,
                                        char (*dirs)[REPORT_PATH_MAX], size_t n,
-                                       const char *out, char *err, size_t errsize)
+                                       const char *out, size_t *gap_lines, char *err,
+                                       size_t errsize)
 {
 	bool *skip = calloc(n, sizeof *skip);
 	const char **dirv = calloc(n, sizeof *dirv);
@@ -107,16 +108,9 @@ static enum result report_merge_finish(struct report *merged, struct report **pa
 		fputs(textbuf_str(&notes), stderr);
 		struct textbuf gaps;
 		textbuf_init(&gaps);
-		size_t lines = report_shards_gaps(parts, n, skip, &gaps);
+		*gap_lines = report_shards_gaps(parts, n, skip, &gaps);
 		fputs(textbuf_str(&gaps), stdout);
 		textbuf_fini(&gaps);
-		struct report_summary s;
-		report_summarize(merged, &s);
-		printf("merged %zu report(s)%s: %llu seeds, verdict %s%s\n", n,
-		       parts[0]->shard_count ? " of every shard" : "",
-		       (unsigned long long)s.seeds_run,
-		       s.invariants_violated > 0 ? "violated" : "held",
-		       lines ? " (seeds not covered: see above)" : "");
 	} else if (err[0] == '\0') {
 		snprintf(err, errsize, "out of memory");
 	}
@@ -219,13 +213,24 @@ static int report_merge_cmd(int argc, char **argv)
 		goto free_parts;
 	}
 	/* The parts' verdicts do not add up: judge the merged results again. */
-	if (report_merge_finish(merged, parts, dirs, n, argv[1], err, sizeof err) != RESULT_OK ||
+	size_t gap_lines = 0;
+	if (report_merge_finish(merged, parts, dirs, n, argv[1], &gap_lines, err,
+	                        sizeof err) != RESULT_OK ||
 	    report_judge(merged, err, sizeof err) != RESULT_OK) {
 		fprintf(stderr, "faultline report merge: %s\n", err);
 		status = EXIT_USAGE;
 	} else if (report_write_all(merged, argv[1], err, sizeof err) != RESULT_OK) {
 		fprintf(stderr, "faultline report merge: %s\n", err);
 		status = EXIT_USAGE;
+	} else {
+		/* The verdict the merged report.json holds, as its pages show it. */
+		struct report_summary sum;
+		report_summarize(merged, &sum);
+		printf("merged %zu %s%s: %llu %s, verdict: %s: %s%s\n", n,
+		       n == 1 ? "report" : "reports", parts[0]->shard_count ? " of every shard" : "",
+		       (unsigned long long)sum.seeds_run, sum.seeds_run == 1 ? "seed" : "seeds",
+		       merged->pass ? "PASS" : "FAIL", merged->headline ? merged->headline : "",
+		       gap_lines ? " (seeds not covered: see above)" : "");
 	}
 	report_destroy(merged);
 free_parts:

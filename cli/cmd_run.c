@@ -93,8 +93,7 @@ static bool want_progress(void)
 	return isatty(STDERR_FILENO) && (nc == NULL || nc[0] == '\0');
 }
 
-/* Loads every scenario named by the paths; prints located errors. */
-static int load_all(int npaths, char **paths, struct scenario ***out, size_t *n)
+int cli_load_scenarios(int npaths, char **paths, struct scenario ***out, size_t *n)
 {
 	struct path_list pl;
 	char err[512];
@@ -164,8 +163,9 @@ static void print_result(const struct runner_result *r, const struct result_colu
 		printf("%snot exercised: %s", r->violated ? "; " : "  ", r->not_exercised);
 	printf("\n");
 	if (r->determinism_mismatches)
-		printf("      TOOL FAILURE: %llu determinism mismatch(es): the same seed gave "
-		       "different traces\n", (unsigned long long)r->determinism_mismatches);
+		printf("      TOOL FAILURE: %llu determinism %s: the same seed gave "
+		       "different traces\n", (unsigned long long)r->determinism_mismatches,
+		       r->determinism_mismatches == 1 ? "mismatch" : "mismatches");
 	if (quiet)
 		return;
 	for (int i = 0; i < INV_COUNT; i++) {
@@ -187,10 +187,11 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 static void print_stats(const struct runner_result *r)
 {
 	double sweep = r->sweep_wall_s > 0 ? r->sweep_wall_s : 1e-9;
-	printf("      stats: %llu events in %.4f s (%.0f events/s), %llu seeds (%.0f seeds/s), "
+	printf("      stats: %llu events in %.4f s (%.0f events/s), %llu %s (%.0f seeds/s), "
 	       "simulated %.1f s (%.0fx wall)",
 	       (unsigned long long)r->events, sweep, (double)r->events / sweep,
-	       (unsigned long long)r->seeds_run, (double)r->seeds_run / sweep,
+	       (unsigned long long)r->seeds_run, r->seeds_run == 1 ? "seed" : "seeds",
+	       (double)r->seeds_run / sweep,
 	       (double)r->sim_us / 1e6, (double)r->sim_us / 1e6 / sweep);
 	if (r->first_violation_wall_s >= 0)
 		printf(", first violation after %.4f s (%llu %s)", r->first_violation_wall_s,
@@ -219,8 +220,9 @@ static void print_totals(const struct runner_result *res, size_t n, double wall_
 		seeds += res[i].seeds_run;
 		sweep += res[i].sweep_wall_s;
 	}
-	printf("stats: total %llu events, %llu seeds, sweep %.3f s (%.0f events/s), wall %.3f s\n",
-	       (unsigned long long)events, (unsigned long long)seeds, sweep,
+	printf("stats: total %llu events, %llu %s, sweep %.3f s (%.0f events/s), wall %.3f s\n",
+	       (unsigned long long)events, (unsigned long long)seeds, seeds == 1 ? "seed" : "seeds",
+	       sweep,
 	       sweep > 0 ? (double)events / sweep : 0.0, wall_s);
 }
 
@@ -780,7 +782,7 @@ static int run_live(struct run_common *rc, const struct variant_set *vs, int npa
 	}
 	struct scenario **list;
 	size_t n;
-	int st = load_all(npaths, paths, &list, &n);
+	int st = cli_load_scenarios(npaths, paths, &list, &n);
 	if (st != 0)
 		return st;
 	rc->lopt.seeds_set = rc->ropt.seeds_set;
@@ -815,7 +817,7 @@ int cmd_run(int argc, char **argv)
 		return run_live(&rc, &vs, argc - first, argv + first);
 	struct scenario **list;
 	size_t n;
-	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
+	if ((st = cli_load_scenarios(argc - first, argv + first, &list, &n)) != 0)
 		return st;
 	swarm_apply(&rc, list, n);
 	int corpus_failed = corpus_replay(&rc, list, n, false);
@@ -905,7 +907,7 @@ int cmd_matrix(int argc, char **argv)
 		return st < 0 ? 0 : st;
 	struct scenario **list;
 	size_t n;
-	if ((st = load_all(argc - first, argv + first, &list, &n)) != 0)
+	if ((st = cli_load_scenarios(argc - first, argv + first, &list, &n)) != 0)
 		return st;
 	swarm_apply(&rc, list, n);
 	int corpus_failed = corpus_replay(&rc, list, n, true);

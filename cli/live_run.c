@@ -285,9 +285,10 @@ int live_run(struct scenario *const *list, size_t n, const struct variant_set *v
 		live_plan_destroy(lp);
 	}
 	if (status == 0) {
-		fprintf(out, "\n%llu scenario(s) run live: %llu violated, %llu not exercised, %llu held"
+		fprintf(out, "\n%llu %s run live: %llu violated, %llu not exercised, %llu held"
 		             "; %llu skipped (cannot be made meaningful live)\n",
-		        (unsigned long long)ran, (unsigned long long)violated,
+		        (unsigned long long)ran, ran == 1 ? "scenario" : "scenarios",
+		        (unsigned long long)violated,
 		        (unsigned long long)idle, (unsigned long long)held,
 		        (unsigned long long)skipped);
 		if (violated || idle)

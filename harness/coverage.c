@@ -88,6 +88,7 @@ void coverage_add(struct coverage *into, const struct coverage *from)
 				into->faults[t][i][k] += from->faults[t][i][k];
 			for (int c = 0; c < WA_COUNT; c++)
 				into->applied[t][i][c] += from->applied[t][i][c];
+			into->issued[t][i] += from->issued[t][i];
 		}
 	}
 }

@@ -19,6 +19,8 @@
 struct coverage {
 	uint64_t faults[FAULT_TARGET_COUNT][COVERAGE_OPS_MAX][FAULT_KIND_COUNT];
 	uint64_t applied[FAULT_TARGET_COUNT][COVERAGE_OPS_MAX][WA_COUNT];
+	/* operations the core issued, faulted or not (faultline ops) */
+	uint64_t issued[FAULT_TARGET_COUNT][COVERAGE_OPS_MAX];
 };
 
 /* The operations of target, index 0 being "other" (an operation of no

@@ -36,11 +36,25 @@ static enum result collect_fail(struct collect *c, enum result rc, const char *f
 	return rc;
 }
 
+/* "scenarios//x.yaml" as "scenarios/x.yaml": the paths are printed (result
+ * lines, replay commands, reports), and '//' in them looks like a mistake. */
+static void path_squeeze_slashes(char *path)
+{
+	char *to = path;
+	for (const char *from = path; *from != '\0'; from++) {
+		if (*from == '/' && to > path && to[-1] == '/')
+			continue;
+		*to++ = *from;
+	}
+	*to = '\0';
+}
+
 /* Takes ownership of path, also on failure. */
 static enum result collect_add(struct collect *c, char *path)
 {
 	if (path == NULL)
 		return collect_fail(c, RESULT_NOMEM, "out of memory");
+	path_squeeze_slashes(path);
 	if (c->n == PATHS_MAX) {
 		free(path);
 		return collect_fail(c, RESULT_NOMEM, "more than %d scenario files", PATHS_MAX);

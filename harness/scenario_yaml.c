@@ -167,6 +167,7 @@ static bool ytree_add(struct loader *ld, enum ynode_type type, bool plain,
 
 struct ybuild {
 	uint32_t stack[SCENARIO_DEPTH_MAX]; /* open mappings and lists */
+	bool flow[SCENARIO_DEPTH_MAX];      /* stack[i] was opened by '{' or '[' */
 	int depth;
 	int ndocs;
 };
@@ -196,9 +197,18 @@ static bool ytree_attach(struct loader *ld, struct ybuild *b, uint32_t idx)
 		if (b->depth == SCENARIO_DEPTH_MAX)
 			return scn_fail(ld, n, NULL, "nested more than %d levels deep",
 			            SCENARIO_DEPTH_MAX);
+		b->flow[b->depth] = false;
 		b->stack[b->depth++] = idx;
 	}
 	return true;
+}
+
+static bool ytree_token_is_flow_start(struct fy_token *t)
+{
+	if (t == NULL)
+		return false;
+	enum fy_token_type type = fy_token_get_type(t);
+	return type == FYTT_FLOW_SEQUENCE_START || type == FYTT_FLOW_MAPPING_START;
 }
 
 /* Moves the position to m (when it has one). libfyaml marks a quoted
@@ -289,7 +299,12 @@ static bool ytree_on_event(struct loader *ld, struct ybuild *b, struct fy_event 
 		if (!ytree_add(ld, e->type == FYET_MAPPING_START ? YN_MAP : YN_SEQ,
 		               false, NULL, 0, &idx))
 			return false;
-		return ytree_attach(ld, b, idx);
+		if (!ytree_attach(ld, b, idx))
+			return false;
+		b->flow[b->depth - 1] = ytree_token_is_flow_start(
+			e->type == FYET_MAPPING_START ? e->mapping_start.mapping_start
+			                              : e->sequence_start.sequence_start);
+		return true;
 	case FYET_MAPPING_END:
 	case FYET_SEQUENCE_END: {
 		if (b->depth == 0)
@@ -328,7 +343,22 @@ static void ytree_diag_sink(struct fy_diag *diag, void *user, const char *buf, s
 	(void)len;
 }
 
-static void ytree_fail_from_diag(struct loader *ld, struct fy_diag *diag)
+/* The innermost flow collection ('{' or '[') still open, or NULL. */
+static const struct ynode *ytree_open_flow(const struct loader *ld, const struct ybuild *b)
+{
+	for (int i = b->depth; i > 0; i--)
+		if (b->flow[i - 1])
+			return &ld->t.nodes[b->stack[i - 1]];
+	return NULL;
+}
+
+/* libfyaml finds a missing '}' or ']' only where the flow can go on no
+ * further, often lines later or at the end of the file. When a flow
+ * collection opened on an earlier line is still open at the error, the
+ * error is reported where that flow starts, the place to look, with
+ * libfyaml's position and words after it. */
+static void ytree_fail_from_diag(struct loader *ld, const struct ybuild *b,
+                                 struct fy_diag *diag)
 {
 	void *iter = NULL;
 	struct fy_diag_error *de;
@@ -340,8 +370,18 @@ static void ytree_fail_from_diag(struct loader *ld, struct fy_diag *diag)
 		int column = de->column > 0 ? de->column : 0;
 		if (line == 0)
 			column = 0;
-		scn_loader_fail_at(ld, line, column, NULL, "invalid YAML: %s",
-		               de->msg ? de->msg : "syntax error");
+		const char *msg = de->msg ? de->msg : "syntax error";
+		const struct ynode *flow = ytree_open_flow(ld, b);
+		if (flow != NULL && flow->line > 0 && line > flow->line) {
+			bool map = flow->type == YN_MAP;
+			scn_loader_fail_at(ld, flow->line, flow->column, NULL,
+			                   "invalid YAML: the flow %s opened here with '%c' has no "
+			                   "closing '%c' before %d:%d (%s)",
+			                   map ? "mapping" : "sequence", map ? '{' : '[',
+			                   map ? '}' : ']', line, column, msg);
+			return;
+		}
+		scn_loader_fail_at(ld, line, column, NULL, "invalid YAML: %s", msg);
 		return;
 	}
 	scn_loader_fail_at(ld, ld->last_line, ld->last_column, NULL, "invalid YAML");
@@ -438,7 +478,7 @@ bool scn_ytree_build(struct loader *ld, const char *buf, size_t len)
 		fy_parser_event_free(parser, e);
 	}
 	if (ok && fy_parser_get_stream_error(parser)) {
-		ytree_fail_from_diag(ld, diag);
+		ytree_fail_from_diag(ld, &b, diag);
 		ok = false;
 	}
 	fy_parser_destroy(parser);

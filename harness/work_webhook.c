@@ -16,6 +16,7 @@
 #include "core/webhook.h"
 #include "sim/trace.h"
 
+#include "harness/coverage.h"
 #include "harness/world_int.h"
 
 /* ---- webhook ------------------------------------------------------------------ */
@@ -556,6 +557,7 @@ static void wh_attempt_start(void *arg)
 	a->timeout = sched_after(w->s, w->sc->webhook.endpoint_timeout_us, wh_on_stripe_timeout, a);
 	a->timeout_pending = true;
 	uint64_t leg = w->sc->stripe.latency.min_us / 2;
+	w->out->cov.issued[FAULT_TARGET_WEBHOOK][coverage_op_index(FAULT_TARGET_WEBHOOK, "deliver")]++;
 	a->faulted = fault_plan_decide(&w->plan, &w->work, FAULT_TARGET_WEBHOOK, "deliver",
 	                               world_now_us(w), &a->fd);
 	if (a->faulted)

@@ -113,10 +113,8 @@ static void on_fault(void *arg, enum fault_target target, enum fault_kind kind,
 
 /* Operation names come from a few static tables, so a small cache keyed
  * by the name's address spares the lookup on the hot path. */
-static void on_applied(void *arg, enum fault_target target, const char *op,
-                       enum world_apply_class cls)
+static size_t world_op_index(struct world *w, enum fault_target target, const char *op)
 {
-	struct world *w = arg;
 	size_t slot = ((uintptr_t)op >> 3) % WORLD_OP_CACHE;
 	struct world_op_cache *e = &w->op_cache[slot];
 	if (e->name != op || e->target != target) {
@@ -124,7 +122,20 @@ static void on_applied(void *arg, enum fault_target target, const char *op,
 		e->target = target;
 		e->index = coverage_op_index(target, op);
 	}
-	w->out->cov.applied[target][e->index][cls]++;
+	return e->index;
+}
+
+static void on_applied(void *arg, enum fault_target target, const char *op,
+                       enum world_apply_class cls)
+{
+	struct world *w = arg;
+	w->out->cov.applied[target][world_op_index(w, target, op)][cls]++;
+}
+
+static void on_issued(void *arg, enum fault_target target, const char *op)
+{
+	struct world *w = arg;
+	w->out->cov.issued[target][world_op_index(w, target, op)]++;
 }
 
 static void on_kv_applied(void *arg, const struct kv_cmd *cmd, const struct kv_reply *reply,
@@ -162,7 +173,7 @@ static enum result world_build(struct world *w)
 	struct world_seed seed = {
 		.sc = sc, .seed = cfg->seed, .plan = &w->plan, .net = &w->net, .tr = w->tr,
 		.hooks = {.on_fault = on_fault, .on_kv_applied = on_kv_applied,
-		          .on_applied = on_applied, .arg = w},
+		          .on_applied = on_applied, .on_issued = on_issued, .arg = w},
 	};
 	w->opened = true;
 	enum result orc = w->be.ops->open(w->be.ctx, &seed, &w->s, &w->env, w->out->error,

@@ -302,13 +302,15 @@ static void html_header(struct textbuf *out, const struct report *r,
 	html_text(out, r->mode);
 	textbuf_put(out, " run · ");
 	if (r->determinism_checked)
-		textbuf_printf(out, "determinism checked: %llu mismatches",
-		               (unsigned long long)r->determinism_mismatches);
+		textbuf_printf(out, "determinism checked: %llu %s",
+		               (unsigned long long)r->determinism_mismatches,
+		               r->determinism_mismatches == 1 ? "mismatch" : "mismatches");
 	else
 		textbuf_put(out, "determinism not checked");
 	textbuf_put(out, "</p>\n<ul class=\"stats\">");
-	html_stat(out, "", s->results, "scenario × variant runs");
-	html_stat(out, "", s->seeds_run, "seeds");
+	html_stat(out, "", s->results, s->results == 1 ? "scenario × variant run"
+	                                               : "scenario × variant runs");
+	html_stat(out, "", s->seeds_run, s->seeds_run == 1 ? "seed" : "seeds");
 	html_stat(out, s->invariants_violated > 0 ? "bad" : "", s->invariants_violated,
 	          "violated");
 	html_stat(out, "good", s->invariants_held, "held");

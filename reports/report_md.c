@@ -279,14 +279,16 @@ enum result report_format_md(const struct report *r, struct textbuf *out)
 	md_put_text(out, r->tool_version);
 	textbuf_put(out, " · ");
 	md_put_text(out, r->mode);
-	textbuf_printf(out, " run · %llu results · %llu seeds",
-	               (unsigned long long)s.results, (unsigned long long)s.seeds_run);
+	textbuf_printf(out, " run · %llu %s · %llu %s", (unsigned long long)s.results,
+	               s.results == 1 ? "result" : "results", (unsigned long long)s.seeds_run,
+	               s.seeds_run == 1 ? "seed" : "seeds");
 	if (s.invariants_not_exercised > 0)
 		textbuf_printf(out, " · not exercised: %llu",
 		               (unsigned long long)s.invariants_not_exercised);
 	if (r->determinism_checked)
-		textbuf_printf(out, " · determinism checked: %llu mismatches",
-		               (unsigned long long)r->determinism_mismatches);
+		textbuf_printf(out, " · determinism checked: %llu %s",
+		               (unsigned long long)r->determinism_mismatches,
+		               r->determinism_mismatches == 1 ? "mismatch" : "mismatches");
 	textbuf_put(out, "\n\n## Matrix\n\n");
 	if (md_matrix(out, r) != RESULT_OK)
 		return RESULT_NOMEM;

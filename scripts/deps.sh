@@ -11,7 +11,8 @@ build_pkgs=(gcc make pkg-config curl python3 libevent-dev libhiredis-dev libpq-d
             libjansson-dev libssl-dev libgmime-3.0-dev)
 live_pkgs=(redis-server redis-tools postgresql postgresql-client
            libxml2-utils chromium nodejs  # nodejs (with npm): examples/deliver
-           parallel yamllint python3-yaml)  # tests of the sharding examples
+           parallel yamllint python3-yaml  # tests of the sharding examples
+           man-db)  # tests/cli/install.sh renders the manual page
 bench_pkgs=(haproxy valgrind)  # make bench: the reference proxy; callgrind for instruction counts
 mutants_pkgs=(python3-clang patch)  # make mutants: libclang for the operator pass
 slurm_pkgs=(slurm-wlm munge)  # make test-slurm: a one-node cluster on loopback

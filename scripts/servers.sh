@@ -10,7 +10,9 @@
 #   FAULTLINE_PG_URL     host=127.0.0.1 port=PORT dbname=faultline user=faultline
 #   FAULTLINE_SERVERS_DIR  the temporary directory (logs are there)
 # Exit status: COMMAND's, or 3 when a server could not be set up.
-# Installs the servers (scripts/deps.sh live) when they are missing.
+# Installs the servers (scripts/deps.sh live) when they are missing; installed
+# as faultline-servers (make install), without deps.sh beside it, it names the
+# missing packages instead.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +34,23 @@ done
 [ $# -gt 0 ] || usage
 [ $want_redis -eq 1 ] || [ $want_pg -eq 1 ] || { want_redis=1; want_pg=1; }
 
-"$here/deps.sh" live >&2
+if [ -x "$here/deps.sh" ]; then
+	"$here/deps.sh" live >&2
+else
+	need=()
+	if [ $want_redis -eq 1 ]; then
+		command -v redis-server >/dev/null || need+=(redis-server)
+		command -v redis-cli >/dev/null || need+=(redis-tools)
+	fi
+	if [ $want_pg -eq 1 ]; then
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+		command -v psql >/dev/null || need+=(postgresql-client)
+	fi
+	if [ ${#need[@]} -gt 0 ]; then
+		echo "servers: missing: ${need[*]} (Debian: apt-get install ${need[*]})" >&2
+		exit 3
+	fi
+fi
 
 dir=$(mktemp -d /tmp/faultline-servers.XXXXXX)
 chmod 0755 "$dir"

@@ -32,8 +32,8 @@ collect() {
 		done
 	done
 	"$bin" matrix --quiet --report "$out/report" scenarios/ >/dev/null 2>&1 || true
-	# Wall-clock timings are the only fields allowed to differ.
-	# The replay commands name the binary, whose path differs between them.
+	# Wall-clock timings may differ, and replay lines name each binary as
+	# invoked: every mention of the binary's path is written as "faultline".
 	python3 - "$out/report/report.json" "$bin" >"$out/report.norm.json" <<'PY'
 import json, sys
 def strip(x):

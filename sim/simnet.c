@@ -295,6 +295,8 @@ static void trace_fault(struct simnet *n, const struct op *op)
 static void op_decide(struct op *op, const char *opname)
 {
 	struct simnet *n = op->net;
+	if (n->hooks.on_issued != NULL)
+		n->hooks.on_issued(n->hooks.arg, op->target, opname);
 	if (n->plan == NULL)
 		return;
 	struct fault_decision fd;

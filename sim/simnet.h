@@ -42,10 +42,15 @@ typedef void simnet_kv_applied_fn(void *arg, const struct kv_cmd *cmd,
 typedef void simnet_applied_fn(void *arg, enum fault_target target, const char *op,
                                enum world_apply_class cls);
 
+/* Told about every operation the plan is asked about, by the name a fault
+ * rule's op matches (faulted or not), for the table of operations. */
+typedef void simnet_issued_fn(void *arg, enum fault_target target, const char *op);
+
 struct simnet_hooks {
 	simnet_fault_fn *on_fault;
 	simnet_kv_applied_fn *on_kv_applied;
 	simnet_applied_fn *on_applied;   /* may be NULL */
+	simnet_issued_fn *on_issued;     /* may be NULL */
 	void *arg;
 };
 

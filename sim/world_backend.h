@@ -56,10 +56,15 @@ enum world_apply_class {
 typedef void world_applied_fn(void *arg, enum fault_target target, const char *op,
                               enum world_apply_class cls);
 
+/* The client issued op on target: every operation a fault rule's op could
+ * name, faulted or not, before the server sees it. */
+typedef void world_issued_fn(void *arg, enum fault_target target, const char *op);
+
 struct world_hooks {
 	world_fault_fn *on_fault;
 	world_kv_applied_fn *on_kv_applied;
 	world_applied_fn *on_applied;  /* may be NULL; live backends leave it */
+	world_issued_fn *on_issued;    /* may be NULL; live backends leave it */
 	void *arg;
 };
 

@@ -58,6 +58,13 @@ static void sim_on_applied(void *arg, enum fault_target target, const char *op,
 		ws->hooks.on_applied(ws->hooks.arg, target, op, cls);
 }
 
+static void sim_on_issued(void *arg, enum fault_target target, const char *op)
+{
+	struct world_sim *ws = arg;
+	if (ws->hooks.on_issued != NULL)
+		ws->hooks.on_issued(ws->hooks.arg, target, op);
+}
+
 static enum result sim_open(void *ctx, const struct world_seed *seed, struct sched **s,
                             struct core_env *env, char *err, size_t errsize)
 {
@@ -75,7 +82,8 @@ static enum result sim_open(void *ctx, const struct world_seed *seed, struct sch
 	ws->hooks = seed->hooks;
 	struct simnet_hooks hooks = {.on_fault = sim_on_fault,
 	                             .on_kv_applied = sim_on_kv_applied,
-	                             .on_applied = sim_on_applied, .arg = ws};
+	                             .on_applied = sim_on_applied,
+	                             .on_issued = sim_on_issued, .arg = ws};
 	ws->simnet = simnet_create(ws->s, seed->net, seed->plan, seed->tr, &models, seed->sc,
 	                           &hooks);
 	if (ws->simnet == NULL)

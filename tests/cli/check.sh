@@ -17,8 +17,12 @@ expect_output '^ok  tests/data/scenarios/good/minimal\.yaml  \(minimal: ratelimi
 expect_status 2 "check a bad file" "$bin" check "$check_data/bad/unknown-fault-kind.yaml"
 expect_output "^tests/data/scenarios/bad/unknown-fault-kind\.yaml:7:11: faults\[0\]\.kind: unknown fault kind 'explode' \(expected one of: error, timeout-applied," \
 	"check prints FILE:LINE:COL: message" "$bin" check "$check_data/bad/unknown-fault-kind.yaml"
-expect_output '^tests/data/scenarios/bad/yaml-syntax\.yaml:4:1: invalid YAML: ' \
-	"check reports libfyaml's own errors with their position" "$bin" check "$check_data/bad/yaml-syntax.yaml"
+# A missing ']' or '}' is reported where its flow opens, not where libfyaml
+# gave up (the end of the file or the next key).
+expect_output "^tests/data/scenarios/bad/yaml-syntax\.yaml:2:8: invalid YAML: the flow sequence opened here with '\[' has no closing '\]' before 4:1 " \
+	"check reports a flow list without ']' at its '['" "$bin" check "$check_data/bad/yaml-syntax.yaml"
+expect_output "^tests/data/scenarios/bad/flow-mapping-unclosed\.yaml:4:11: invalid YAML: the flow mapping opened here with '\{' has no closing '\}' before 5:1 " \
+	"check reports a flow mapping without '}' at its '{'" "$bin" check "$check_data/bad/flow-mapping-unclosed.yaml"
 expect_status 2 "check good and bad together" "$bin" check "$check_data/good" "$check_data/bad/negative-seeds.yaml"
 expect_output '^ok  tests/data/scenarios/good/minimal\.yaml' \
 	"check still reports the good files next to a bad one" \

@@ -108,6 +108,18 @@ expect_output "^FAIL  webhook-concurrent-copies +legacy +128 seeds" "seeds plura
 	"$bin" run -q --variant legacy scenarios/webhook-concurrent-copies.yaml
 expect_output "^ok    ratelimit-expire-fails-once +hardened +1 seed " "1 seed, not 1 seeds" \
 	"$bin" run -q --seed 7 scenarios/ratelimit-expire-fails-once.yaml
+vd_one=$(mktemp -d /tmp/faultline-one.XXXXXX)
+"$bin" run --seeds 1 --determinism 1 --stats --report "$vd_one" \
+	scenarios/ratelimit-expire-fails-once.yaml >"$vd_one/out" 2>&1
+expect_output ' run · 1 result · 1 seed · determinism checked: 0 mismatches$' \
+	"report.md: 1 result, 1 seed" cat "$vd_one/report.md"
+expect_output '<strong>1</strong>scenario × variant run</li><li class=""><strong>1</strong>seed</li>' \
+	"report.html: 1 run, 1 seed" cat "$vd_one/report.html"
+expect_output '^stats: total [0-9]+ events, 1 seed, ' "stats: 1 seed" cat "$vd_one/out"
+expect_output '^      stats: [0-9]+ events in .*, 1 seed \(' "result stats: 1 seed" cat "$vd_one/out"
+expect_status 1 "no '1 seeds', '1 results' or '(s)' anywhere" \
+	grep -rE '\b1 (seeds|results|faults|reports|mismatches)\b|\(s\)|\(es\)' "$vd_one"
+rm -rf "$vd_one"
 expect_output "replay: $bin replay scenarios/webhook-concurrent-copies.yaml --seed 1" \
 	"the replay line names the binary as invoked" \
 	"$bin" run --variant legacy scenarios/webhook-concurrent-copies.yaml
@@ -123,6 +135,15 @@ import json, os, sys
 d = sys.argv[1]
 names = [r["trace_file"] for r in json.load(open(d + "/report.json"))["results"] if r["trace_file"]]
 assert names and all(os.path.getsize(os.path.join(d, n)) > 0 for n in names), names' "$mtmp/m"
+# The merge's own line gives the merged report's verdict, never another one.
+expect_output '^merged 2 reports: [0-9]+ seeds, verdict: FAIL: legacy violated ' \
+	"merge prints the verdict of the merged runs" "$bin" report merge "$mtmp/m2" "$mtmp/a" "$mtmp/b"
+"$bin" matrix -q --shard 1/2 --report "$mtmp/s1" scenarios/ >/dev/null 2>&1
+"$bin" matrix -q --shard 2/2 --report "$mtmp/s2" scenarios/ >/dev/null 2>&1
+expect_output '^merged 2 reports of every shard: [0-9]+ seeds, verdict: PASS: hardened held all ' \
+	"merge of a passing matrix's shards prints PASS (not 'violated')" \
+	"$bin" report merge "$mtmp/s" "$mtmp/s1" "$mtmp/s2"
+expect_output '"verdict": "pass"' "the merged matrix's report.json passes too" cat "$mtmp/s/report.json"
 cp -r "$mtmp/a" "$mtmp/copy"
 expect_status 0 "render of a copied report directory" "$bin" report render "$mtmp/copy"
 for f in junit.xml report.md report.html; do
@@ -130,3 +151,12 @@ for f in junit.xml report.md report.html; do
 done
 rm -rf "$mtmp"
 expect_status 1 "no '//' in printed paths" sh -c "'$bin' run --variant legacy scenarios// 2>&1 | grep -q '//'"
+# Files named with '//' are printed with one '/', in the lines and the reports.
+vd_slash=$(mktemp -d /tmp/faultline-slash.XXXXXX)
+"$bin" run --variant legacy --report "$vd_slash" scenarios//webhook-concurrent-copies.yaml \
+	.//scenarios///ratelimit-fail-closed.yaml >"$vd_slash/out" 2>&1
+expect_status 1 "no '//' in printed paths of files given with '//'" \
+	grep -q '//' "$vd_slash/out" "$vd_slash/report.md" "$vd_slash/junit.xml"
+expect_output '^        replay: .* replay \./scenarios/ratelimit-fail-closed\.yaml --seed' \
+	"the replay line names the file with single slashes" cat "$vd_slash/out"
+rm -rf "$vd_slash"

@@ -9,6 +9,7 @@
 #include "core/ratelimit.h"
 #include "tests/support/fake_env.h"
 #include "tests/support/sweep.h"
+#include "tests/support/death.h"
 
 #define WINDOW_MS 60000
 #define LIMIT 3
@@ -380,6 +381,7 @@ END_TEST
 
 START_TEST(test_ratelimit_destroy_with_a_hit_in_flight_aborts)
 {
+	death_expect("rl->inflight == 0");
 	struct fixture f = setup(VARIANT_HARDENED, false);
 	struct hit_result r = {0};
 	ratelimit_hit(f.rl, "u1", on_hit, &r);
@@ -389,6 +391,7 @@ END_TEST
 
 START_TEST(test_ratelimit_hit_without_done_aborts)
 {
+	death_expect("done != NULL");
 	struct fixture f = setup(VARIANT_LEGACY, false);
 	ratelimit_hit(f.rl, "u1", NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include "core/webhook.h"
 #include "tests/support/fake_env.h"
 #include "tests/support/sweep.h"
+#include "tests/support/death.h"
 
 #define SECRET "whsec_test"
 #define EVENT "{\"id\":\"evt_1\",\"type\":\"payment_intent.succeeded\"," \
@@ -433,6 +434,7 @@ END_TEST
 
 START_TEST(test_webhook_destroy_with_a_delivery_in_flight_aborts)
 {
+	death_expect("wh->inflight == 0");
 	struct fixture f = setup(VARIANT_HARDENED);
 	struct delivery d = {0};
 	start(&f, EVENT, &d);

@@ -595,7 +595,15 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [ratelimit]\nfaults:\n  - {target: redis, kind: error, target: mail}\n", 3, 34,
 	 "faults[0]: duplicate key 'target'"},
 	/* YAML itself */
-	{"fixes: [ratelimit\n", 2, 1, "invalid YAML: flow sequence without a closing bracket"},
+	{"fixes: [ratelimit\n", 1, 8, "invalid YAML: the flow sequence opened here with '[' has "
+	 "no closing ']' before 2:1 (flow sequence without a closing bracket)"},
+	{"fixes: [ratelimit]\nworkload: {webhook: {events: 1}\nseeds: 4\n", 2, 11,
+	 "invalid YAML: the flow mapping opened here with '{' has no closing '}' before 3:"},
+	{"fixes: [ratelimit,\n  webhook\nseeds: 4\n", 1, 8,
+	 "invalid YAML: the flow sequence opened here with '[' has no closing ']' before 4:1"},
+	{"fixes: [ratelimit, webhook", 1, 8, "invalid YAML: the flow sequence opened here"},
+	/* an error inside a flow closed on its own line keeps libfyaml's place */
+	{"fixes: [ratelimit]\nname: {a: b: c}\n", 2, 12, "invalid YAML: missing comma"},
 	{"fixes: [ratelimit]\n  seeds: 3\n", 2, 3, "invalid YAML:"},
 	{"fixes: \"ratelimit\n", 1, 9, "invalid YAML: double-quoted scalar without closing quote"},
 	{"fixes: &f [ratelimit]\nname: *f\n", 2, 7, "aliases (*name) are not supported"},
@@ -626,7 +634,8 @@ static const struct bad_case bad_files[] = {
 	{DATA "bad/unknown-top-key.yaml", 3, 1, "unknown key 'sedes'"},
 	{DATA "bad/unknown-fault-kind.yaml", 7, 11,
 	 "faults[0].kind: unknown fault kind 'explode' (expected one of: error, timeout-applied,"},
-	{DATA "bad/yaml-syntax.yaml", 4, 1, "invalid YAML: flow sequence without a closing bracket"},
+	{DATA "bad/yaml-syntax.yaml", 2, 8, "invalid YAML: the flow sequence opened here with '[' "
+	 "has no closing ']' before 4:1 (flow sequence without a closing bracket)"},
 	{DATA "bad/duplicate-key.yaml", 6, 5, "faults[0]: duplicate key 'kind'"},
 	{DATA "bad/workload-for-unlisted-fix.yaml", 5, 3, "workload.webhook: a workload for fix"},
 	{DATA "bad/invariant-of-unlisted-fix.yaml", 3, 26, "invariant 'no-orphan' belongs to fix"},

@@ -8,6 +8,7 @@
 
 #include "sim/fault.h"
 #include "sim/prng.h"
+#include "tests/support/death.h"
 
 /* A rule that fires on every matching operation, as the loader's defaults
  * leave it. */
@@ -456,6 +457,7 @@ END_TEST
 /* A NULL op is a bug in the caller: the assertion stops the run. */
 START_TEST(test_fault_decide_asserts_on_null_op)
 {
+	death_expect("op != NULL");
 	struct fault_plan plan;
 	plan_init(&plan, NULL, 0);
 	struct prng rng;

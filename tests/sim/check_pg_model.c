@@ -12,6 +12,7 @@
 #include "sim/models/pg_model.h"
 #include "sim/prng.h"
 #include "tests/support/pg_scripts.h"
+#include "tests/support/death.h"
 
 /* ---- script runner ---------------------------------------------------- */
 
@@ -620,6 +621,7 @@ END_TEST
 
 START_TEST(test_pg_exec_on_blocked_session_asserts)
 {
+	death_expect("!s->blocked.active");
 	struct pg_model *m = pg_model_create(2, NULL, NULL);
 	uint32_t s, t;
 	struct sql_result r;
@@ -634,6 +636,7 @@ END_TEST
 
 START_TEST(test_pg_resume_before_wake_asserts)
 {
+	death_expect("s->blocked.woken");
 	struct pg_model *m = pg_model_create(2, NULL, NULL);
 	uint32_t s, t;
 	struct sql_result r;
@@ -648,6 +651,7 @@ END_TEST
 
 START_TEST(test_pg_foreach_of_unknown_table_asserts)
 {
+	death_expect("pg_model: unknown table name");
 	struct pg_model *m = pg_model_create(1, NULL, NULL);
 	pg_model_foreach(m, "users", count_on_row, NULL);
 }
@@ -655,6 +659,7 @@ END_TEST
 
 START_TEST(test_pg_wrong_param_count_asserts)
 {
+	death_expect("nparams == sql_stmt_get(stmt)->nparams");
 	struct pg_model *m = pg_model_create(1, NULL, NULL);
 	uint32_t s;
 	struct sql_result r;

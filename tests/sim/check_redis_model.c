@@ -12,6 +12,7 @@
 
 #include "sim/models/redis_model.h"
 #include "sim/prng.h"
+#include "tests/support/death.h"
 
 #define MS 1000ULL       /* microseconds in a millisecond */
 #define SEC 1000000ULL   /* microseconds in a second */
@@ -726,6 +727,7 @@ static void reenter(void *arg, const char *key, const char *value, int64_t pttl_
 
 START_TEST(test_redis_foreach_callback_must_not_call_the_model)
 {
+	death_expect("!m->in_foreach");
 	EXPECT_OK(R(m, 0, "SET", "a", "1"));
 	redis_model_foreach(m, 0, reenter, m);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim/models/stripe_model.h"
+#include "tests/support/death.h"
 
 #define SEC 1000000ULL
 #define DAY_US STRIPE_MODEL_KEY_TTL_US
@@ -441,6 +442,7 @@ END_TEST
 
 START_TEST(test_stripe_finishing_a_token_twice_is_a_bug)
 {
+	death_expect("pd->used");
 	uint32_t t = begin_pending(0, params("a@b.c", "u", NULL));
 	struct stripe_reply r;
 	stripe_model_customer_finish(m, t, 0, 200, true, &r);
@@ -450,6 +452,7 @@ END_TEST
 
 START_TEST(test_stripe_success_without_save_is_a_bug)
 {
+	death_expect("status != 200 || save");
 	uint32_t t = begin_pending(0, params("a@b.c", "u", "k"));
 	struct stripe_reply r;
 	stripe_model_customer_finish(m, t, 0, 200, false, &r);
@@ -458,6 +461,7 @@ END_TEST
 
 START_TEST(test_stripe_clock_going_backwards_is_a_bug)
 {
+	death_expect("now_us >= m->last_now_us");
 	(void)begin_pending(10, params("a@b.c", "u", NULL));
 	(void)begin_pending(9, params("a@b.c", "u", NULL));
 }
