@@ -85,6 +85,12 @@ static void judge_exercised(struct runner_result *r, const struct live_plan *lp)
 
 static void print_rule_notes(FILE *out, const struct scenario *sc, const struct live_plan *lp)
 {
+	if (lp->lead_us > 0)
+		fprintf(out, "      live: the %.0fs before the first purchase (customer.start) last "
+		             "%.2fs, not %.0fs at time scale %g; what needs that wait live (Stripe "
+		             "forgetting a day-old Idempotency-Key) does not happen\n",
+		        (double)lp->lead_us / 1e6, (double)lp->lead_live_us / 1e6,
+		        (double)lp->lead_us / 1e6 * lp->time_scale, lp->time_scale);
 	for (size_t i = 0; i < lp->nrules; i++) {
 		const struct live_rule *lr = &lp->rules[i];
 		if (lr->how != LIVE_RULE_NOT_APPLIED)

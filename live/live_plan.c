@@ -24,6 +24,18 @@ uint64_t live_plan_scale_us(uint64_t d, double time_scale, uint64_t min_us)
 	return out < min_us ? min_us : out;
 }
 
+uint64_t live_plan_at_us(const struct live_plan *lp, uint64_t t)
+{
+	if (t == UINT64_MAX)
+		return UINT64_MAX;
+	if (lp->lead_us == 0)
+		return live_plan_scale_us(t, lp->time_scale, 0);
+	if (t <= lp->lead_us)
+		return (uint64_t)((double)t / (double)lp->lead_us * (double)lp->lead_live_us);
+	uint64_t after = live_plan_scale_us(t - lp->lead_us, lp->time_scale, 0);
+	return after > UINT64_MAX - lp->lead_live_us ? UINT64_MAX : lp->lead_live_us + after;
+}
+
 uint64_t live_plan_rl_window_us(uint64_t window_us, double time_scale)
 {
 	uint64_t w = live_plan_scale_us(window_us, time_scale, LIVE_PLAN_RL_WINDOW_MIN_US);
@@ -140,13 +152,13 @@ static void map_command(const struct fault_rule *fr, struct live_rule *r)
 	r->how = LIVE_RULE_PROXY;
 }
 
-static void map_rule(const struct fault_rule *fr, double scale, struct live_rule *r)
+static void map_rule(const struct live_plan *lp, const struct fault_rule *fr, struct live_rule *r)
 {
+	double scale = lp->time_scale;
 	r->target = fr->target;
 	r->kind = fr->kind;
-	r->from_us = live_plan_scale_us(fr->from_us, scale, 0);
-	r->until_us = fr->until_us == UINT64_MAX ? UINT64_MAX
-	                                         : live_plan_scale_us(fr->until_us, scale, 0);
+	r->from_us = live_plan_at_us(lp, fr->from_us);
+	r->until_us = live_plan_at_us(lp, fr->until_us);
 	bool wire = fr->target == FAULT_TARGET_REDIS || fr->target == FAULT_TARGET_POSTGRES;
 	if (fr->kind == FAULT_RESTART) {
 		if (!wire) {
@@ -206,9 +218,10 @@ static void map_rule(const struct fault_rule *fr, double scale, struct live_rule
 	}
 }
 
-static void scale_scenario(struct scenario *s, double k)
+static void scale_scenario(const struct live_plan *lp, struct scenario *s, double k)
 {
-	s->duration_us = live_plan_scale_us(s->duration_us, k, LIVE_PLAN_DURATION_MIN_US);
+	uint64_t d = live_plan_at_us(lp, s->duration_us);
+	s->duration_us = d < LIVE_PLAN_DURATION_MIN_US ? LIVE_PLAN_DURATION_MIN_US : d;
 	s->ratelimit.spread_us = live_plan_scale_us(s->ratelimit.spread_us, k, 0);
 	s->ratelimit.window_us = live_plan_rl_window_us(s->ratelimit.window_us, k);
 	s->dedup.spread_us = live_plan_scale_us(s->dedup.spread_us, k, 0);
@@ -225,6 +238,8 @@ static void scale_scenario(struct scenario *s, double k)
 	                                                    LIVE_PLAN_ENDPOINT_MIN_US);
 	s->customer.spread_us = live_plan_scale_us(s->customer.spread_us, k, 0);
 	s->customer.copy_spread_us = live_plan_scale_us(s->customer.copy_spread_us, k, 0);
+	s->customer.start_us = live_plan_at_us(lp, s->customer.start_us);
+	s->customer.again_us = live_plan_scale_us(s->customer.again_us, k, 0);
 }
 
 struct live_plan *live_plan_create(const struct scenario *sc, double time_scale)
@@ -236,8 +251,13 @@ struct live_plan *live_plan_create(const struct scenario *sc, double time_scale)
 	if (lp == NULL)
 		return NULL;
 	lp->time_scale = time_scale;
+	if ((sc->fixes & (1u << FIX_CUSTOMER)) &&
+	    live_plan_scale_us(sc->customer.start_us, time_scale, 0) > LIVE_PLAN_LEAD_MAX_US) {
+		lp->lead_us = sc->customer.start_us;
+		lp->lead_live_us = LIVE_PLAN_LEAD_MAX_US;
+	}
 	lp->scaled = *sc;
-	scale_scenario(&lp->scaled, time_scale);
+	scale_scenario(lp, &lp->scaled, time_scale);
 	lp->probe_margin_us = live_plan_scale_us(LIVE_PLAN_PROBE_MARGIN_US, time_scale,
 	                                         LIVE_PLAN_PROBE_MIN_US);
 	struct fault_plan *wrap = &lp->scaled.faults;
@@ -247,7 +267,7 @@ struct live_plan *live_plan_create(const struct scenario *sc, double time_scale)
 		const struct fault_rule *fr = &sc->faults.rules[i];
 		struct live_rule *r = &lp->rules[i];
 		r->index = i;
-		map_rule(fr, time_scale, r);
+		map_rule(lp, fr, r);
 		if (r->how == LIVE_RULE_PROXY) {
 			snprintf(r->toxic.name, sizeof r->toxic.name, "rule%zu", i);
 		} else if (r->how == LIVE_RULE_WRAPPER) {

@@ -27,6 +27,7 @@
                                             * 36 s at 0.02 */
 #define LIVE_PLAN_DOWN_MIN_US 50000        /* a server restart's down time */
 #define LIVE_PLAN_DURATION_MIN_US 5000000  /* the bound of one seed */
+#define LIVE_PLAN_LEAD_MAX_US 2000000     /* an idle lead-in (customer.start), cut */
 #define LIVE_PLAN_WHY_MAX 160
 
 enum live_rule_how {
@@ -60,6 +61,11 @@ struct live_plan {
 	 * borrowed from the source scenario. */
 	struct scenario scaled;
 	double time_scale;
+	/* The stripe-customer workload's idle lead-in (customer.start: an
+	 * earlier deploy, then a day of nothing) is not waited for live: the
+	 * lead_us before the first purchase last lead_live_us, every later
+	 * instant is shifted by the difference. lead_us 0: no cut. */
+	uint64_t lead_us, lead_live_us;
 	uint64_t probe_margin_us;     /* for world_config */
 	struct live_rule rules[FAULT_RULES_MAX];
 	size_t nrules;                /* = the source scenario's rules */
@@ -71,6 +77,10 @@ struct live_plan {
  * memory. */
 struct live_plan *live_plan_create(const struct scenario *sc, double time_scale);
 void live_plan_destroy(struct live_plan *lp); /* accepts NULL */
+
+/* The live instant of the scenario's instant t: scaled, with the
+ * lead-in cut (see struct live_plan). UINT64_MAX stays. */
+uint64_t live_plan_at_us(const struct live_plan *lp, uint64_t t);
 
 /* d scaled, rounded, at least min_us (0 stays 0 when min_us is 0). */
 uint64_t live_plan_scale_us(uint64_t d, double time_scale, uint64_t min_us);

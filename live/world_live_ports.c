@@ -70,6 +70,13 @@ static void kv_on_inner(void *arg, enum outcome oc, const struct kv_reply *reply
 		wl_lop_maybe_free(op);
 		return;
 	}
+	/* A command lost with its connection met a failing Redis even when no
+	 * rule fired for it (a connection a restart cut, found dead on its next
+	 * command after the restart ended): the request did not see a healthy
+	 * Redis, and the invariants must know (ratelimit-fail-closed, live,
+	 * judged such an error as one "while Redis was healthy"). */
+	if (oc == OUTCOME_CONN_LOST)
+		wl_note_fault(wl, FAULT_TARGET_REDIS, FAULT_CONN_LOST, "*");
 	if (oc == OUTCOME_OK)
 		kv_report_applied(op, reply, wl_now_us(wl) - op->sent_us);
 	else if ((oc == OUTCOME_TIMEOUT || oc == OUTCOME_CONN_LOST) && !op->txn &&

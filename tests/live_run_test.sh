@@ -59,7 +59,7 @@ if [ "${1:-}" = --inside ]; then
 		"$sc/dedup-redis-blackhole.yaml"
 	holds '^ok +webhook-concurrent-copies +hardened +3 seeds' "webhook copies held"
 	holds '^ok +ratelimit-expire-fails-once +hardened +3 seeds' "rate limit held"
-	holds '^5 scenario\(s\) run live: 0 violated, 0 not exercised, 5 held' "summary"
+	holds '^5 scenarios run live: 0 violated, 0 not exercised, 5 held' "summary"
 	if grep -qE '"mode": *"live"' "$out.d/report.json" 2>/dev/null; then
 		pass=$((pass + 1))
 	else
@@ -77,6 +77,16 @@ if [ "${1:-}" = --inside ]; then
 		--variant legacy "$sc/ratelimit-expire-fails-once.yaml"
 	holds '^FAIL +ratelimit-expire-fails-once +legacy .*no-lockout 3/3' "lockout in every seed"
 	holds 'has no TTL: locked out' "lockout message"
+
+	# A restart's cut connection found dead after the restart ended is a
+	# failure the request met, not an error "while Redis was healthy".
+	check 0 90 "fail-closed policy holds live across a restart" "$bin" run --live --seed 1 \
+		"$sc/ratelimit-fail-closed.yaml"
+	# customer.start 25h: a live run waited the whole 25 hours before.
+	check 0 60 "a day-long lead-in is cut live, and said" "$bin" run --live --seed 1 \
+		"$sc/customer-earlier-deploy.yaml"
+	holds '^ok +customer-earlier-deploy +hardened +1 seeds? ' "earlier deploy held"
+	holds 'live: the 90000s before the first purchase \(customer.start\) last 2.00s' "cut said"
 
 	check 0 60 "a scenario with no live fault is skipped, said why" "$bin" run --live \
 		"$sc/dedup-redis-latency.yaml"

@@ -67,6 +67,42 @@ START_TEST(test_live_plan_scales_durations_and_keeps_floors)
 }
 END_TEST
 
+/* customer-earlier-deploy starts its purchases 25 hours in: scaled, that
+ * was half an hour of waiting per seed (and customer.start was not scaled
+ * at all, so a live run waited the full 25 hours). The lead-in is cut, and
+ * fault windows and the duration move with it. */
+START_TEST(test_live_plan_cuts_a_long_customer_lead_in)
+{
+	struct scenario *sc = load(
+	    "fixes: [stripe-customer]\n"
+	    "duration: 26h\n"
+	    "workload:\n"
+	    "  stripe-customer: {users: 4, existing: 2, start: 25h, spread: 5s, again: 10s}\n"
+	    "faults:\n"
+	    "  - {target: postgres, op: customer_select, kind: conn-lost, from: 25h, until: 90010s}\n");
+	struct live_plan *lp = live_plan_create(sc, 0.02);
+	ck_assert_ptr_nonnull(lp);
+	const struct scenario *s = &lp->scaled;
+	ck_assert_uint_eq(lp->lead_us, 25ull * 3600 * 1000000);
+	ck_assert_uint_eq(lp->lead_live_us, LIVE_PLAN_LEAD_MAX_US);
+	ck_assert_uint_eq(s->customer.start_us, LIVE_PLAN_LEAD_MAX_US);
+	ck_assert_uint_eq(s->customer.spread_us, 100000);
+	ck_assert_uint_eq(s->customer.again_us, 200000);
+	ck_assert_uint_eq(s->duration_us, LIVE_PLAN_LEAD_MAX_US + 72000000); /* the last hour */
+	ck_assert_uint_eq(lp->nrules, 1);
+	ck_assert_uint_eq(lp->rules[0].from_us, LIVE_PLAN_LEAD_MAX_US);
+	ck_assert_uint_eq(lp->rules[0].until_us, LIVE_PLAN_LEAD_MAX_US + 200000);
+	live_plan_destroy(lp);
+	/* A short lead-in is scaled as every other instant. */
+	sc->customer.start_us = 60000000;
+	lp = live_plan_create(sc, 0.02);
+	ck_assert_uint_eq(lp->lead_us, 0);
+	ck_assert_uint_eq(lp->scaled.customer.start_us, 1200000);
+	live_plan_destroy(lp);
+	scenario_destroy(sc);
+}
+END_TEST
+
 START_TEST(test_live_plan_rl_window_rounds_to_whole_seconds)
 {
 	ck_assert_uint_eq(live_plan_rl_window_us(60000000, 0.02), 1000000);
@@ -598,6 +634,7 @@ Suite *check_world_live_suite(void)
 	Suite *s = suite_create("world_live");
 	TCase *plan = tcase_create("plan");
 	tcase_add_test(plan, test_live_plan_scales_durations_and_keeps_floors);
+	tcase_add_test(plan, test_live_plan_cuts_a_long_customer_lead_in);
 	tcase_add_test(plan, test_live_plan_rl_window_rounds_to_whole_seconds);
 	tcase_add_test(plan, test_live_plan_redis_error_nth_becomes_close_toxic);
 	tcase_add_test(plan, test_live_plan_server_error_carries_message_and_sqlstate);
