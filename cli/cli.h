@@ -23,6 +23,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_deliver(int argc, char **argv);
 int cmd_stripe(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_shrink(int argc, char **argv);
 
 struct scenario;
 /* Loads every scenario file the paths name (files, or folders walked for

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"serve", cmd_serve, "the core's endpoints over HTTP, for live runs"},
 	{"deliver", cmd_deliver, "Stripe webhooks to your endpoint, at their worst"},
 	{"stripe", cmd_stripe, "a stateful fake Stripe API, with fault rules"},
+	{"shrink", cmd_shrink, "the smallest scenario file that still fails like a seed"},
 	{"ops", cmd_ops, "the operations each fix and variant issues (fault rule ops)"},
 };
 

@@ -560,6 +560,18 @@ static enum result run_traced(const struct scenario *sc, const struct variant_se
 	return rc;
 }
 
+enum result runner_run_seed(const struct scenario *sc, const struct variant_set *vs,
+                            uint64_t seed, struct trace *tr, struct world_result *res)
+{
+	if (tr != NULL)
+		return run_traced(sc, vs, seed, tr, res);
+	struct trace off;
+	trace_init_off(&off);
+	enum result rc = run_traced(sc, vs, seed, &off, res);
+	trace_fini(&off);
+	return rc;
+}
+
 enum result runner_replay(const struct scenario *sc, const struct variant_set *vs,
                           uint64_t seed, FILE *out, struct world_result *res)
 {

@@ -16,6 +16,8 @@
 #include "harness/shard.h"
 #include "harness/world.h"
 
+struct trace;
+
 #define RUNNER_JOBS_MAX 64
 #define RUNNER_TIMELINE_MAX 200      /* trace events kept before a violation */
 #define RUNNER_SEEDS_MAX 10000000u   /* seeds of one result (-n, or a time
@@ -107,6 +109,9 @@ MUST_USE enum result runner_run(const struct scenario *sc, const struct variant_
                                 char *err, size_t errsize);
 void runner_result_fini(struct runner_result *r);
 
+/* Runs one seed, traced into tr (NULL: no trace). */
+MUST_USE enum result runner_run_seed(const struct scenario *sc, const struct variant_set *vs,
+                                     uint64_t seed, struct trace *tr, struct world_result *res);
 /* Runs one seed with its full trace written to out (replay). */
 MUST_USE enum result runner_replay(const struct scenario *sc, const struct variant_set *vs,
                                    uint64_t seed, FILE *out, struct world_result *res);

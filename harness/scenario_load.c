@@ -1067,6 +1067,75 @@ static bool load_faults(struct loader *ld, const struct ynode *n)
 	return true;
 }
 
+/* Keys a schedule entry may not carry: it names one operation by its
+ * ordinal and fires on it once, whatever the time or chance. */
+static const char *const schedule_forbidden[] = {
+	"and_after", "window", "from", "until", "after", "probability", "max_fires",
+};
+
+/* schedule: [{target, op, nth, kind, ...}]: a fault rule pinned to the nth
+ * operation op of its target (the ordinal counts every such operation the
+ * run issues), firing exactly once. faultline shrink writes these. */
+static bool load_schedule_entry(struct loader *ld, const struct ynode *n, const char *path,
+                                struct fault_rule *r)
+{
+	char p[SCENARIO_PATH_MAX];
+	if (n->type == YN_MAP) {
+		for (size_t i = 0; i < COUNT_OF(schedule_forbidden); i++) {
+			const struct ynode *key = NULL;
+			if (scn_map_get(ld, n, schedule_forbidden[i], &key) != NULL) {
+				scn_path_join(p, path, schedule_forbidden[i]);
+				return scn_fail(ld, key, p, "does not belong in a schedule entry, which "
+				                        "fires once on the nth operation (use faults: "
+				                        "for rules)");
+			}
+		}
+		if (scn_map_get(ld, n, "op", NULL) == NULL)
+			return scn_fail(ld, n, path, "a schedule entry needs 'op' (one operation name)");
+		if (scn_map_get(ld, n, "nth", NULL) == NULL)
+			return scn_fail(ld, n, path, "a schedule entry needs 'nth' (which occurrence)");
+	}
+	if (!load_fault(ld, n, path, r))
+		return false;
+	if (r->kind == FAULT_RESTART) {
+		scn_path_join(p, path, "kind");
+		return scn_fail(ld, scn_map_get(ld, n, "kind", NULL), p,
+		            "a restart is a rule with a time (faults:), not a scheduled operation");
+	}
+	if (strcmp(r->op, "*") == 0) {
+		scn_path_join(p, path, "op");
+		return scn_fail(ld, scn_map_get(ld, n, "op", NULL), p,
+		            "a schedule entry names one operation, not '*'");
+	}
+	r->max_fires = 1;
+	r->scheduled = true;
+	return true;
+}
+
+static bool load_schedule(struct loader *ld, const struct ynode *n)
+{
+	char sh[SCENARIO_SHOW_MAX + 8];
+	struct fault_plan *plan = &ld->sc->faults;
+	if (n->type != YN_SEQ) {
+		if (scn_is_null(ld, n))
+			return true;
+		return scn_fail(ld, n, "schedule", "expected a list of scheduled faults, got %s",
+		            scn_show_node(ld, sh, n));
+	}
+	size_t i = 0;
+	for (const struct ynode *c = scn_ychild(ld, n); c != NULL; c = scn_ynext(ld, c), i++) {
+		char path[SCENARIO_PATH_MAX];
+		scn_text_printf(path, sizeof path, "schedule[%zu]", i);
+		if (plan->nrules == FAULT_RULES_MAX)
+			return scn_fail(ld, c, path, "more than %d fault rules and scheduled faults",
+			            FAULT_RULES_MAX);
+		if (!load_schedule_entry(ld, c, path, &plan->rules[plan->nrules]))
+			return false;
+		plan->nrules++;
+	}
+	return true;
+}
+
 /* ---- the whole file --------------------------------------------------- */
 
 static void scenario_set_defaults(struct scenario *sc)
@@ -1141,7 +1210,8 @@ static bool load_expect_reached(struct loader *ld, const struct ynode *n)
 static const char *const top_keys[] = {"name",       "description", "fixes",
                                        "invariants", "seeds",       "seed_first",
                                        "duration",   "backends",    "workload",
-                                       "faults",     "swarm",       "expect_reached"};
+                                       "faults",     "swarm",       "expect_reached",
+                                       "schedule"};
 
 static bool load_top(struct loader *ld)
 {
@@ -1187,6 +1257,8 @@ static bool load_top(struct loader *ld)
 	if (v != NULL && !scn_is_null(ld, v) && !load_workload(ld, v))
 		return false;
 	if ((v = scn_map_get(ld, root, "faults", NULL)) != NULL && !load_faults(ld, v))
+		return false;
+	if ((v = scn_map_get(ld, root, "schedule", NULL)) != NULL && !load_schedule(ld, v))
 		return false;
 
 	/* The quote fix has nothing to send without quotes, and no default

@@ -311,7 +311,7 @@ static void put_fault(FILE *out, const struct fault_rule *r)
 		fputs(", probability: ", out);
 		put_number(out, r->probability);
 	}
-	if (r->max_fires > 0)
+	if (r->max_fires > 0 && !r->scheduled)
 		fprintf(out, ", max_fires: %" PRIu32, r->max_fires);
 	switch (r->kind) {
 	case FAULT_SERVER_ERROR:
@@ -403,12 +403,26 @@ enum result scenario_write(const struct scenario *sc, const char *comment, FILE 
 	put_backend(out, "stripe", &sc->stripe, sc);
 	put_backend(out, "mail", &sc->mail, sc);
 	put_workload(out, sc);
-	if (sc->faults.nrules == 0) {
+	size_t nsched = 0;
+	for (size_t i = 0; i < sc->faults.nrules; i++)
+		nsched += sc->faults.rules[i].scheduled;
+	if (sc->faults.nrules == nsched) {
 		fputs("faults: []\n", out);
 	} else {
 		fputs("faults:\n", out);
-		for (size_t i = 0; i < sc->faults.nrules; i++)
-			put_fault(out, &sc->faults.rules[i]);
+		for (size_t i = 0; i < sc->faults.nrules; i++) {
+			if (!sc->faults.rules[i].scheduled)
+				put_fault(out, &sc->faults.rules[i]);
+		}
+	}
+	/* The loader appends the schedule after the rules, so a plan whose
+	 * scheduled entries all come last reads back in the same order. */
+	if (nsched > 0) {
+		fputs("schedule:\n", out);
+		for (size_t i = 0; i < sc->faults.nrules; i++) {
+			if (sc->faults.rules[i].scheduled)
+				put_fault(out, &sc->faults.rules[i]);
+		}
 	}
 	return ferror(out) ? RESULT_ERROR : RESULT_OK;
 }

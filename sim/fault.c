@@ -128,6 +128,41 @@ static uint64_t latency_draw(const struct fault_rule *r, struct prng *rng)
 	return 0;
 }
 
+/* Counts op in the log and returns its ordinal (1-based); 0 when the log
+ * has no room for another name. */
+static uint32_t log_count(struct fault_log *log, enum fault_target target, const char *op)
+{
+	for (size_t i = 0; i < log->nnames; i++) {
+		if (log->names[i].target == target && strcmp(log->names[i].op, op) == 0)
+			return ++log->names[i].seen;
+	}
+	if (log->nnames == FAULT_LOG_NAMES_MAX || strlen(op) >= FAULT_OP_MAX) {
+		log->overflow = true;
+		return 0;
+	}
+	log->names[log->nnames].target = target;
+	strcpy(log->names[log->nnames].op, op);
+	log->names[log->nnames].seen = 1;
+	log->nnames++;
+	return 1;
+}
+
+static void log_fire(struct fault_log *log, enum fault_target target, const char *op,
+                     uint32_t nth, const struct fault_decision *d)
+{
+	if (nth == 0 || log->nfires == FAULT_LOG_MAX) {
+		log->overflow = true;
+		return;
+	}
+	struct fault_fire *f = &log->fires[log->nfires++];
+	f->target = target;
+	strcpy(f->op, op);
+	f->nth = nth;
+	f->rule = d->index;
+	f->latency_us = d->latency_us;
+	f->commit_applied = d->commit_applied;
+}
+
 bool fault_plan_decide(struct fault_plan *plan, struct prng *rng,
                        enum fault_target target, const char *op,
                        uint64_t now_us, struct fault_decision *out)
@@ -137,6 +172,7 @@ bool fault_plan_decide(struct fault_plan *plan, struct prng *rng,
 	ASSERT(out != NULL);
 	ASSERT(plan->nrules <= FAULT_RULES_MAX);
 
+	uint32_t ordinal = plan->log != NULL ? log_count(plan->log, target, op) : 0;
 	bool fired = false;
 	for (size_t i = 0; i < plan->nrules; i++) {
 		const struct fault_rule *r = &plan->rules[i];
@@ -175,6 +211,8 @@ bool fault_plan_decide(struct fault_plan *plan, struct prng *rng,
 			d.commit_applied = prng_chance(rng, r->commit_applied_p);
 		*out = d;
 		fired = true;
+		if (plan->log != NULL)
+			log_fire(plan->log, target, op, ordinal, &d);
 	}
 	return fired;
 }

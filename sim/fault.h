@@ -83,13 +83,41 @@ struct fault_rule {
 	double commit_applied_p; /* CONN_LOST on commit: chance it committed */
 	uint64_t duration_us;    /* RESTART: how long the server is down */
 	bool persistence;        /* RESTART (redis): keys survive */
+	bool scheduled;          /* from a scenario's schedule: (exact op, nth,
+	                          * fires once); written back there */
 	/* where the rule was written, for messages */
 	int line, column;
+};
+
+/* What fired in one run, by the ordinal of each operation name within its
+ * target, for `faultline shrink`, which turns it into a schedule. Filled
+ * only when a plan points at one (it is NULL in every ordinary run). */
+#define FAULT_LOG_NAMES_MAX 64
+#define FAULT_LOG_MAX 256
+struct fault_fire {
+	enum fault_target target;
+	char op[FAULT_OP_MAX];
+	uint32_t nth;             /* this op name's ordinal in its target */
+	size_t rule;              /* the rule that fired */
+	uint64_t latency_us;      /* LATENCY: the delay drawn */
+	bool commit_applied;      /* CONN_LOST on commit: the outcome drawn */
+};
+struct fault_log {
+	struct {
+		enum fault_target target;
+		char op[FAULT_OP_MAX];
+		uint32_t seen;
+	} names[FAULT_LOG_NAMES_MAX];
+	size_t nnames;
+	struct fault_fire fires[FAULT_LOG_MAX];
+	size_t nfires;
+	bool overflow;            /* more names or fires than the log holds */
 };
 
 struct fault_plan {
 	struct fault_rule rules[FAULT_RULES_MAX];
 	size_t nrules;
+	struct fault_log *log;   /* borrowed; NULL: record nothing */
 	/* per-run state, cleared by fault_plan_reset */
 	uint32_t matched[FAULT_RULES_MAX]; /* operations matching target/op */
 	uint32_t fired[FAULT_RULES_MAX];
