@@ -637,8 +637,10 @@ void shrink_comment(const struct scenario *from, const struct variant_set *vs, u
 	char var[160];
 	variant_set_format(vs, from, var, sizeof var);
 	char seeds[96];
-	if (rep->any_seed)
-		snprintf(seeds, sizeof seeds, "under every seed from 1 to %d (and %" PRIu64 ")",
+	if (rep->any_seed && seed >= 1 && seed <= SHRINK_CHECK_SEEDS)
+		snprintf(seeds, sizeof seeds, "under every seed from 1 to %d", SHRINK_CHECK_SEEDS);
+	else if (rep->any_seed)
+		snprintf(seeds, sizeof seeds, "under every seed from 1 to %d and %" PRIu64,
 		         SHRINK_CHECK_SEEDS, seed);
 	else
 		snprintf(seeds, sizeof seeds, "under seed %" PRIu64 " (other seeds order its "
@@ -646,10 +648,10 @@ void shrink_comment(const struct scenario *from, const struct variant_set *vs, u
 	snprintf(buf, size,
 	         "Shrunk by faultline shrink from %s, seed %" PRIu64 ", variant %s%s.\n"
 	         "Violates %s %s: %s\n"
-	         "%" PRIu32 " runs in %.2fs%s; %" PRIu64 " events, was %" PRIu64 ".\n"
+	         "%" PRIu32 " runs%s; %" PRIu64 " events, was %" PRIu64 ".\n"
 	         "Removed: %s",
 	         from->path, seed, var, from->swarm ? " (its swarm draw)" : "",
-	         invariant_name(rep->inv), seeds, rep->message, rep->runs, rep->wall_s,
+	         invariant_name(rep->inv), seeds, rep->message, rep->runs,
 	         rep->budget_spent ? " (the budget ran out)" : "", rep->events_after,
 	         rep->events_before, rep->removed[0] != '\0' ? rep->removed : "nothing");
 }

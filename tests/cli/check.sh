@@ -62,9 +62,10 @@ expect_output 'no scenario file \(\*\.yaml, \*\.yml\) found' \
 	"check says no scenario was found" "$bin" check "$check_tmp"
 rmdir "$check_tmp"
 
-# The complete example at the end of docs/scenarios.md stays valid.
+# The complete example of docs/scenarios.md (the first YAML block of its
+# section) stays valid.
 check_tmp=$(mktemp -d)
-awk -v out="$check_tmp/example.yaml" '/^```yaml$/{on=1; close(out); printf "" > out; next} /^```$/{on=0} on{print > out}' \
+awk -v out="$check_tmp/example.yaml" '/^## A complete example/{sec=1} /^```yaml$/ && sec==1{on=1; sec=2; printf "" > out; next} /^```$/{on=0} on{print > out}' \
 	docs/scenarios.md
 expect_output '^ok  .*/example\.yaml  \(everything-at-once: ratelimit, quote-email, webhook, request-dedup, stripe-customer, 64 seeds, 9 faults\)$' \
 	"the documented complete example passes check" "$bin" check "$check_tmp/example.yaml"
