@@ -4,11 +4,13 @@
  * the outcome into the exit status. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "core/assert.h"
 #include "cli/cli.h"
@@ -21,6 +23,8 @@
 #include "harness/scenario_load.h"
 #include "harness/verdict.h"
 #include "harness/shard.h"
+#include "harness/shrink.h"
+#include "harness/scenario_write.h"
 
 struct run_common {
 	struct runner_options ropt;
@@ -38,6 +42,8 @@ struct run_common {
 	bool shard_auto;              /* --shard auto: read from the engine */
 	unsigned shard_count;         /* --shard-count, for Kubernetes */
 	double time_budget_s;         /* --time-budget; 0: none */
+	bool shrink;                  /* --shrink: shrink each first failing seed */
+	double shrink_budget_s;       /* --shrink-budget, per shrink */
 };
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -271,6 +277,9 @@ static void usage_run(FILE *out, bool matrix)
 	        "                      whole catalogue for mixed-*) and of the workload's\n"
 	        "                      ranges (events: 2..16); with --report, each failing\n"
 	        "                      seed's draw is written to traces/NAME-SEED.yaml\n"
+	        "      --shrink        with --report, shrink the first failing seed of each\n"
+	        "                      violated invariant into traces/NAME-INVARIANT.min.yaml\n"
+	        "                      (faultline shrink; --shrink-budget S each, default 5)\n"
 	        "      --corpus DIR    regression corpus: replay DIR's entries for these\n"
 	        "                      scenarios first, then keep each new violation's seed\n"
 	        "                      there (DIR/NAME-VARIANT-SEED.yaml)\n"
@@ -371,6 +380,8 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		{"time-budget", required_argument, NULL, 'B'},
 		{"shard", required_argument, NULL, 'I'},
 		{"shard-count", required_argument, NULL, 'C'},
+		{"shrink", no_argument, NULL, 'Z'},
+		{"shrink-budget", required_argument, NULL, 'z'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -379,6 +390,7 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 	rc->ropt.determinism_samples = 2;
 	rc->progress = want_progress();
 	rc->lopt.time_scale = LIVE_PLAN_SCALE_DEFAULT;
+	rc->shrink_budget_s = 5.0;
 	for (int f = 0; f < FIX_COUNT; f++)
 		vs->v[f] = VARIANT_HARDENED;
 	const char *cmd = matrix ? "matrix" : "run";
@@ -479,6 +491,23 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		case 'W':
 			rc->swarm = true;
 			break;
+		case 'Z':
+			rc->shrink = true;
+			break;
+		case 'z': {
+			char *end;
+			errno = 0;
+			double b = strtod(optarg, &end);
+			if (end != optarg && *end == 's')
+				end++;
+			if (end == optarg || *end != '\0' || errno != 0 || !(b > 0.0) || b > 3600.0) {
+				fprintf(stderr, "faultline %s: --shrink-budget wants seconds (0 < S <= "
+				                "3600), not '%s'\n", cmd, optarg);
+				return EXIT_USAGE;
+			}
+			rc->shrink_budget_s = b;
+			break;
+		}
 		case 'O':
 			rc->corpus_dir = optarg;
 			break;
@@ -530,6 +559,11 @@ static int run_options(int argc, char **argv, bool matrix, struct run_common *rc
 		return EXIT_USAGE;
 	}
 	rc->ropt.traces_dir = rc->report_dir;
+	if (rc->shrink && (rc->report_dir == NULL || rc->live)) {
+		fprintf(stderr, "faultline %s: --shrink writes into the report: it needs --report "
+		                "DIR%s\n", cmd, rc->live ? " and a simulated run" : "");
+		return EXIT_USAGE;
+	}
 	*first_path = optind;
 	return run_options_check(rc, cmd);
 }
@@ -690,11 +724,83 @@ static void print_seed_totals(const struct run_common *rc, const struct runner_r
 	printf("\n");
 }
 
+/* --shrink: the first failing seed of each violated invariant of each
+ * result, shrunk (harness/shrink.c) into DIR/traces/NAME-INVARIANT.min.yaml
+ * (NAME-VARIANT-INVARIANT.min.yaml when the scenario has a result per
+ * variant, as in a matrix), named in the report. A shrink that cannot be made
+ * is said on stderr and leaves the report without that file. */
+static void shrink_results(const struct run_common *rc, struct runner_result *res,
+                           size_t nres)
+{
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s/traces", rc->report_dir);
+	struct shrink_options opt = {.budget_s = rc->shrink_budget_s};
+	for (size_t k = 0; k < nres; k++) {
+		struct runner_result *r = &res[k];
+		for (int i = 0; i < INV_COUNT; i++) {
+			struct runner_invariant *ri = &r->inv[i];
+			if (!ri->has_first)
+				continue;
+			/* The runner made DIR/traces for the failing seed's trace; not
+			 * when it could not write there, and then neither can we. */
+			if (mkdir(rc->report_dir, 0777) != 0 && errno != EEXIST) {
+				fprintf(stderr, "faultline: --shrink: cannot create %s: %s\n",
+				        rc->report_dir, strerror(errno));
+				return;
+			}
+			if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+				fprintf(stderr, "faultline: --shrink: cannot create %s: %s\n", dir,
+				        strerror(errno));
+				return;
+			}
+			opt.invariant = i;
+			struct shrink_report rep;
+			char err[256];
+			if (shrink_run(r->sc, &r->vs, ri->first_seed, &opt, &rep, err, sizeof err) !=
+			    SHRINK_DONE) {
+				fprintf(stderr, "faultline: --shrink: %s seed %" PRIu64 ": %s\n",
+				        r->sc->name, ri->first_seed, err);
+				continue;
+			}
+			char var[160], rel[512], path[1600], comment[SHRINK_NOTE_MAX + 1024];
+			variant_set_format(&r->vs, r->sc, var, sizeof var);
+			bool matrix = false;
+			for (size_t j = 0; j < nres; j++)
+				matrix |= j != k && res[j].sc == r->sc;
+			if (matrix)
+				snprintf(rel, sizeof rel, "traces/%s-%s-%s.min.yaml", r->sc->name, var,
+				         invariant_name((enum invariant_id)i));
+			else
+				snprintf(rel, sizeof rel, "traces/%s-%s.min.yaml", r->sc->name,
+				         invariant_name((enum invariant_id)i));
+			snprintf(path, sizeof path, "%s/%s", rc->report_dir, rel);
+			shrink_comment(r->sc, &r->vs, ri->first_seed, &rep, comment, sizeof comment);
+			FILE *f = fopen(path, "w");
+			bool ok = f != NULL && scenario_write(rep.min, comment, f) == RESULT_OK;
+			if (f != NULL && fclose(f) != 0)
+				ok = false;
+			if (ok) {
+				snprintf(ri->shrunk_file, sizeof ri->shrunk_file, "%s", rel);
+				if (!rc->quiet)
+					printf("shrunk: %s (%s, %" PRIu64 " events, was %" PRIu64 ")\n",
+					       path, var, rep.events_after, rep.events_before);
+			} else {
+				fprintf(stderr, "faultline: --shrink: cannot write %s: %s\n", path,
+				        strerror(errno));
+				remove(path);
+			}
+			shrink_report_fini(&rep);
+		}
+	}
+}
+
 static int finish(struct run_common *rc, const char *mode, struct verdict *v,
                   struct scenario **list, size_t n,
                   struct runner_result *results, size_t nresults, int status)
 {
 	print_seed_totals(rc, results, nresults);
+	if (rc->shrink && rc->report_dir != NULL && status != EXIT_USAGE && v != NULL)
+		shrink_results(rc, results, nresults);
 	if (rc->report_dir != NULL && status != EXIT_USAGE && v != NULL) {
 		char err[512];
 		if (report_fill_write(rc->report_dir, mode, v, &rc->ropt.shard, list, n, results,

@@ -275,6 +275,8 @@ static enum result fill_result(struct report *r, const struct runner_result *rr)
 		                                   ri->message, replay, NULL));
 		inv->violations = ri->violations;
 		inv->held = false;
+		if (ri->shrunk_file[0] != '\0')
+			TRY(report_invariant_set_shrunk_file(inv, ri->shrunk_file));
 		TRY(add_timeline(inv, ri->timeline));
 		if (ri->trace_file[0] && res->trace_file == NULL)
 			TRY(report_result_set_trace_file(res, ri->trace_file));

@@ -64,6 +64,8 @@ struct runner_invariant {
 	uint64_t first_time_us;
 	char message[256];
 	char trace_file[512];        /* relative to the report dir, or "" */
+	char shrunk_file[512];       /* run --shrink: the shrunk scenario,
+	                              * relative to the report dir, or "" */
 	/* the events leading to the violation in first_seed, as JSON lines */
 	char *timeline;              /* owned; NULL when not replayed */
 };

@@ -119,6 +119,7 @@ static void report_invariant_fini(struct report_invariant *inv)
 	free(inv->name);
 	free(inv->message);
 	free(inv->replay);
+	free(inv->shrunk_file);
 	for (size_t i = 0; i < inv->ntimeline; i++)
 		report_event_fini(&inv->timeline[i]);
 	free(inv->timeline);
@@ -405,6 +406,12 @@ static void report_timeline_clear(struct report_invariant *inv)
 	inv->timeline_dropped = 0;
 }
 
+enum result report_invariant_set_shrunk_file(struct report_invariant *inv, const char *path)
+{
+	ASSERT(inv != NULL);
+	return report_set_text(&inv->shrunk_file, path);
+}
+
 enum result report_invariant_add_violation(struct report_invariant *inv,
                                            uint64_t seed, uint64_t t_us,
                                            const char *message, const char *replay,
@@ -618,6 +625,8 @@ static enum result report_invariant_merge(struct report_invariant *into,
 		enum result rc = report_set_text(&into->message, from->message);
 		if (rc == RESULT_OK)
 			rc = report_set_text(&into->replay, from->replay);
+		if (rc == RESULT_OK)
+			rc = report_set_text(&into->shrunk_file, from->shrunk_file);
 		if (rc != RESULT_OK)
 			return rc;
 		into->has_first_seed = true;

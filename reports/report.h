@@ -59,6 +59,9 @@ struct report_invariant {
 	uint64_t first_time_us;     /* simulated time of the violation there */
 	char *message;              /* what broke, or NULL */
 	char *replay;               /* the command that replays it, or NULL */
+	char *shrunk_file;          /* run --shrink: the smallest scenario file
+	                             * that fails the same way, relative to the
+	                             * report dir; NULL when not shrunk */
 	struct report_event *timeline;  /* oldest first, <= REPORT_TIMELINE_MAX */
 	size_t ntimeline;
 	uint64_t timeline_dropped;  /* older events left out to keep the bound */
@@ -202,6 +205,9 @@ struct report_invariant *report_result_find_invariant(
  * so far (or the first), it becomes first_seed with t_us, message and replay
  * (borrowed, may be NULL), the old timeline is dropped, and *became_first
  * (may be NULL) is set to true: the caller then adds that seed's events. */
+/* Sets (or with NULL clears) the invariant's shrunk scenario file. */
+MUST_USE enum result report_invariant_set_shrunk_file(struct report_invariant *inv,
+                                                      const char *path);
 MUST_USE enum result report_invariant_add_violation(struct report_invariant *inv,
                                                     uint64_t seed, uint64_t t_us,
                                                     const char *message,

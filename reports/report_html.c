@@ -682,6 +682,11 @@ static void html_violation(struct textbuf *out, const struct report *r,
 		html_text(out, inv->replay);
 		textbuf_put(out, "</code></pre>\n");
 	}
+	if (inv->shrunk_file != NULL) {
+		textbuf_put(out, "<p class=\"sub\">shrunk: <code>");
+		html_text(out, inv->shrunk_file);
+		textbuf_put(out, "</code> (the smallest scenario that fails the same way)</p>\n");
+	}
 	if (res->trace_file != NULL) {
 		textbuf_put(out, "<p class=\"sub\">trace: <code>");
 		html_text(out, res->trace_file);

@@ -118,6 +118,8 @@ static json_t *out_invariant(struct json_out *o, const struct report_invariant *
 	        ? out_uint(o, "first_time_us", inv->first_time_us) : json_null());
 	out_set(o, obj, "message", out_str(inv->message));
 	out_set(o, obj, "replay", out_str(inv->replay));
+	if (inv->shrunk_file != NULL) /* only when shrunk: older reports stay as they were */
+		out_set(o, obj, "shrunk_file", out_str(inv->shrunk_file));
 	json_t *tl = json_array();
 	for (size_t i = 0; tl != NULL && i < inv->ntimeline; i++) {
 		const struct report_event *ev = &inv->timeline[i];
@@ -647,8 +649,14 @@ static void in_invariant(struct json_in *in, const json_t *obj, const char *path
 	inv->first_time_us = inv->has_first_seed ? (uint64_t)json_integer_value(ft) : 0;
 	inv->message = report_text_dup(message);
 	inv->replay = report_text_dup(replay);
+	const char *shrunk = json_object_get(obj, "shrunk_file") != NULL
+	                     ? in_str(in, obj, path, "shrunk_file", false) : NULL;
+	if (in->failed)
+		return;
+	inv->shrunk_file = report_text_dup(shrunk);
 	if ((message != NULL && inv->message == NULL) ||
-	    (replay != NULL && inv->replay == NULL)) {
+	    (replay != NULL && inv->replay == NULL) ||
+	    (shrunk != NULL && inv->shrunk_file == NULL)) {
 		in_nomem(in, path, "bytes", REPORT_TEXT_MAX);
 		return;
 	}

@@ -152,6 +152,11 @@ static void md_violation(struct textbuf *out, const struct report_result *res,
 	}
 	if (inv->replay != NULL)
 		md_put_code_block(out, "sh", inv->replay);
+	if (inv->shrunk_file != NULL) {
+		textbuf_put(out, "Shrunk: ");
+		md_put_text(out, inv->shrunk_file);
+		textbuf_put(out, " (the smallest scenario that fails the same way)\n\n");
+	}
 	if (res->trace_file != NULL) {
 		textbuf_put(out, "Trace: ");
 		md_put_text(out, res->trace_file);

@@ -89,4 +89,33 @@ expect_output "bad2\.yaml:3:[0-9]+: schedule\[0\]\.op: a schedule entry names on
 	"a schedule entry for any operation is refused" "$bin" check "$sh_dir/bad2.yaml"
 printf 'fixes: [ratelimit]\nschedule:\n  - {target: redis, op: expire, kind: error}\n' >"$sh_dir/bad3.yaml"
 expect_status 2 "a schedule entry without nth" "$bin" check "$sh_dir/bad3.yaml"
+# run --report DIR --shrink: a shrunk file beside the trace, named in report.json.
+expect_status 1 "run --shrink over two legacy bugs" "$bin" run -q -v legacy --report "$sh_dir/r" \
+	--shrink scenarios/webhook-concurrent-copies.yaml scenarios/ratelimit-expire-fails-once.yaml
+expect_status 0 "run --shrink's report names each shrunk file, and each fails again" python3 -c '
+import json, os, subprocess, sys
+d, binary = sys.argv[1], sys.argv[2]
+j = json.load(open(d + "/report.json"))
+seen = []
+for r in j["results"]:
+    for name, inv in r["invariants"].items():
+        if inv["held"]:
+            assert "shrunk_file" not in inv, name
+            continue
+        f = inv["shrunk_file"]
+        assert f == "traces/%s-%s.min.yaml" % (r["scenario"], name), f
+        out = subprocess.run([binary, "run", "-q", "-v", r["variant"], os.path.join(d, f)],
+                             capture_output=True, text=True).stdout
+        assert name in out, (f, out)
+        seen.append(f)
+assert len(seen) == 3, seen' "$sh_dir/r" "$bin"
+expect_status 0 "run --shrink's report.json is valid against its schema" \
+	python3 tests/json_schema_check.py docs/report.schema.json "$sh_dir/r/report.json"
+expect_output "^Shrunk: traces/ratelimit-expire-fails-once-no-lockout\.min\.yaml" \
+	"report.md names the shrunk file" cat "$sh_dir/r/report.md"
+expect_status 0 "matrix --shrink" "$bin" matrix -q --report "$sh_dir/m" --shrink \
+	scenarios/webhook-concurrent-copies.yaml
+expect_status 0 "matrix --shrink names its files by variant" \
+	test -s "$sh_dir/m/traces/webhook-concurrent-copies-legacy-exactly-once.min.yaml"
+expect_status 2 "--shrink without --report" "$bin" run --shrink scenarios/webhook-concurrent-copies.yaml
 rm -rf "$sh_dir"
