@@ -110,6 +110,9 @@ j2=$(measure "$bin" run -q --determinism 0 --seeds 2000 --jobs 2 scenarios/mixed
 echo "jobs 1: $j1"
 echo "jobs 2: $j2"
 
+echo "== shrinking: every failing cell of the standard matrix (issue 18)"
+python3 "$here/bench_shrink.py" "$bin" "$work/shrink.json"
+
 echo "== live: fault proxy overhead and webhook throughput (real servers)"
 "$here/servers.sh" run -- "$here/bench_live.sh" "$bin" "$work/live.json" || true
 [ -s "$work/live.json" ] || echo '{}' >"$work/live.json"
@@ -167,6 +170,7 @@ wl = [dict(zip(("requests", "wall_s", "peak_rss_kib"), map(float, l.split()))) f
 jw1, jw2 = float(j1.split()[0]), float(j2.split()[0])
 live = json.load(open(f"{work}/live.json"))
 prof = json.load(open(f"{work}/profile.json"))
+shrink = json.load(open(f"{work}/shrink.json"))
 scale = []
 for l in open(f"{work}/scale.txt"):
     n, j, ev, wall, rss = l.split()
@@ -215,6 +219,7 @@ b = {
     "webhook_live_vs_pgbench": round(live["webhook_live_per_s"] / live["pgbench_tps"], 3)
         if live.get("webhook_live_per_s") and live.get("pgbench_tps") else None,
     "live_notes": live.get("notes", []) + prof.get("notes", []),
+    **shrink,
 }
 json.dump(b, open(out, "w"), indent=2)
 print("\n== summary (written to %s)" % out)
@@ -241,6 +246,10 @@ rows = [
     ("webhooks/s / pgbench tps", b["webhook_live_vs_pgbench"], ">= 0.6"),
     ("live webhooks/s", b["webhook_live_per_s"], ""),
     ("pgbench tps (comparable txn)", b["pgbench_tps"], ""),
+    ("shrunk files that fail again (% of cells)", b["shrink_replay_pct"], "100"),
+    ("shrink median s", b["shrink_median_s"], "< 2"),
+    ("shrink longest s", b["shrink_max_s"], "< 10"),
+    ("shrunk size / hand minimal (worst fix)", b["shrink_size_ratio_max"], "<= 1.5"),
 ]
 for name, v, target in rows:
     print(f"  {name:42s} {str(v):>14s}  {target}")

@@ -44,6 +44,10 @@ rows = [
     ("proxy: pgbench select-only ratio / HAProxy ratio (`proxy_pg_vs_haproxy`)", b.get("proxy_pg_vs_haproxy"), ">= 1.1"),
     ("pgbench: claim + mark-paid transaction, tps", b["pgbench_tps"], ""),
     ("live: webhooks/s / pgbench tps (`webhook_live_vs_pgbench`)", b.get("webhook_live_vs_pgbench"), ">= 0.6"),
+    ("shrink: shrunk files that fail again with run, % of the matrix's failing cells", b.get("shrink_replay_pct"), "100"),
+    ("shrink: median time per failing cell, s", b.get("shrink_median_s"), "< 2"),
+    ("shrink: longest, s", b.get("shrink_max_s"), "< 10"),
+    ("shrink: shrunk size / hand-written minimal file, worst fix (events)", b.get("shrink_size_ratio_max"), "<= 1.5"),
 ]
 for name, v, t in rows:
     print(f"| {name} | {fmt(v)} | {t} |")
