@@ -1,7 +1,7 @@
 /* tests/check_scenario.c - the scenario loader (every field, the defaults,
  * each class of error with its line:column, odd bytes in quote fields,
- * robustness on damaged input) and the PATH expansion of harness/paths.c.
- * Sample files live in tests/data/scenarios/{good,bad}. */
+ * robustness on damaged input, the schedule: section) and the PATH
+ * expansion of harness/paths.c. Sample files live in tests/data/scenarios/{good,bad}. */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -590,6 +590,25 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [quote-email]\nworkload:\n  quote-email:\n    quotes: [{ref: A, expect: maybe}]\n",
 	 4, 31, "quotes[0].expect: expected oracle, reject or send"},
 	{"name: x\n", 1, 1, "missing required key 'fixes'"},
+	/* schedule: entries fire once on the nth operation of one name */
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, op: expire, kind: error, window: [0s, 1s], nth: 1}\n",
+	 3, 46, "schedule[0].window: does not belong in a schedule entry"},
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, op: expire, nth: 1, kind: error, probability: 0.5}\n",
+	 3, 54, "schedule[0].probability: does not belong in a schedule entry"},
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, op: \"*\", nth: 1, kind: error}\n", 3, 25,
+	 "schedule[0].op: a schedule entry names one operation, not '*'"},
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, op: expire, kind: error}\n", 3, 5,
+	 "schedule[0]: a schedule entry needs 'nth'"},
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, nth: 2, kind: error}\n", 3, 5,
+	 "schedule[0]: a schedule entry needs 'op'"},
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, op: expire, nth: 1, kind: restart, duration: 1s}\n",
+	 3, 33, "schedule[0].nth: does not apply to a restart"},
+	{"fixes: [ratelimit]\nschedule: {target: redis}\n", 2, 11,
+	 "schedule: expected a list of scheduled faults, got a mapping"},
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, op: expires, nth: 1, kind: error}\n", 3, 25,
+	 "schedule[0].op: unknown redis op 'expires'"},
+	{"fixes: [ratelimit]\nschedule:\n  - {target: redis, op: expire, nth: 0, kind: error}\n", 3, 38,
+	 "schedule[0].nth: must be between 1 and 4294967295, got '0'"},
 	/* duplicate keys */
 	{"fixes: [ratelimit]\nseeds: 2\nseeds: 3\n", 3, 1, "duplicate key 'seeds'"},
 	{"fixes: [ratelimit]\nfaults:\n  - {target: redis, kind: error, target: mail}\n", 3, 34,
@@ -614,6 +633,31 @@ static const struct bad_case bad_inline[] = {
 	{"", 0, 0, "the file is empty"},
 	{"# only a comment\n", 0, 0, "the file is empty"},
 };
+
+START_TEST(test_scenario_schedule_entry_fires_once_on_its_ordinal)
+{
+	struct scenario *sc = load_ok("fixes: [ratelimit]\n"
+	                              "faults:\n  - {target: redis, kind: error, probability: 0.1}\n"
+	                              "schedule:\n  - {target: redis, op: expire, nth: 2, kind: error}\n"
+	                              "  - {target: redis, op: incr, nth: 7, kind: timeout-applied}\n");
+	ck_assert_uint_eq(sc->faults.nrules, 3);
+	ck_assert(!sc->faults.rules[0].scheduled);
+	const struct fault_rule *r = &sc->faults.rules[1];
+	ck_assert(r->scheduled);
+	ck_assert_str_eq(r->op, "expire");
+	ck_assert_uint_eq(r->nth, 2);
+	ck_assert_uint_eq(r->max_fires, 1);
+	ck_assert(!r->and_after);
+	ck_assert(sc->faults.rules[2].scheduled);
+	ck_assert_uint_eq(sc->faults.rules[2].nth, 7);
+	scenario_destroy(sc);
+
+	/* An empty schedule is no schedule. */
+	sc = load_ok("fixes: [ratelimit]\nschedule:\n");
+	ck_assert_uint_eq(sc->faults.nrules, 0);
+	scenario_destroy(sc);
+}
+END_TEST
 
 START_TEST(test_scenario_rejects_with_line_column_and_key)
 {
@@ -1050,6 +1094,7 @@ Suite *check_scenario_suite(void)
 	tcase_add_test(tc, test_scenario_name_defaults_to_base_name_without_extension);
 	tcase_add_test(tc, test_scenario_invariants_default_to_those_of_the_fixes);
 	tcase_add_test(tc, test_scenario_seed_list_replaces_the_range);
+	tcase_add_test(tc, test_scenario_schedule_entry_fires_once_on_its_ordinal);
 	tcase_add_test(tc, test_scenario_quote_fields_keep_nul_crlf_and_utf8);
 	tcase_add_test(tc, test_scenario_quote_field_limit_is_text_max_minus_one);
 	tcase_add_test(tc, test_scenario_good_sample_files_load);
