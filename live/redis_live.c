@@ -461,6 +461,13 @@ static void rcmd_on_deadline(void *arg)
 	c->answered = true;
 	c->timed_out = true;
 	c->oc = OUTCOME_TIMEOUT;
+	/* After a deadline the connection's reply stream can no longer be
+	 * trusted: if the link lost the command or its reply (a black hole, a
+	 * proxy dropping bytes), hiredis would hand every later reply to the
+	 * command before it, and a SET NX would read another's answer. So the
+	 * connection goes; what else was in flight on it completes with
+	 * CONN_LOST, and the next command opens a fresh one. */
+	redis_drop_connection(rl);
 	rcmd_deliver(c);
 }
 

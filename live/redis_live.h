@@ -1,7 +1,7 @@
 /* live/redis_live.h - the key-value port (core/env.h struct kv_port) on a
  * real redis-server, through hiredis's asynchronous API on the run's
- * event_base. Adds what hiredis 0.14 lacks: a deadline per command, with late
- * replies counted and dropped. Not for the simulated runs (see the models);
+ * event_base. Adds what hiredis 0.14 lacks: a deadline per command, which
+ * closes the connection. Not for the simulated runs (see the models);
  * one connection, not thread-safe. */
 #ifndef SIM_LIVE_REDIS_LIVE_H
 #define SIM_LIVE_REDIS_LIVE_H
@@ -15,8 +15,7 @@ struct event_base;
 struct sched;
 struct redis_live;
 
-#define REDIS_LIVE_INFLIGHT_MAX 1024  /* commands sent and not yet answered,
-                                       * late ones included */
+#define REDIS_LIVE_INFLIGHT_MAX 1024  /* commands sent and not yet answered */
 #define REDIS_LIVE_REPLY_DEPTH_MAX 4  /* nesting of arrays in one reply */
 #define REDIS_LIVE_REPLY_ELEMENTS_MAX 1024 /* replies in one reply, nested */
 #define REDIS_LIVE_REPLY_BYTES_MAX (1u << 20) /* string bytes in one reply */
@@ -41,8 +40,10 @@ void redis_live_destroy(struct redis_live *rl);
 /* Fills *out with the port. Its contract (core/env.h) holds, and:
  *  - command and transaction complete on a later pass of the loop, never
  *    inside the call and never inside a hiredis callback;
- *  - OUTCOME_TIMEOUT when no reply came within timeout_us; a reply that
- *    arrives later is counted (redis_live_late_replies) and dropped;
+ *  - OUTCOME_TIMEOUT when no reply came within timeout_us; the connection
+ *    is closed then (a link that lost a command would otherwise shift every
+ *    later reply onto the command before it), so what else was in flight
+ *    on it completes with OUTCOME_CONN_LOST;
  *  - OUTCOME_CONN_LOST when the connection was refused, reset or closed
  *    (every pending command completes so), when no connection could be made
  *    within the deadline, within REDIS_LIVE_RECONNECT_GAP_US of a failed
@@ -53,7 +54,8 @@ void redis_live_destroy(struct redis_live *rl);
  *    reply "ERR faultline: reply exceeds limits" past the REPLY limits. */
 void redis_live_port(struct redis_live *rl, struct kv_port *out);
 
-/* Replies that arrived after their command had timed out (dropped). */
+/* Replies that arrived after their command had timed out (dropped); since
+ * a deadline closes the connection, none can. */
 uint64_t redis_live_late_replies(const struct redis_live *rl);
 /* Connection attempts made so far (the first one included). */
 uint64_t redis_live_connects(const struct redis_live *rl);

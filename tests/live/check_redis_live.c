@@ -1,5 +1,5 @@
 /* tests/check_redis_live.c - the key-value port on a real redis-server:
- * replies, MULTI/EXEC, deadlines with late replies, refused and killed
+ * replies, MULTI/EXEC, deadlines (the connection goes with them), refused and killed
  * connections. Needs FAULTLINE_REDIS_URL (tests/live_test.sh starts a
  * server); without it the suite is empty and says so in one line. */
 #include <check.h>
@@ -231,7 +231,7 @@ START_TEST(test_redis_live_transaction_with_bad_command_applies_nothing)
 }
 END_TEST
 
-START_TEST(test_redis_live_timeout_counts_and_drops_late_reply)
+START_TEST(test_redis_live_timeout_drops_the_connection)
 {
 	struct fixture f;
 	fixture_init(&f, 100000);
@@ -256,23 +256,182 @@ START_TEST(test_redis_live_timeout_counts_and_drops_late_reply)
 	ck_assert(!slow.had_reply);
 	ck_assert_uint_ge(slow.at_us - t0, 100000);
 	ck_assert_uint_lt(slow.at_us - t0, 350000);
-	ck_assert_uint_eq(redis_live_late_replies(f.rl), 0);
 
-	/* The PING's own deadline also passes behind the BLPOP. */
+	/* The connection went with the deadline: the PING behind the BLPOP
+	 * is lost with it, at once rather than at its own deadline. */
 	loop_until(&f, &after.calls, 1000000);
-	ck_assert_int_eq(after.oc, OUTCOME_TIMEOUT);
+	ck_assert_int_eq(after.calls, 1);
+	ck_assert_int_eq(after.oc, OUTCOME_CONN_LOST);
+	ck_assert_uint_lt(after.at_us - t0, 190000);
 
-	/* Both replies arrive at about 0.4 s: counted, dropped, and the next
-	 * command on the same connection gets its own reply. */
+	/* No reply arrives later on a closed connection; the next command
+	 * opens a new one and gets its own reply. */
 	loop_for(&f, 450000);
-	ck_assert_uint_eq(redis_live_late_replies(f.rl), 2);
+	ck_assert_uint_eq(redis_live_late_replies(f.rl), 0);
 	ck_assert_int_eq(slow.calls, 1);
 	ck_assert_int_eq(after.calls, 1);
 	struct seen echo = run_cmd(&f, "ECHO", "mine", NULL);
 	ck_assert_int_eq(echo.oc, OUTCOME_OK);
 	ck_assert_str_eq(echo.str, "mine");
-	ck_assert_uint_eq(redis_live_connects(f.rl), 1);
+	ck_assert_uint_eq(redis_live_connects(f.rl), 2);
 	fixture_fini(&f);
+}
+END_TEST
+
+/* ---- a server that loses a command --------------------------------------
+ * Answers ECHO with its argument, except an ECHO of "lost", which it
+ * swallows, as a link that drops bytes (a black hole, a proxy's timeout
+ * toxic) does. One client at a time; commands as RESP arrays of bulks. */
+
+#define SWALLOW_BUF_MAX 4096
+
+struct swallower {
+	int lfd;
+	int cfd;
+	struct event *on_accept;
+	struct event *on_read;
+	char buf[SWALLOW_BUF_MAX];
+	size_t len;
+	int accepted;
+	int swallowed;
+};
+
+/* Length of one complete command at b (its last argument in *arg, *arglen),
+ * or 0 while it is incomplete. */
+static size_t resp_command(const char *b, size_t n, const char **arg, size_t *arglen)
+{
+	const char *end = b + n, *p = b;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	if (nl == NULL || *p != '*')
+		return 0;
+	long argc = strtol(p + 1, NULL, 10);
+	p = nl + 1;
+	for (long i = 0; i < argc; i++) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			return 0;
+		long l = strtol(p + 1, NULL, 10);
+		p = nl + 1;
+		if (end - p < l + 2)
+			return 0;
+		*arg = p;
+		*arglen = (size_t)l;
+		p += l + 2;
+	}
+	return (size_t)(p - b);
+}
+
+static void swallower_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct swallower *w = arg;
+	(void)what;
+	ssize_t got = read(fd, w->buf + w->len, sizeof w->buf - w->len);
+	if (got <= 0) {
+		event_free(w->on_read);
+		w->on_read = NULL;
+		close(w->cfd);
+		w->cfd = -1;
+		w->len = 0;
+		return;
+	}
+	w->len += (size_t)got;
+	const char *a = NULL;
+	size_t alen = 0, used;
+	while ((used = resp_command(w->buf, w->len, &a, &alen)) > 0) {
+		if (alen == 4 && memcmp(a, "lost", 4) == 0) {
+			w->swallowed++;
+		} else {
+			char out[SWALLOW_BUF_MAX];
+			int k = snprintf(out, sizeof out, "$%zu\r\n%.*s\r\n", alen, (int)alen, a);
+			ck_assert_int_eq(write(fd, out, (size_t)k), k);
+		}
+		memmove(w->buf, w->buf + used, w->len - used);
+		w->len -= used;
+	}
+}
+
+static void swallower_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct swallower *w = arg;
+	(void)what;
+	int c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return;
+	if (w->on_read != NULL) { /* a new client replaces the old one */
+		event_free(w->on_read);
+		close(w->cfd);
+	}
+	w->accepted++;
+	w->cfd = c;
+	w->len = 0;
+	w->on_read = event_new(event_get_base(w->on_accept), c, EV_READ | EV_PERSIST, swallower_read, w);
+	event_add(w->on_read, NULL);
+}
+
+static int swallower_start(struct swallower *w, struct event_base *base)
+{
+	memset(w, 0, sizeof *w);
+	w->cfd = -1;
+	w->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(w->lfd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(w->lfd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(w->lfd, 4), 0);
+	socklen_t alen = sizeof a;
+	ck_assert_int_eq(getsockname(w->lfd, (struct sockaddr *)&a, &alen), 0);
+	w->on_accept = event_new(base, w->lfd, EV_READ | EV_PERSIST, swallower_accept, w);
+	event_add(w->on_accept, NULL);
+	return ntohs(a.sin_port);
+}
+
+static void swallower_stop(struct swallower *w)
+{
+	if (w->on_read != NULL) {
+		event_free(w->on_read);
+		close(w->cfd);
+	}
+	event_free(w->on_accept);
+	close(w->lfd);
+}
+
+START_TEST(test_redis_live_lost_command_does_not_shift_replies)
+{
+	struct fixture f;
+	/* The swallower runs on the fixture's loop, so the adapter is made
+	 * again once its port is known (creating one does not connect). */
+	fixture_init_url(&f, "redis://127.0.0.1:1", 100000);
+	struct swallower w;
+	int port = swallower_start(&w, f.base);
+	char url[64], err[128];
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	redis_live_destroy(f.rl);
+	f.rl = redis_live_create(f.base, f.s, url, 100000, err, sizeof err);
+	ck_assert_msg(f.rl != NULL, "redis_live_create: %s", err);
+	redis_live_port(f.rl, &f.kv);
+
+	struct seen first = run_cmd(&f, "ECHO", "first", NULL);
+	ck_assert_int_eq(first.oc, OUTCOME_OK);
+	ck_assert_str_eq(first.str, "first");
+
+	struct seen lost = run_cmd(&f, "ECHO", "lost", NULL);
+	ck_assert_int_eq(lost.oc, OUTCOME_TIMEOUT);
+	ck_assert_int_eq(w.swallowed, 1);
+
+	/* Each later command gets its own reply, not the one of the command
+	 * sent after it. */
+	const char *words[] = {"mine", "yours", "theirs"};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		struct seen e = run_cmd(&f, "ECHO", words[i], NULL);
+		ck_assert_int_eq(e.oc, OUTCOME_OK);
+		ck_assert_str_eq(e.str, words[i]);
+	}
+	ck_assert_int_eq(w.accepted, 2);
+	redis_live_destroy(f.rl);
+	f.rl = NULL;
+	swallower_stop(&w);
+	sched_destroy(f.s);
+	event_base_free(f.base);
 }
 END_TEST
 
@@ -397,6 +556,7 @@ Suite *check_redis_live_suite(void)
 	Suite *s = suite_create("redis_live");
 	TCase *url = tcase_create("url");
 	tcase_add_test(url, test_redis_live_rejects_bad_url);
+	tcase_add_test(url, test_redis_live_lost_command_does_not_shift_replies);
 	suite_add_tcase(s, url);
 	const char *only = getenv("CK_RUN_SUITE");
 	if (getenv("FAULTLINE_REDIS_URL") == NULL) {
@@ -416,7 +576,7 @@ Suite *check_redis_live_suite(void)
 
 	TCase *faults = tcase_create("faults");
 	tcase_set_timeout(faults, 10);
-	tcase_add_test(faults, test_redis_live_timeout_counts_and_drops_late_reply);
+	tcase_add_test(faults, test_redis_live_timeout_drops_the_connection);
 	tcase_add_test(faults, test_redis_live_refused_connection_is_conn_lost);
 	tcase_add_test(faults, test_redis_live_killed_connection_fails_pending_then_reconnects);
 	suite_add_tcase(s, faults);
