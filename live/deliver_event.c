@@ -356,6 +356,11 @@ size_t deliver_events_objects(const struct deliver_events *ev)
 const struct deliver_event *deliver_events_of_object(const struct deliver_events *ev,
                                                      size_t o)
 {
+	return &ev->v[deliver_events_first_of_object(ev, o)].ev;
+}
+
+size_t deliver_events_first_of_object(const struct deliver_events *ev, size_t o)
+{
 	ASSERT(o < ev->nobjects);
-	return &ev->v[ev->first_of[o]].ev;
+	return ev->first_of[o];
 }

@@ -65,5 +65,7 @@ size_t deliver_events_objects(const struct deliver_events *ev);
 /* The first event of object o (for its intent and order). */
 const struct deliver_event *deliver_events_of_object(const struct deliver_events *ev,
                                                      size_t o);
+/* The index (for deliver_events_get) of that event. o < objects. */
+size_t deliver_events_first_of_object(const struct deliver_events *ev, size_t o);
 
 #endif

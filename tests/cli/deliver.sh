@@ -55,6 +55,34 @@ expect_output 'bad-signature-refused +VIOLATED' "deliver: any signature accepted
 	"$bin" deliver --to "$deliver_url" $deliver_args
 deliver_stop
 
+# A check broken first by the last object: the report shows that object's
+# timeline (the event index once read past the end of the events and the
+# command aborted). The sequence makes the check hold for the first four.
+deliver_endpoint good
+cat >"$deliver_dir/late.yaml" <<'EOF'
+checks:
+  - name: the first four objects
+    sql: "select nextval('deliver_late') < 5"
+    expect: "t"
+EOF
+cat >"$deliver_dir/late.py" <<'EOF'
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+inv = r["results"][0]["invariants"]["sql: the first four objects"]
+assert not inv["held"], inv
+event = re.search(r"event=(\S+)", inv["message"]).group(1)
+assert any(event in t["label"] for t in inv["timeline"]), (event, inv["timeline"])
+EOF
+expect_status 0 "deliver: a check broken by the last object shows its timeline" \
+	scripts/servers.sh run --pg -- sh -c '
+	psql -qX "$FAULTLINE_PG_URL" -c "create sequence deliver_late" || exit 9
+	"$1" deliver --to "$2" --secret whsec_test --copies 2 --intents 5 --time-scale 1000000 \
+		--scenario "$3/late.yaml" --database "$FAULTLINE_PG_URL" --report "$3/late" >"$3/late.out" 2>&1
+	rc=$?
+	[ "$rc" -eq 1 ] || { echo "exit $rc, want 1"; cat "$3/late.out"; exit 1; }
+	python3 "$3/late.py" "$3/late/report.json"' sh "$bin" "$deliver_url" "$deliver_dir"
+deliver_stop
+
 expect_status 3 "deliver: nothing listening exits 3" \
 	"$bin" deliver --to "http://127.0.0.1:9/" --secret s --retries 1 --time-scale 1000000
 rm -rf "$deliver_dir"
