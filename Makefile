@@ -3,6 +3,7 @@
 #   make test            every test suite (Check unit suites, CLI and scenario tests)
 #   make SANITIZE=1 test the same under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make bench           measurements into build/bench.json (never a pass/fail test)
+#   make soak            the live soak, SOAK_S seconds (600) (docs/soak.md)
 #   make install         PREFIX=/usr/local DESTDIR= (uninstall removes it again)
 # Quiet lines unless V=1.
 
@@ -204,6 +205,19 @@ MUTANTS_JOBS ?= 2
 mutants:
 	$(Q)scripts/deps.sh mutants
 	$(Q)scripts/mutants.sh -j $(MUTANTS_JOBS)
+
+# ---- live soak (docs/soak.md) -------------------------------------------------
+#   make soak      faultline serve (hardened) on real Redis and PostgreSQL behind
+#                  faultline proxy, under load and a fault schedule, for SOAK_S
+#                  seconds; then the contracts on the servers' state:
+#                  build/soak/soak.json, build/soak/soak.html. Not in make test.
+SOAK_S ?= 600
+SOAK_FLAGS ?=
+.PHONY: soak
+soak:
+	$(Q)scripts/deps.sh live
+	$(Q)$(MAKE) --no-print-directory $(BIN)
+	$(Q)scripts/soak.py --bin $(BIN) --seconds $(SOAK_S) --out $(BUILD)/soak $(SOAK_FLAGS)
 
 # A one-node Slurm cluster on loopback runs the example job array
 # (sbatch --array=1-8); not part of make test (installs slurm-wlm, needs root).

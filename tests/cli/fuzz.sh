@@ -1,9 +1,9 @@
 # tests/cli/fuzz.sh - a short, bounded libFuzzer run of every fuzz target
-# (FUZZ_CI_SECONDS each, default 5) through scripts/fuzz.sh, and the
+# (FUZZ_CI_SECONDS each, default 3) through scripts/fuzz.sh, and the
 # script's usage errors. Sourced by tests/cli_test.sh, which provides $bin,
 # expect_status, expect_output, pass and fail. The targets carry ASan and
 # UBSan whatever the build, so a SANITIZE=1 pass does not run them again.
-fuzz_seconds=${FUZZ_CI_SECONDS:-5}
+fuzz_seconds=${FUZZ_CI_SECONDS:-3}
 
 expect_status 2 "fuzz.sh with an unknown target" scripts/fuzz.sh -n 1 no_such_target
 expect_output "no target 'no_such_target'" "fuzz.sh names the unknown target" \
