@@ -11,11 +11,13 @@
 
 #include "core/assert.h"
 #include "core/email_check.h"
+#include "core/fmt.h"
 
 #define QUOTE_EMAIL_TAG "Email"
 #define QUOTE_EMAIL_TAG_UNHANDLED "Unhandled"
 #define QUOTE_EMAIL_DISPLAY_MAX 1024 /* octets of one encoded display name */
 #define QUOTE_EMAIL_LOG_FIELD_MAX 160 /* octets of an escaped field in a log line */
+#define QUOTE_EMAIL_TOKEN_MAX 64 /* a claim token and its NUL */
 
 struct quote_email {
 	const struct core_env *env;
@@ -23,6 +25,7 @@ struct quote_email {
 	char from_address[EMAIL_CHECK_ADDRESS_MAX + 1];
 	char from_name[EMAIL_CHECK_NAME_MAX + 1];
 	uint32_t inflight; /* sends whose done has not run yet */
+	uint64_t claims;   /* claim tokens made, for their uniqueness */
 };
 
 struct quote_email_req {
@@ -36,8 +39,9 @@ struct quote_email_req {
 	char *message;                       /* QUOTE_EMAIL_MESSAGE_MAX octets */
 	size_t len;
 	struct sql_conn *conn;
-	enum sql_stmt stmt;                  /* claim or release in flight */
-	enum quote_email_status status;      /* for a deferred or final answer */
+	enum sql_stmt stmt;                  /* the statement in flight */
+	enum quote_email_status status;      /* the answer once it is done */
+	char token[QUOTE_EMAIL_TOKEN_MAX];   /* names this attempt's claim */
 };
 
 const char *quote_email_status_name(enum quote_email_status st)
@@ -248,9 +252,19 @@ static bool quote_email_check(struct quote_email_req *req, const struct quote *q
 	return false;
 }
 
-/* ---- claim, send, release ------------------------------------------------------ */
+/* ---- claim, send, mark or release ---------------------------------------------
+ *
+ * hardened: a claim row per quote, owned by the attempt whose token it
+ * holds. Only an attempt that saw its own claim succeed sends; it then
+ * marks the row sent, or deletes it when the mail server refused (nothing
+ * went). An attempt that cannot tell whether its claim was stored (a
+ * timeout, a lost connection) deletes it by its token, which cannot touch
+ * another attempt's claim. A quote someone else holds is "already sent"
+ * only when the row is marked sent; a claim not marked sent may be one in
+ * flight or one whose owner never mailed, so it answers failed, and a later
+ * attempt asks again. */
 
-static void quote_email_run(struct quote_email_req *req, enum sql_stmt stmt);
+static void quote_email_run(struct quote_email_req *req, enum sql_stmt stmt, enum quote_email_status st);
 
 static void quote_email_on_sent(void *arg, enum outcome oc, int smtp_code)
 {
@@ -260,7 +274,10 @@ static void quote_email_on_sent(void *arg, enum outcome oc, int smtp_code)
 
 	if (oc == OUTCOME_OK) {
 		core_log(env, LOG_INFO, QUOTE_EMAIL_TAG, "quote %s: sent to %s", req->ref_log, req->to_log);
-		quote_email_finish(req, QUOTE_EMAIL_SENT);
+		if (qe->variant == VARIANT_HARDENED)
+			quote_email_run(req, SQL_QUOTE_MARK_SENT, QUOTE_EMAIL_SENT);
+		else
+			quote_email_finish(req, QUOTE_EMAIL_SENT);
 		return;
 	}
 	if (qe->variant != VARIANT_HARDENED) {
@@ -270,18 +287,19 @@ static void quote_email_on_sent(void *arg, enum outcome oc, int smtp_code)
 		return;
 	}
 	if (oc == OUTCOME_TIMEOUT) {
-		/* email-safe: the server may have taken the message; keeping the
-		 * claim means it is never sent twice (at worst not at all). */
+		/* email-safe: the server may have taken the message; the claim is
+		 * marked sent, so it is never sent twice (at worst not at all). */
 		core_log(env, LOG_WARN, QUOTE_EMAIL_TAG,
-		         "quote %s: send to %s timed out; claim kept, it may have been sent", req->ref_log, req->to_log);
-		quote_email_finish(req, QUOTE_EMAIL_FAILED);
+		         "quote %s: send to %s timed out; claim kept as sent, it may have been sent", req->ref_log,
+		         req->to_log);
+		quote_email_run(req, SQL_QUOTE_MARK_SENT, QUOTE_EMAIL_FAILED);
 		return;
 	}
 	/* A refusal or a 4xx/5xx: nothing was sent, so a later attempt may
 	 * claim the quote again. */
 	core_log(env, LOG_WARN, QUOTE_EMAIL_TAG, "quote %s: send to %s failed (%s %d); releasing the claim",
 	         req->ref_log, req->to_log, outcome_name(oc), smtp_code);
-	quote_email_run(req, SQL_QUOTE_RELEASE);
+	quote_email_run(req, SQL_QUOTE_RELEASE, QUOTE_EMAIL_FAILED);
 }
 
 static void quote_email_send_now(struct quote_email_req *req)
@@ -296,35 +314,95 @@ static void quote_email_send_now(struct quote_email_req *req)
 	env->mail.send(env->mail.ctx, &m, quote_email_on_sent, req);
 }
 
-static void quote_email_on_exec(void *arg, enum outcome oc, const struct sql_result *res)
+static const char *quote_email_stmt_what(enum sql_stmt stmt)
 {
-	struct quote_email_req *req = arg;
-	const struct core_env *env = req->qe->env;
-	bool claimed = oc == OUTCOME_OK && res->nrows > 0;
+	switch (stmt) {
+	case SQL_QUOTE_CLAIM: return "claim";
+	case SQL_QUOTE_RELEASE: return "release";
+	case SQL_QUOTE_MARK_SENT: return "mark-sent";
+	default: return "state lookup";
+	}
+}
 
-	env->sql.release(env->sql.ctx, req->conn);
-	req->conn = NULL;
-	if (req->stmt == SQL_QUOTE_RELEASE) {
-		if (oc != OUTCOME_OK)
-			core_log(env, LOG_ERROR, QUOTE_EMAIL_TAG,
-			         "quote %s: claim could not be released (%s); it will not be sent again by itself",
-			         req->ref_log, outcome_name(oc));
-		quote_email_finish(req, QUOTE_EMAIL_FAILED);
+/* The claim's answer. */
+static void quote_email_on_claim(struct quote_email_req *req, enum outcome oc, const struct sql_result *res)
+{
+	const struct core_env *env = req->qe->env;
+	if (oc == OUTCOME_OK && res->nrows > 0) {
+		quote_email_send_now(req);
 		return;
 	}
+	if (oc == OUTCOME_OK) {
+		quote_email_run(req, SQL_QUOTE_SENT_SELECT, QUOTE_EMAIL_FAILED);
+		return;
+	}
+	if (oc == OUTCOME_TIMEOUT || oc == OUTCOME_CONN_LOST) {
+		/* The claim may be stored with no one to send: take it back. */
+		core_log(env, LOG_WARN, QUOTE_EMAIL_TAG, "quote %s: claim outcome unknown (%s); not sending, "
+		         "releasing it", req->ref_log, outcome_name(oc));
+		quote_email_run(req, SQL_QUOTE_RELEASE, QUOTE_EMAIL_FAILED);
+		return;
+	}
+	core_log(env, LOG_ERROR, QUOTE_EMAIL_TAG, "quote %s: claim failed (%s %s); not sending", req->ref_log,
+	         outcome_name(oc), res != NULL ? res->sqlstate : "");
+	quote_email_finish(req, QUOTE_EMAIL_FAILED);
+}
+
+/* Someone holds the claim: sent, or not known to be. */
+static void quote_email_on_sent_select(struct quote_email_req *req, enum outcome oc, const struct sql_result *res)
+{
+	const struct core_env *env = req->qe->env;
 	if (oc != OUTCOME_OK) {
-		core_log(env, LOG_ERROR, QUOTE_EMAIL_TAG, "quote %s: claim failed (%s %s); not sending", req->ref_log,
-		         outcome_name(oc), res != NULL ? res->sqlstate : "");
+		core_log(env, LOG_ERROR, QUOTE_EMAIL_TAG, "quote %s: claimed before, state unknown (%s %s); "
+		         "not sending", req->ref_log, outcome_name(oc), res != NULL ? res->sqlstate : "");
 		quote_email_finish(req, QUOTE_EMAIL_FAILED);
 		return;
 	}
-	if (!claimed) {
+	if (res->nrows > 0 && res->ncols > 0 && res->values[0] != NULL) {
 		/* email-safe: at most one mail per quote. */
 		core_log(env, LOG_INFO, QUOTE_EMAIL_TAG, "quote %s: already sent; not sending again", req->ref_log);
 		quote_email_finish(req, QUOTE_EMAIL_ALREADY_SENT);
 		return;
 	}
-	quote_email_send_now(req);
+	core_log(env, LOG_WARN, QUOTE_EMAIL_TAG, res->nrows > 0 ?
+	         "quote %s: claimed by another attempt, not known to be sent; not sending now" :
+	         "quote %s: another attempt's claim was released meanwhile; not sending now", req->ref_log);
+	quote_email_finish(req, QUOTE_EMAIL_FAILED);
+}
+
+/* A release or a mark is done (res NULL: it never ran); the answer was
+ * decided before it. */
+static void quote_email_on_followup(struct quote_email_req *req, enum outcome oc, const struct sql_result *res)
+{
+	const struct core_env *env = req->qe->env;
+	if (req->stmt == SQL_QUOTE_RELEASE) {
+		if (oc != OUTCOME_OK)
+			core_log(env, LOG_ERROR, QUOTE_EMAIL_TAG,
+			         "quote %s: claim could not be released (%s); the quote stays claimed and unsent",
+			         req->ref_log, outcome_name(oc));
+	} else {
+		ASSERT(req->stmt == SQL_QUOTE_MARK_SENT);
+		if (oc != OUTCOME_OK || res == NULL || res->affected == 0)
+			core_log(env, LOG_ERROR, QUOTE_EMAIL_TAG,
+			         "quote %s: the claim could not be marked sent (%s); later attempts will not send "
+			         "it and answer failed", req->ref_log, oc != OUTCOME_OK ? outcome_name(oc) : "gone");
+	}
+	quote_email_finish(req, req->status);
+}
+
+static void quote_email_on_exec(void *arg, enum outcome oc, const struct sql_result *res)
+{
+	struct quote_email_req *req = arg;
+	const struct core_env *env = req->qe->env;
+
+	env->sql.release(env->sql.ctx, req->conn);
+	req->conn = NULL;
+	if (req->stmt == SQL_QUOTE_CLAIM)
+		quote_email_on_claim(req, oc, res);
+	else if (req->stmt == SQL_QUOTE_SENT_SELECT)
+		quote_email_on_sent_select(req, oc, res);
+	else
+		quote_email_on_followup(req, oc, res);
 }
 
 static void quote_email_on_acquired(void *arg, enum outcome oc, struct sql_conn *conn, const char *sqlstate)
@@ -334,21 +412,43 @@ static void quote_email_on_acquired(void *arg, enum outcome oc, struct sql_conn 
 
 	if (oc != OUTCOME_OK) {
 		core_log(env, LOG_ERROR, QUOTE_EMAIL_TAG, "quote %s: no connection for the %s (%s %s)", req->ref_log,
-		         req->stmt == SQL_QUOTE_CLAIM ? "claim" : "release", outcome_name(oc),
-		         sqlstate != NULL ? sqlstate : "");
-		quote_email_finish(req, QUOTE_EMAIL_FAILED);
+		         quote_email_stmt_what(req->stmt), outcome_name(oc), sqlstate != NULL ? sqlstate : "");
+		if (req->stmt == SQL_QUOTE_RELEASE || req->stmt == SQL_QUOTE_MARK_SENT)
+			quote_email_on_followup(req, oc, NULL);
+		else
+			quote_email_finish(req, req->status);
 		return;
 	}
 	req->conn = conn;
-	const char *params[1] = {req->ref};
-	env->sql.exec(env->sql.ctx, conn, req->stmt, 1, params, quote_email_on_exec, req);
+	const char *params[2] = {req->ref, req->token};
+	int nparams = req->stmt == SQL_QUOTE_SENT_SELECT ? 1 : 2;
+	env->sql.exec(env->sql.ctx, conn, req->stmt, nparams, params, quote_email_on_exec, req);
 }
 
-static void quote_email_run(struct quote_email_req *req, enum sql_stmt stmt)
+/* Runs stmt on a connection of its own; st is the answer once it is done,
+ * unless its outcome decides otherwise. */
+static void quote_email_run(struct quote_email_req *req, enum sql_stmt stmt, enum quote_email_status st)
 {
 	const struct core_env *env = req->qe->env;
 	req->stmt = stmt;
+	req->status = st;
 	env->sql.acquire(env->sql.ctx, quote_email_on_acquired, req);
+}
+
+/* Unique per attempt, also across restarts of a process seeded the same:
+ * the run's randomness, the monotonic clock and a per-object sequence. */
+static void quote_email_make_token(struct quote_email_req *req)
+{
+	struct quote_email *qe = req->qe;
+	const struct core_env *env = qe->env;
+	struct fmt f;
+	fmt_init(&f, req->token, sizeof req->token);
+	fmt_hex64(&f, env->clock.random(env->clock.ctx));
+	fmt_mem(&f, "-", 1);
+	fmt_u64(&f, env->clock.now_us(env->clock.ctx));
+	fmt_mem(&f, "-", 1);
+	fmt_u64(&f, ++qe->claims);
+	ASSERT(!f.cut);
 }
 
 void quote_email_send(struct quote_email *qe, const struct quote *q, quote_email_done_fn *done, void *arg)
@@ -384,7 +484,8 @@ void quote_email_send(struct quote_email *qe, const struct quote *q, quote_email
 		return;
 	}
 	if (qe->variant == VARIANT_HARDENED) {
-		quote_email_run(req, SQL_QUOTE_CLAIM);
+		quote_email_make_token(req);
+		quote_email_run(req, SQL_QUOTE_CLAIM, QUOTE_EMAIL_FAILED);
 		return;
 	}
 	quote_email_send_now(req);

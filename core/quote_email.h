@@ -31,7 +31,8 @@ struct quote {
 enum quote_email_status {
 	QUOTE_EMAIL_SENT,
 	QUOTE_EMAIL_INVALID,      /* refused before sending; nothing sent */
-	QUOTE_EMAIL_ALREADY_SENT, /* hardened: this quote was mailed before */
+	QUOTE_EMAIL_ALREADY_SENT, /* hardened: this quote was mailed (or handed
+	                           * to a server that timed out) before */
 	QUOTE_EMAIL_FAILED,       /* the mail (or its claim) failed */
 	QUOTE_EMAIL_UNHANDLED,    /* legacy: the original died here */
 };
@@ -56,8 +57,11 @@ void quote_email_destroy(struct quote_email *qe);
  *             INVALID, `[Email]` log with ref and address, no send.
  *   hardened: name and address checked (core/email_check.h), non-ASCII
  *             names as RFC 2047 words, first name split on Unicode white
- *             space; SQL_QUOTE_CLAIM first (taken -> ALREADY_SENT); a
- *             definite send failure releases the claim, a timeout keeps it.
+ *             space; SQL_QUOTE_CLAIM first, with a token of the attempt;
+ *             taken and marked sent -> ALREADY_SENT, taken but not marked
+ *             -> FAILED; a sent mail or a send timeout marks the claim
+ *             sent, a definite send failure or a claim of unknown outcome
+ *             releases it (by its token).
  * Every variant: a mail port failure -> FAILED; so is a name or address
  * over QUOTE_EMAIL_FIELD_MAX or a message over QUOTE_EMAIL_MESSAGE_MAX
  * (logged), which the legacy and seed checks do not catch earlier. */

@@ -29,8 +29,12 @@ const char SQL_SCHEMA[] =
 	");\n"
 	"CREATE TABLE IF NOT EXISTS quote_emails (\n"
 	"  quote_ref text PRIMARY KEY,\n"
-	"  sent_at timestamptz NOT NULL DEFAULT now()\n"
-	");\n";
+	"  sent_at timestamptz,\n"
+	"  claim_token text\n"
+	");\n"
+	/* a database made before claims had owners: its rows were all sent */
+	"ALTER TABLE quote_emails ADD COLUMN IF NOT EXISTS claim_token text;\n"
+	"ALTER TABLE quote_emails ALTER COLUMN sent_at DROP NOT NULL, ALTER COLUMN sent_at DROP DEFAULT;\n";
 
 static const struct sql_stmt_def sql_catalogue[SQL_STMT_COUNT] = {
 	[SQL_BEGIN] = {"begin", "BEGIN", 0},
@@ -63,10 +67,14 @@ static const struct sql_stmt_def sql_catalogue[SQL_STMT_COUNT] = {
 	[SQL_CUSTOMER_INSERT] = {"customer_insert",
 		"INSERT INTO stripe_customers (user_id, customer_id) VALUES ($1, $2)", 2},
 	[SQL_QUOTE_CLAIM] = {"quote_claim",
-		"INSERT INTO quote_emails (quote_ref) VALUES ($1) "
-		"ON CONFLICT (quote_ref) DO NOTHING RETURNING quote_ref", 1},
+		"INSERT INTO quote_emails (quote_ref, claim_token) VALUES ($1, $2) "
+		"ON CONFLICT (quote_ref) DO NOTHING RETURNING quote_ref", 2},
 	[SQL_QUOTE_RELEASE] = {"quote_release",
-		"DELETE FROM quote_emails WHERE quote_ref = $1", 1},
+		"DELETE FROM quote_emails WHERE quote_ref = $1 AND claim_token = $2", 2},
+	[SQL_QUOTE_MARK_SENT] = {"quote_mark_sent",
+		"UPDATE quote_emails SET sent_at = now() WHERE quote_ref = $1 AND claim_token = $2", 2},
+	[SQL_QUOTE_SENT_SELECT] = {"quote_sent_select",
+		"SELECT extract(epoch FROM sent_at)::bigint FROM quote_emails WHERE quote_ref = $1", 1},
 };
 
 const struct sql_stmt_def *sql_stmt_get(enum sql_stmt stmt)

@@ -35,10 +35,19 @@ enum sql_stmt {
 	SQL_CUSTOMER_INSERT,       /* $1 user_id, $2 customer_id; 23505 when
 	                            * the user already has a mapping */
 
-	/* quote_emails(quote_ref PK, sent_at): at most one mail per quote */
-	SQL_QUOTE_CLAIM,           /* $1 quote_ref; ON CONFLICT DO NOTHING
-	                            * RETURNING quote_ref: 1 row when claimed */
-	SQL_QUOTE_RELEASE,         /* $1 quote_ref; DELETE (send failed for sure) */
+	/* quote_emails(quote_ref PK, sent_at, claim_token): at most one mail
+	 * per quote. A row is a claim; sent_at stays NULL until the mail went
+	 * (or may have gone), so a claim whose owner never mailed is not taken
+	 * for a sent quote. claim_token names the attempt that owns the row. */
+	SQL_QUOTE_CLAIM,           /* $1 quote_ref, $2 token; ON CONFLICT DO
+	                            * NOTHING RETURNING quote_ref: 1 row when
+	                            * claimed */
+	SQL_QUOTE_RELEASE,         /* $1 quote_ref, $2 token; DELETE of our own
+	                            * claim (nothing was sent) */
+	SQL_QUOTE_MARK_SENT,       /* $1 quote_ref, $2 token; sent_at = now() on
+	                            * our own claim */
+	SQL_QUOTE_SENT_SELECT,     /* $1 -> (sent_at), NULL while only claimed,
+	                            * or no row */
 
 	SQL_STMT_COUNT
 };

@@ -59,6 +59,9 @@ struct hist_quote {
 	                          * whatever the server then answered */
 	bool logged;             /* an [Email] line names the quote reference */
 	bool faults_touched;     /* a mail or postgres fault fired during it */
+	uint32_t unsent_answers; /* answered sent or already sent while no send
+	                          * of it had reached the mail port */
+	uint64_t unsent_us;      /* the first of those answers */
 	uint64_t last_us;
 };
 

@@ -191,6 +191,13 @@ bool inv_check_email_safe(const struct history *h, struct inv_violation *v)
 		if (!q->valid && !q->logged)
 			return inv_violate(v, q->last_us, "quote %s was refused without an [Email] log line "
 			               "naming it", ref);
+		/* "already sent" is a promise that a mail went (or was handed to
+		 * a server that then timed out): a claim whose owner never mailed
+		 * must not pass for one, fault or no fault. */
+		if (q->unsent_answers > 0)
+			return inv_violate(v, q->unsent_us, "quote %s was answered sent or already sent "
+			               "(%u times) but no attempt had handed it to the mail server",
+			               ref, q->unsent_answers);
 		if (q->valid && q->mails > 1)
 			return inv_violate(v, q->last_us, "quote %s was sent %u times", ref, q->mails);
 		if (q->valid && q->mails == 0 && !q->faults_touched)

@@ -52,6 +52,9 @@ static void qe_on_done(void *arg, enum quote_email_status st)
 	}
 	if (qe_faults(w) != q->faults_at_start)
 		hq->faults_touched = true;
+	if ((st == QUOTE_EMAIL_SENT || st == QUOTE_EMAIL_ALREADY_SENT) && hq->port_sends == 0 &&
+	    hq->unsent_answers++ == 0)
+		hq->unsent_us = world_now_us(w);
 	hq->last_us = world_now_us(w);
 	world_request_end(w, "quote-email", q->id, q->start_us, map[st]);
 	if (--q->sends_left > 0 && !w->draining) {

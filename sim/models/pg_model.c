@@ -56,14 +56,15 @@ static const struct pg_table_def pg_table_defs[PG_TABLE_COUNT] = {
 	[PG_TABLE_CUSTOMERS] = {"stripe_customers", 2, {"user_id", "customer_id"},
 		{true, true}, 2, {0, 1},
 		{"stripe_customers_pkey", "stripe_customers_customer_id_key"}},
-	[PG_TABLE_QUOTES] = {"quote_emails", 2, {"quote_ref", "sent_at"},
-		{true, true}, 1, {0}, {"quote_emails_pkey"}},
+	[PG_TABLE_QUOTES] = {"quote_emails", 3, {"quote_ref", "sent_at", "claim_token"},
+		{true, false, false}, 1, {0}, {"quote_emails_pkey"}},
 };
 
 /* Column numbers the statements use. */
 enum {
 	EV_ID = 0, EV_TYPE = 1, EV_FIRST_SEEN = 2, EV_PROCESSED = 3,
 	ORD_ID = 0, ORD_PI = 1, ORD_STATUS = 2, ORD_PAID_COUNT = 3,
+	QE_REF = 0, QE_SENT_AT = 1, QE_TOKEN = 2,
 };
 
 struct pg_version {
@@ -748,6 +749,7 @@ disk_full:
 enum pg_change {
 	PG_CHANGE_MARK_PROCESSED, /* SET processed_at = now() */
 	PG_CHANGE_MARK_PAID,      /* SET status = 'paid', paid_count + 1 */
+	PG_CHANGE_MARK_SENT,      /* SET sent_at = now() */
 	PG_CHANGE_DELETE,
 };
 
@@ -757,12 +759,17 @@ struct pg_update {
 	bool only_pending;       /* AND status = 'pending' */
 	enum pg_change change;
 	int returning_col;       /* -1: no RETURNING */
+	bool own_claim;          /* AND claim_token = $2 */
 };
 
-static bool update_where_holds(const struct pg_update *up, const struct pg_version *v)
+static bool update_where_holds(const struct pg_update *up, const struct pg_version *v,
+                               const char *const *params)
 {
 	if (!v->exists)
 		return false;
+	if (up->own_claim)
+		return v->val[QE_TOKEN] != NULL && params[1] != NULL &&
+		       strcmp(v->val[QE_TOKEN], params[1]) == 0; /* NULL = x is never true */
 	if (!up->only_pending)
 		return true;
 	return v->val[ORD_STATUS] != NULL && strcmp(v->val[ORD_STATUS], "pending") == 0;
@@ -781,7 +788,7 @@ static enum pg_run run_update(struct pg_ctx *c, const struct pg_update *up)
 		c->s->res_ncols = 1;
 	if (c->target_row == 0) {
 		r = table_find_visible(t, up->key, c->params[0], c->sid);
-		if (r == NULL || !update_where_holds(up, row_visible(r, c->sid)))
+		if (r == NULL || !update_where_holds(up, row_visible(r, c->sid), c->params))
 			return PG_RUN_DONE;
 		c->target_row = r->id;
 	} else {
@@ -791,17 +798,18 @@ static enum pg_run run_update(struct pg_ctx *c, const struct pg_update *up)
 	}
 	if (r->locker != PG_NO_SESSION && r->locker != c->sid)
 		return ctx_wait(c, r->locker);
-	if (!update_where_holds(up, row_visible(r, c->sid)))
+	if (!update_where_holds(up, row_visible(r, c->sid), c->params))
 		return PG_RUN_DONE;
 	if (ctx_lock_row(c, r) != PG_RUN_DONE)
 		return PG_RUN_FAIL;
 
 	struct pg_version *v = &r->pending;
 	switch (up->change) {
-	case PG_CHANGE_MARK_PROCESSED: {
+	case PG_CHANGE_MARK_PROCESSED:
+	case PG_CHANGE_MARK_SENT: {
 		char now[PG_TIME_TEXT_MAX];
 		time_text(c->s->txn_start_us, now);
-		if (!version_set(v, EV_PROCESSED, now))
+		if (!version_set(v, up->change == PG_CHANGE_MARK_SENT ? QE_SENT_AT : EV_PROCESSED, now))
 			return ctx_out_of_memory(c);
 		break;
 	}
@@ -847,15 +855,15 @@ static enum pg_run stmt_dispatch(struct pg_ctx *c)
 	case SQL_EVENT_FIRST_SEEN:
 		return run_select(c, PG_TABLE_EVENTS, EV_FIRST_SEEN, true);
 	case SQL_EVENT_MARK_PROCESSED: {
-		struct pg_update up = {PG_TABLE_EVENTS, 0, false, PG_CHANGE_MARK_PROCESSED, -1};
+		struct pg_update up = {PG_TABLE_EVENTS, 0, false, PG_CHANGE_MARK_PROCESSED, -1, false};
 		return run_update(c, &up);
 	}
 	case SQL_ORDER_MARK_PAID: {
-		struct pg_update up = {PG_TABLE_ORDERS, 1, false, PG_CHANGE_MARK_PAID, ORD_ID};
+		struct pg_update up = {PG_TABLE_ORDERS, 1, false, PG_CHANGE_MARK_PAID, ORD_ID, false};
 		return run_update(c, &up);
 	}
 	case SQL_ORDER_MARK_PAID_IF_PENDING: {
-		struct pg_update up = {PG_TABLE_ORDERS, 1, true, PG_CHANGE_MARK_PAID, ORD_ID};
+		struct pg_update up = {PG_TABLE_ORDERS, 1, true, PG_CHANGE_MARK_PAID, ORD_ID, false};
 		return run_update(c, &up);
 	}
 	case SQL_PAYMENT_EFFECT_INSERT: {
@@ -871,14 +879,20 @@ static enum pg_run stmt_dispatch(struct pg_ctx *c)
 		return run_insert(c, &ins);
 	}
 	case SQL_QUOTE_CLAIM: {
-		struct pg_insert ins = {PG_TABLE_QUOTES, {p[0], now, NULL, NULL},
-		                        PG_CONFLICT_NOTHING, 0, 0};
+		struct pg_insert ins = {PG_TABLE_QUOTES, {p[0], NULL, p[1], NULL},
+		                        PG_CONFLICT_NOTHING, 0, QE_REF};
 		return run_insert(c, &ins);
 	}
 	case SQL_QUOTE_RELEASE: {
-		struct pg_update up = {PG_TABLE_QUOTES, 0, false, PG_CHANGE_DELETE, -1};
+		struct pg_update up = {PG_TABLE_QUOTES, 0, false, PG_CHANGE_DELETE, -1, true};
 		return run_update(c, &up);
 	}
+	case SQL_QUOTE_MARK_SENT: {
+		struct pg_update up = {PG_TABLE_QUOTES, 0, false, PG_CHANGE_MARK_SENT, -1, true};
+		return run_update(c, &up);
+	}
+	case SQL_QUOTE_SENT_SELECT:
+		return run_select(c, PG_TABLE_QUOTES, QE_SENT_AT, true);
 	case SQL_BEGIN:
 	case SQL_COMMIT:
 	case SQL_ROLLBACK:

@@ -350,7 +350,10 @@ START_TEST(test_quote_email_hardened_sends_at_most_once_per_quote)
 	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_ALREADY_SENT);
 	ck_assert_int_eq(fake_env_mails(f.fe), 1);
 	ck_assert(fake_env_log_has(f.fe, "Email", "quote Q-1001: already sent"));
-	ck_assert_str_eq(fake_env_call(f.fe, 1), "sql quote_claim Q-1001");
+	/* claim, mail, mark; then claim, the state lookup */
+	ck_assert_int_eq(fake_env_count(f.fe, "sql quote_claim Q-1001 "), 2);
+	ck_assert_int_eq(fake_env_count(f.fe, "sql quote_mark_sent Q-1001 "), 1);
+	ck_assert_int_eq(fake_env_count(f.fe, "sql quote_sent_select Q-1001"), 1);
 	teardown(&f);
 }
 END_TEST
@@ -364,7 +367,11 @@ START_TEST(test_quote_email_hardened_concurrent_sends_mail_once)
 	quote_email_send(f.qe, &q, on_done, &b);
 	fake_env_run(f.fe);
 	ck_assert_int_eq(a.st, QUOTE_EMAIL_SENT);
-	ck_assert_int_eq(b.st, QUOTE_EMAIL_ALREADY_SENT);
+	/* b found a's claim before a had mailed: not "already sent" */
+	ck_assert_int_eq(b.st, QUOTE_EMAIL_FAILED);
+	ck_assert(fake_env_log_has(f.fe, "Email", "claimed by another attempt, not known to be sent"));
+	ck_assert_int_eq(fake_env_mails(f.fe), 1);
+	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_ALREADY_SENT);
 	ck_assert_int_eq(fake_env_mails(f.fe), 1);
 	teardown(&f);
 }
@@ -401,6 +408,68 @@ START_TEST(test_quote_email_hardened_timeout_keeps_the_claim_and_never_sends_twi
 	ck_assert(fake_env_log_has(f.fe, "Email", "claim kept"));
 	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_ALREADY_SENT);
 	ck_assert_int_eq(fake_env_mails(f.fe), _i);
+	teardown(&f);
+}
+END_TEST
+
+/* The claim is stored but its reply is lost (0: a timeout; 1: the
+ * connection dies after the commit): the sender takes back its own claim,
+ * so the next press mails the quote instead of answering "already sent"
+ * for a mail that never went. */
+START_TEST(test_quote_email_hardened_claim_of_unknown_outcome_is_released)
+{
+	struct fixture f = setup(VARIANT_HARDENED);
+	if (_i == 0)
+		fake_env_fail_applied(f.fe, "sql quote_claim", 1, 1);
+	else
+		fake_env_script(f.fe, &(struct fake_rule){.match = "sql quote_claim", .nth = 1, .times = 1,
+		                                          .oc = OUTCOME_CONN_LOST, .applied = true});
+	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_FAILED);
+	ck_assert_int_eq(fake_env_mails(f.fe), 0);
+	ck_assert(fake_env_log_has(f.fe, "Email", "claim outcome unknown"));
+	ck_assert(!fake_env_quote_claimed(f.fe, "Q-1001"));
+	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_SENT);
+	ck_assert_int_eq(fake_env_mails(f.fe), 1);
+	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_ALREADY_SENT);
+	ck_assert_int_eq(fake_env_mails(f.fe), 1);
+	teardown(&f);
+}
+END_TEST
+
+/* ... and when the release is lost too, the claim stays: later presses
+ * answer failed, never "already sent", and nothing is mailed twice. */
+START_TEST(test_quote_email_hardened_unreleased_claim_never_passes_for_sent)
+{
+	struct fixture f = setup(VARIANT_HARDENED);
+	fake_env_fail_applied(f.fe, "sql quote_claim", 1, 1);
+	fake_env_fail(f.fe, "sql quote_release", 1, 1, OUTCOME_CONN_LOST);
+	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_FAILED);
+	ck_assert(fake_env_log_has(f.fe, "Email", "could not be released"));
+	ck_assert(fake_env_quote_claimed(f.fe, "Q-1001"));
+	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_FAILED);
+	ck_assert(fake_env_log_has(f.fe, "Email", "not known to be sent"));
+	ck_assert_int_eq(fake_env_mails(f.fe), 0);
+	teardown(&f);
+}
+END_TEST
+
+/* A release or a mark names its claim's token: another attempt's claim is
+ * never released by it. */
+START_TEST(test_quote_email_hardened_release_touches_only_its_own_claim)
+{
+	struct fixture f = setup(VARIANT_HARDENED);
+	struct quote q = plain_quote();
+	struct send_result a = {0}, b = {0};
+	/* a claims and mails; b's claim reply is lost after a's claim won */
+	fake_env_fail_applied(f.fe, "sql quote_claim", 2, 1);
+	quote_email_send(f.qe, &q, on_done, &a);
+	quote_email_send(f.qe, &q, on_done, &b);
+	fake_env_run(f.fe);
+	ck_assert_int_eq(a.st, QUOTE_EMAIL_SENT);
+	ck_assert_int_eq(b.st, QUOTE_EMAIL_FAILED);
+	ck_assert(fake_env_quote_claimed(f.fe, "Q-1001"));
+	ck_assert_int_eq(send(&f, plain_quote()), QUOTE_EMAIL_ALREADY_SENT);
+	ck_assert_int_eq(fake_env_mails(f.fe), 1);
 	teardown(&f);
 }
 END_TEST
@@ -464,13 +533,23 @@ START_TEST(test_quote_email_hardened_sweep_fail_nth_operation)
 			ck_assert_int_eq(fake_env_mails(f.fe), 1);
 
 		fake_env_heal(f.fe);
+		/* a claim left standing and not marked sent: the only way a
+		 * healthy second press may answer failed */
+		bool stuck = fake_env_log_has(f.fe, "Email", "could not be marked sent") ||
+		             fake_env_log_has(f.fe, "Email", "could not be released");
 		enum quote_email_status again = send(&f, plain_quote());
 		ck_assert_int_le(fake_env_mails(f.fe), 1); /* email-safe */
 		if (first == QUOTE_EMAIL_SENT)
-			ck_assert_int_eq(again, QUOTE_EMAIL_ALREADY_SENT);
+			ck_assert(again == QUOTE_EMAIL_ALREADY_SENT || (stuck && again == QUOTE_EMAIL_FAILED));
 		if (again == QUOTE_EMAIL_SENT)
 			ck_assert_int_eq(fake_env_mails(f.fe), 1);
-		ck_assert(again == QUOTE_EMAIL_SENT || again == QUOTE_EMAIL_ALREADY_SENT);
+		/* "already sent" only for a mail handed to the mail server */
+		if (again == QUOTE_EMAIL_ALREADY_SENT)
+			ck_assert_int_ge(fake_env_count(f.fe, "mail"), 1);
+		if (again == QUOTE_EMAIL_FAILED)
+			ck_assert(stuck);
+		ck_assert(again == QUOTE_EMAIL_SENT || again == QUOTE_EMAIL_ALREADY_SENT ||
+		          again == QUOTE_EMAIL_FAILED);
 		teardown(&f);
 	}
 	ck_assert(clean_run_seen);
@@ -484,6 +563,9 @@ Suite *check_quote_email_suite(void)
 	TCase *tc = tcase_create("contract");
 	tcase_add_loop_test(tc, test_quote_email_sends_the_expected_message, 0, VARIANT_COUNT);
 	tcase_add_loop_test(tc, test_quote_email_mail_failure_is_failed, 0, 4 * VARIANT_COUNT);
+	tcase_add_loop_test(tc, test_quote_email_hardened_claim_of_unknown_outcome_is_released, 0, 2);
+	tcase_add_test(tc, test_quote_email_hardened_unreleased_claim_never_passes_for_sent);
+	tcase_add_test(tc, test_quote_email_hardened_release_touches_only_its_own_claim);
 	tcase_add_test(tc, test_quote_email_create_refuses_bad_sender);
 	tcase_add_test(tc, test_quote_email_object_may_be_destroyed_from_done);
 	suite_add_tcase(s, tc);

@@ -295,12 +295,20 @@ START_TEST(test_pg_live_order_and_quote_statements_return_exact_rows)
 	ck_assert_int_eq(g.oc, OUTCOME_ERROR);
 	ck_assert_str_eq(g.sqlstate, "23505");
 
-	g = exec_ok(&f, c, SQL_QUOTE_CLAIM, "Q-7", NULL, 1);
+	g = exec_ok(&f, c, SQL_QUOTE_CLAIM, "Q-7", "tok-a", 1);
 	ck_assert_str_eq(g.cell[0][0], "Q-7");
-	exec_ok(&f, c, SQL_QUOTE_CLAIM, "Q-7", NULL, 0);
-	g = exec_ok(&f, c, SQL_QUOTE_RELEASE, "Q-7", NULL, 0);
+	exec_ok(&f, c, SQL_QUOTE_CLAIM, "Q-7", "tok-b", 0);
+	g = exec_ok(&f, c, SQL_QUOTE_SENT_SELECT, "Q-7", NULL, 1);
+	ck_assert_str_eq(g.cell[0][0], ""); /* NULL: claimed, not sent */
+	g = exec_ok(&f, c, SQL_QUOTE_RELEASE, "Q-7", "tok-b", 0);
+	ck_assert_int_eq(g.affected, 0); /* not b's claim */
+	g = exec_ok(&f, c, SQL_QUOTE_RELEASE, "Q-7", "tok-a", 0);
 	ck_assert_int_eq(g.affected, 1);
-	exec_ok(&f, c, SQL_QUOTE_CLAIM, "Q-7", NULL, 1);
+	exec_ok(&f, c, SQL_QUOTE_CLAIM, "Q-7", "tok-c", 1);
+	g = exec_ok(&f, c, SQL_QUOTE_MARK_SENT, "Q-7", "tok-c", 0);
+	ck_assert_int_eq(g.affected, 1);
+	g = exec_ok(&f, c, SQL_QUOTE_SENT_SELECT, "Q-7", NULL, 1);
+	ck_assert_str_ne(g.cell[0][0], "");
 	f.sql.release(f.sql.ctx, c);
 	fixture_fini(&f);
 }
@@ -371,7 +379,7 @@ START_TEST(test_pg_live_waiter_gets_released_connection)
 	struct sql_conn *held = acquire_ok(&f);
 	struct got_conn waiting = {.s = f.s};
 	f.sql.acquire(f.sql.ctx, on_acquired, &waiting);
-	struct got_rows g = exec_ok(&f, held, SQL_QUOTE_CLAIM, "Q-1", NULL, 1);
+	struct got_rows g = exec_ok(&f, held, SQL_QUOTE_CLAIM, "Q-1", "tok", 1);
 	(void)g;
 	ck_assert_int_eq(waiting.calls, 0);
 	f.sql.release(f.sql.ctx, held);

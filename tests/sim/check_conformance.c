@@ -934,7 +934,7 @@ START_TEST(test_conformance_pg_two_woken_waiters_one_claims)
 
 	struct pg_side side;
 	side_init(&side, true, 3);
-	const char *q1[1] = {"q1"};
+	const char *q1[2] = {"q1", "t"};
 	struct pg_obs o, o1, o2;
 	server_send(&side, 0, SQL_BEGIN, NULL);
 	server_wait(&side, 0, false, &o);

@@ -318,24 +318,26 @@ START_TEST(test_pg_foreach_lists_committed_rows_in_insertion_order)
 	struct sql_result r;
 	ck_assert(pg_model_open(m, &s));
 	ck_assert(pg_model_open(m, &t));
-	exec1(m, s, 10, SQL_QUOTE_CLAIM, "q1", NULL, &r);
-	exec1(m, s, 20, SQL_QUOTE_CLAIM, "q2", NULL, &r);
-	exec1(m, s, 30, SQL_QUOTE_CLAIM, "q3", NULL, &r);
-	exec1(m, s, 40, SQL_QUOTE_RELEASE, "q2", NULL, &r);
+	exec1(m, s, 10, SQL_QUOTE_CLAIM, "q1", "t", &r);
+	exec1(m, s, 20, SQL_QUOTE_CLAIM, "q2", "t", &r);
+	exec1(m, s, 15, SQL_QUOTE_MARK_SENT, "q1", "t", &r);
 	ck_assert_int_eq(r.affected, 1);
-	exec1(m, s, 50, SQL_QUOTE_CLAIM, "q2", NULL, &r);
+	exec1(m, s, 30, SQL_QUOTE_CLAIM, "q3", "t", &r);
+	exec1(m, s, 40, SQL_QUOTE_RELEASE, "q2", "t", &r);
+	ck_assert_int_eq(r.affected, 1);
+	exec1(m, s, 50, SQL_QUOTE_CLAIM, "q2", "t", &r);
 	exec1(m, t, 60, SQL_BEGIN, NULL, NULL, &r);
-	exec1(m, t, 60, SQL_QUOTE_CLAIM, "q4", NULL, &r); /* uncommitted: not listed */
+	exec1(m, t, 60, SQL_QUOTE_CLAIM, "q4", "t", &r); /* uncommitted: not listed */
 	ck_assert_int_eq(r.nrows, 1);
 
 	struct row_list l = {0};
 	pg_model_foreach(m, "quote_emails", row_list_on_row, &l);
 	ck_assert_int_eq(l.n, 3);
 	ck_assert_str_eq(l.first[0], "q1");
-	ck_assert_str_eq(l.second[0], "10");
+	ck_assert_str_eq(l.second[0], "15"); /* sent_at: marked at 15 */
 	ck_assert_str_eq(l.first[1], "q3");
 	ck_assert_str_eq(l.first[2], "q2");
-	ck_assert_str_eq(l.second[2], "50");
+	ck_assert_str_eq(l.second[2], "NULL"); /* claimed, not marked */
 
 	exec1(m, s, 70, SQL_EVENT_INSERT_NEW, "evt_1", "charge.refunded", &r);
 	struct row_list e = {0};
@@ -368,8 +370,8 @@ START_TEST(test_pg_statements_counts_each_exec_not_resumes)
 	ck_assert(pg_model_open(m, &t));
 	ck_assert_uint_eq(pg_model_statements(m), 0);
 	exec1(m, s, 0, SQL_BEGIN, NULL, NULL, &r);
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r);
-	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r), PG_EXEC_BLOCKED);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", "t", &r);
+	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", "t", &r), PG_EXEC_BLOCKED);
 	exec1(m, s, 0, SQL_CUSTOMER_INSERT, "u1", NULL, &r); /* 23502, still counted */
 	ck_assert_str_eq(r.sqlstate, "23502");
 	ck_assert_uint_eq(pg_model_statements(m), 4);
@@ -407,10 +409,10 @@ START_TEST(test_pg_full_table_53100_until_dead_rows_reclaimed)
 	struct sql_result r;
 	ck_assert(pg_model_open(m, &s));
 	pg_model_set_rows_max(m, 2);
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r);
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q2", NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", "t", &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q2", "t", &r);
 	ck_assert_str_eq(r.sqlstate, "00000");
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q3", NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q3", "t", &r);
 	ck_assert_str_eq(r.sqlstate, "53100");
 	ck_assert_int_eq(r.nrows, 0);
 	ck_assert_int_eq(r.affected, 0);
@@ -420,8 +422,8 @@ START_TEST(test_pg_full_table_53100_until_dead_rows_reclaimed)
 	exec1(m, s, 0, SQL_CUSTOMER_INSERT, "u1", "c1", &r);
 	ck_assert_str_eq(r.sqlstate, "53100");
 	/* The deleted row's space is reused. */
-	exec1(m, s, 0, SQL_QUOTE_RELEASE, "q1", NULL, &r);
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q3", NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_RELEASE, "q1", "t", &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q3", "t", &r);
 	ck_assert_str_eq(r.sqlstate, "00000");
 	ck_assert_int_eq(r.nrows, 1);
 	ck_assert_int_eq(count_rows(m, "quote_emails"), 2);
@@ -439,12 +441,12 @@ START_TEST(test_pg_transaction_row_limit_53200_aborts)
 	exec1(m, s, 0, SQL_BEGIN, NULL, NULL, &r);
 	for (unsigned i = 0; i < PG_MODEL_TXN_ROWS_MAX; i++) {
 		snprintf(key, sizeof key, "q%u", i);
-		exec1(m, s, 0, SQL_QUOTE_CLAIM, key, NULL, &r);
+		exec1(m, s, 0, SQL_QUOTE_CLAIM, key, "t", &r);
 		ck_assert_str_eq(r.sqlstate, "00000");
 	}
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "one_more", NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "one_more", "t", &r);
 	ck_assert_str_eq(r.sqlstate, "53200");
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q0", NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q0", "t", &r);
 	ck_assert_str_eq(r.sqlstate, "25P02");
 	exec1(m, s, 0, SQL_ROLLBACK, NULL, NULL, &r);
 	ck_assert_str_eq(r.sqlstate, "00000");
@@ -464,10 +466,10 @@ START_TEST(test_pg_key_longer_than_btree_entry_54000)
 	ck_assert_ptr_nonnull(key);
 	memset(key, 'k', PG_MODEL_KEY_MAX + 1);
 	key[PG_MODEL_KEY_MAX + 1] = '\0';
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, key, NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, key, "t", &r);
 	ck_assert_str_eq(r.sqlstate, "54000");
 	key[PG_MODEL_KEY_MAX] = '\0';
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, key, NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, key, "t", &r);
 	ck_assert_str_eq(r.sqlstate, "00000");
 	ck_assert_int_eq(r.nrows, 1);
 	free(key);
@@ -493,9 +495,9 @@ START_TEST(test_pg_in_transaction_follows_the_block)
 	ck_assert(!pg_model_in_transaction(m, s));
 	exec1(m, s, 0, SQL_BEGIN, NULL, NULL, &r);
 	ck_assert(pg_model_in_transaction(m, s));
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", "t", &r);
 	/* A blocked autocommit statement is not a transaction block. */
-	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r), PG_EXEC_BLOCKED);
+	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", "t", &r), PG_EXEC_BLOCKED);
 	ck_assert(!pg_model_in_transaction(m, t));
 	exec1(m, s, 0, SQL_CUSTOMER_INSERT, NULL, "c", &r);
 	ck_assert_str_eq(r.sqlstate, "23502");
@@ -532,10 +534,10 @@ START_TEST(test_pg_close_of_blocked_session_drops_statement_and_transaction)
 	ck_assert(pg_model_open(m, &s));
 	ck_assert(pg_model_open(m, &t));
 	exec1(m, s, 0, SQL_BEGIN, NULL, NULL, &r);
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", "t", &r);
 	exec1(m, t, 0, SQL_BEGIN, NULL, NULL, &r);
-	exec1(m, t, 0, SQL_QUOTE_CLAIM, "q2", NULL, &r);
-	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r), PG_EXEC_BLOCKED);
+	exec1(m, t, 0, SQL_QUOTE_CLAIM, "q2", "t", &r);
+	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", "t", &r), PG_EXEC_BLOCKED);
 	pg_model_close(m, t);
 	exec1(m, s, 0, SQL_COMMIT, NULL, NULL, &r);
 	ck_assert_int_eq(w.n, 0);
@@ -547,7 +549,7 @@ START_TEST(test_pg_close_of_blocked_session_drops_statement_and_transaction)
 	ck_assert(pg_model_open(m, &u));
 	ck_assert_uint_eq(u, t);
 	ck_assert(!pg_model_in_transaction(m, u));
-	exec1(m, u, 0, SQL_QUOTE_CLAIM, "q2", NULL, &r);
+	exec1(m, u, 0, SQL_QUOTE_CLAIM, "q2", "t", &r);
 	ck_assert_int_eq(r.nrows, 1);
 	pg_model_destroy(m);
 }
@@ -595,19 +597,19 @@ START_TEST(test_pg_many_rows_stay_consistent_through_compaction)
 	ck_assert(pg_model_open(m, &s));
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof key, "q%d", i);
-		exec1(m, s, 0, SQL_QUOTE_CLAIM, key, NULL, &r);
+		exec1(m, s, 0, SQL_QUOTE_CLAIM, key, "t", &r);
 		ck_assert_int_eq(r.nrows, 1);
 	}
 	for (int i = 0; i < N; i++) {
 		if (i % 3 == 0)
 			continue;
 		snprintf(key, sizeof key, "q%d", i);
-		exec1(m, s, 0, SQL_QUOTE_RELEASE, key, NULL, &r);
+		exec1(m, s, 0, SQL_QUOTE_RELEASE, key, "t", &r);
 		ck_assert_int_eq(r.affected, 1);
 	}
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof key, "q%d", i);
-		exec1(m, s, 0, SQL_QUOTE_CLAIM, key, NULL, &r);
+		exec1(m, s, 0, SQL_QUOTE_CLAIM, key, "t", &r);
 		ck_assert_int_eq(r.nrows, i % 3 == 0 ? 0 : 1);
 	}
 	count_calls = 0;
@@ -628,8 +630,8 @@ START_TEST(test_pg_exec_on_blocked_session_asserts)
 	ck_assert(pg_model_open(m, &s));
 	ck_assert(pg_model_open(m, &t));
 	exec1(m, s, 0, SQL_BEGIN, NULL, NULL, &r);
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r);
-	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r), PG_EXEC_BLOCKED);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", "t", &r);
+	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", "t", &r), PG_EXEC_BLOCKED);
 	exec1(m, t, 0, SQL_ROLLBACK, NULL, NULL, &r);
 }
 END_TEST
@@ -643,8 +645,8 @@ START_TEST(test_pg_resume_before_wake_asserts)
 	ck_assert(pg_model_open(m, &s));
 	ck_assert(pg_model_open(m, &t));
 	exec1(m, s, 0, SQL_BEGIN, NULL, NULL, &r);
-	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r);
-	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", NULL, &r), PG_EXEC_BLOCKED);
+	exec1(m, s, 0, SQL_QUOTE_CLAIM, "q1", "t", &r);
+	ck_assert_int_eq(exec1(m, t, 0, SQL_QUOTE_CLAIM, "q1", "t", &r), PG_EXEC_BLOCKED);
 	pg_model_resume(m, t, 0, &r);
 }
 END_TEST

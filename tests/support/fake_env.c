@@ -73,7 +73,7 @@ enum fake_table { FAKE_T_EVENTS, FAKE_T_ORDERS, FAKE_T_PAYMENTS, FAKE_T_CUSTOMER
  *   orders:    k order_id, a payment_intent_id, b status, n paid_count
  *   payments:  k event_id, a order_id
  *   customers: k user_id, a customer_id
- *   quotes:    k quote_ref */
+ *   quotes:    k quote_ref, a claim_token, t1 sent_s (-1 NULL) */
 struct fake_row {
 	bool used;
 	char k[FAKE_STR_MAX];
@@ -940,15 +940,30 @@ static void fake_sql_apply(struct fake_env *fe, struct fake_conn *c, enum sql_st
 	case SQL_QUOTE_CLAIM:
 		if (fake_row_find(fe, FAKE_T_QUOTES, p[0]) >= 0)
 			break;
-		fake_row_insert(fe, c, FAKE_T_QUOTES, p[0]);
+		row = fake_row_insert(fe, c, FAKE_T_QUOTES, p[0]);
+		fake_copy(row->a, sizeof row->a, p[1]);
+		row->t1 = -1;
 		it->res.affected = 1;
 		fake_res_row(it, p[0]);
 		break;
 	case SQL_QUOTE_RELEASE:
+	case SQL_QUOTE_MARK_SENT:
+		i = fake_row_find(fe, FAKE_T_QUOTES, p[0]);
+		if (i < 0 || strcmp(fe->rows[FAKE_T_QUOTES][i].a, p[1]) != 0)
+			break;
+		row = fake_row_write(fe, c, FAKE_T_QUOTES, i);
+		if (stmt == SQL_QUOTE_RELEASE)
+			row->used = false;
+		else
+			row->t1 = now_s;
+		it->res.affected = 1;
+		break;
+	case SQL_QUOTE_SENT_SELECT:
 		i = fake_row_find(fe, FAKE_T_QUOTES, p[0]);
 		if (i >= 0) {
-			fake_row_write(fe, c, FAKE_T_QUOTES, i)->used = false;
-			it->res.affected = 1;
+			int64_t t = fe->rows[FAKE_T_QUOTES][i].t1;
+			snprintf(num, sizeof num, "%" PRId64, t);
+			fake_res_row(it, t >= 0 ? num : NULL);
 		}
 		break;
 	case SQL_STMT_COUNT:

@@ -14,7 +14,7 @@ static const struct {
 	{"orders", {"order_id", "payment_intent_id", "status", "paid_count"}},
 	{"order_payments", {"event_id", "order_id", NULL, NULL}},
 	{"stripe_customers", {"user_id", "customer_id", NULL, NULL}},
-	{"quote_emails", {"quote_ref", "sent_at", NULL, NULL}},
+	{"quote_emails", {"quote_ref", "sent_at", "claim_token", NULL}},
 };
 
 int pg_script_column(const char *table, const char *column)
@@ -76,8 +76,8 @@ SCRIPT(PG_SCRIPT_INSERT_NOTHING_WAITS_THEN_CONFLICTS, 2, insert_nothing_waits_th
 /* ... the holder rolls back: the waiter inserts. */
 static const struct pg_step insert_nothing_waits_then_inserts[] = {
 	{EXEC(0, SQL_BEGIN)},
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1"}, .nrows = 1, .affected = 1, .value = "q1"},
-	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1"}, .blocked = true},
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1", "t0"}, .nrows = 1, .affected = 1, .value = "q1"},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1", "t1"}, .blocked = true},
 	{EXEC(0, SQL_ROLLBACK), .unblocks = BIT(1)},
 	{RESUME(1), .nrows = 1, .affected = 1, .value = "q1"},
 	{CHECK("quote_emails", "q1", "quote_ref"), .nrows = 1, .value = "q1"},
@@ -155,26 +155,25 @@ SCRIPT(PG_SCRIPT_UPSERT_WAITS_FOR_LOCKED_ROW, 2, upsert_waits_for_locked_row);
 /* An INSERT meeting a row another open transaction deleted waits: the delete
  * commits, the key is free. */
 static const struct pg_step insert_waits_for_delete_commit[] = {
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1"}, .nrows = 1, .affected = 1, .value = "q1"},
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1", "t0"}, .nrows = 1, .affected = 1, .value = "q1"},
 	{EXEC(0, SQL_BEGIN)},
-	{EXEC(0, SQL_QUOTE_RELEASE), .params = {"q1"}, .affected = 1},
-	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1"}, .blocked = true},
+	{EXEC(0, SQL_QUOTE_RELEASE), .params = {"q1", "t0"}, .affected = 1},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1", "t1"}, .blocked = true},
 	{EXEC(0, SQL_COMMIT), .unblocks = BIT(1)},
 	{RESUME(1), .nrows = 1, .affected = 1, .value = "q1"},
-	/* now() of the waiter's implicit transaction: when it was sent, step 3 */
-	{CHECK("quote_emails", "q1", "sent_at"), .nrows = 1, .value = "3", .value_is_time = true},
+	{CHECK("quote_emails", "q1", "claim_token"), .nrows = 1, .value = "t1"},
 };
 SCRIPT(PG_SCRIPT_INSERT_WAITS_FOR_DELETE_COMMIT, 2, insert_waits_for_delete_commit);
 
 /* ... the delete rolls back: the row is there, DO NOTHING. */
 static const struct pg_step insert_waits_for_delete_rollback[] = {
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1"}, .nrows = 1, .affected = 1, .value = "q1"},
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1", "t0"}, .nrows = 1, .affected = 1, .value = "q1"},
 	{EXEC(0, SQL_BEGIN)},
-	{EXEC(0, SQL_QUOTE_RELEASE), .params = {"q1"}, .affected = 1},
-	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1"}, .blocked = true},
+	{EXEC(0, SQL_QUOTE_RELEASE), .params = {"q1", "t0"}, .affected = 1},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1", "t1"}, .blocked = true},
 	{EXEC(0, SQL_ROLLBACK), .unblocks = BIT(1)},
 	{RESUME(1), .nrows = 0, .affected = 0},
-	{CHECK("quote_emails", "q1", "sent_at"), .nrows = 1, .value = "0", .value_is_time = true},
+	{CHECK("quote_emails", "q1", "claim_token"), .nrows = 1, .value = "t0"},
 };
 SCRIPT(PG_SCRIPT_INSERT_WAITS_FOR_DELETE_ROLLBACK, 2, insert_waits_for_delete_rollback);
 
@@ -236,10 +235,10 @@ SCRIPT(PG_SCRIPT_UPDATE_SKIPS_UNCOMMITTED_INSERT, 2, update_skips_uncommitted_in
 
 /* A DELETE waiting on a row the holder deleted: skipped, 0 rows. */
 static const struct pg_step delete_waits_then_skips_deleted[] = {
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1"}, .nrows = 1, .affected = 1, .value = "q1"},
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1", "t0"}, .nrows = 1, .affected = 1, .value = "q1"},
 	{EXEC(0, SQL_BEGIN)},
-	{EXEC(0, SQL_QUOTE_RELEASE), .params = {"q1"}, .affected = 1},
-	{EXEC(1, SQL_QUOTE_RELEASE), .params = {"q1"}, .blocked = true},
+	{EXEC(0, SQL_QUOTE_RELEASE), .params = {"q1", "t0"}, .affected = 1},
+	{EXEC(1, SQL_QUOTE_RELEASE), .params = {"q1", "t0"}, .blocked = true},
 	{EXEC(0, SQL_COMMIT), .unblocks = BIT(1)},
 	{RESUME(1), .affected = 0},
 	{CHECK("quote_emails", "q1", "quote_ref"), .nrows = 0},
@@ -288,12 +287,12 @@ static const struct pg_step deadlock_three_sessions[] = {
 	{EXEC(0, SQL_BEGIN)},
 	{EXEC(1, SQL_BEGIN)},
 	{EXEC(2, SQL_BEGIN)},
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"qa"}, .nrows = 1, .affected = 1, .value = "qa"},
-	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"qb"}, .nrows = 1, .affected = 1, .value = "qb"},
-	{EXEC(2, SQL_QUOTE_CLAIM), .params = {"qc"}, .nrows = 1, .affected = 1, .value = "qc"},
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"qb"}, .blocked = true},
-	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"qc"}, .blocked = true},
-	{EXEC(2, SQL_QUOTE_CLAIM), .params = {"qa"}, .sqlstate = SQLSTATE_DEADLOCK,
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"qa", "t0"}, .nrows = 1, .affected = 1, .value = "qa"},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"qb", "t1"}, .nrows = 1, .affected = 1, .value = "qb"},
+	{EXEC(2, SQL_QUOTE_CLAIM), .params = {"qc", "t2"}, .nrows = 1, .affected = 1, .value = "qc"},
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"qb", "t0"}, .blocked = true},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"qc", "t1"}, .blocked = true},
+	{EXEC(2, SQL_QUOTE_CLAIM), .params = {"qa", "t2"}, .sqlstate = SQLSTATE_DEADLOCK,
 	 .unblocks = BIT(1)},
 	{RESUME(1), .nrows = 1, .affected = 1, .value = "qc"},
 	{EXEC(1, SQL_COMMIT), .unblocks = BIT(0)},
@@ -338,7 +337,7 @@ static const struct pg_step begin_commit_rollback_noops[] = {
 	{EXEC(0, SQL_ROLLBACK)},
 	{EXEC(0, SQL_BEGIN)},
 	{EXEC(0, SQL_BEGIN)},
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1"}, .nrows = 1, .affected = 1, .value = "q1"},
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1", "t0"}, .nrows = 1, .affected = 1, .value = "q1"},
 	{EXEC(0, SQL_COMMIT)},
 	{EXEC(0, SQL_ROLLBACK)},
 	{CHECK("quote_emails", "q1", "quote_ref"), .nrows = 1, .value = "q1"},
@@ -381,16 +380,16 @@ SCRIPT(PG_SCRIPT_NOT_NULL_23502, 1, not_null_23502);
  * the second, resumed, waits again, now on the first. */
 static const struct pg_step waiter_blocks_again_on_new_holder[] = {
 	{EXEC(0, SQL_BEGIN)},
-	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1"}, .nrows = 1, .affected = 1, .value = "q1"},
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1", "t0"}, .nrows = 1, .affected = 1, .value = "q1"},
 	{EXEC(1, SQL_BEGIN)},
-	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1"}, .blocked = true},
-	{EXEC(2, SQL_QUOTE_CLAIM), .params = {"q1"}, .blocked = true},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1", "t1"}, .blocked = true},
+	{EXEC(2, SQL_QUOTE_CLAIM), .params = {"q1", "t2"}, .blocked = true},
 	{EXEC(0, SQL_ROLLBACK), .unblocks = BIT(1) | BIT(2)},
 	{RESUME(1), .nrows = 1, .affected = 1, .value = "q1"},
 	{RESUME(2), .blocked = true},
 	{EXEC(1, SQL_COMMIT), .unblocks = BIT(2)},
 	{RESUME(2), .nrows = 0, .affected = 0},
-	{CHECK("quote_emails", "q1", "sent_at"), .nrows = 1, .value = "2", .value_is_time = true},
+	{CHECK("quote_emails", "q1", "claim_token"), .nrows = 1, .value = "t1"},
 };
 SCRIPT(PG_SCRIPT_WAITER_BLOCKS_AGAIN_ON_NEW_HOLDER, 3, waiter_blocks_again_on_new_holder);
 
@@ -433,6 +432,26 @@ static const struct pg_step hardened_webhook_pays_once[] = {
 };
 SCRIPT(PG_SCRIPT_HARDENED_WEBHOOK_PAYS_ONCE, 2, hardened_webhook_pays_once);
 
+/* A claim names its owner: only the owner's token releases it or marks it
+ * sent; sent_at is NULL until it is marked, now() of the marking after. */
+static const struct pg_step quote_claim_has_an_owner[] = {
+	{EXEC(0, SQL_QUOTE_CLAIM), .params = {"q1", "t0"}, .nrows = 1, .affected = 1, .value = "q1"},
+	{EXEC(1, SQL_QUOTE_SENT_SELECT), .params = {"q1"}, .nrows = 1, .value_null = true},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q1", "t1"}, .nrows = 0, .affected = 0},
+	{EXEC(1, SQL_QUOTE_RELEASE), .params = {"q1", "t1"}, .affected = 0},
+	{EXEC(1, SQL_QUOTE_MARK_SENT), .params = {"q1", "t1"}, .affected = 0},
+	{EXEC(1, SQL_QUOTE_SENT_SELECT), .params = {"q1"}, .nrows = 1, .value_null = true},
+	{EXEC(0, SQL_QUOTE_MARK_SENT), .params = {"q1", "t0"}, .affected = 1},
+	{EXEC(1, SQL_QUOTE_SENT_SELECT), .params = {"q1"}, .nrows = 1, .value = "6",
+	 .value_is_time = true},
+	{EXEC(1, SQL_QUOTE_SENT_SELECT), .params = {"q2"}, .nrows = 0},
+	{EXEC(1, SQL_QUOTE_CLAIM), .params = {"q2", "t1"}, .nrows = 1, .affected = 1, .value = "q2"},
+	{EXEC(1, SQL_QUOTE_RELEASE), .params = {"q2", "t1"}, .affected = 1},
+	{CHECK("quote_emails", "q1", "claim_token"), .nrows = 1, .value = "t0"},
+	{CHECK("quote_emails", "q2", "quote_ref"), .nrows = 0},
+};
+SCRIPT(PG_SCRIPT_QUOTE_CLAIM_HAS_AN_OWNER, 2, quote_claim_has_an_owner);
+
 const struct pg_script *const PG_SCRIPTS_ALL[] = {
 	&PG_SCRIPT_READ_COMMITTED_VISIBILITY,
 	&PG_SCRIPT_INSERT_NOTHING_WAITS_THEN_CONFLICTS,
@@ -461,5 +480,6 @@ const struct pg_script *const PG_SCRIPTS_ALL[] = {
 	&PG_SCRIPT_WAITER_BLOCKS_AGAIN_ON_NEW_HOLDER,
 	&PG_SCRIPT_LEGACY_WEBHOOK_PAYS_TWICE,
 	&PG_SCRIPT_HARDENED_WEBHOOK_PAYS_ONCE,
+	&PG_SCRIPT_QUOTE_CLAIM_HAS_AN_OWNER,
 };
 const int PG_SCRIPTS_ALL_COUNT = (int)(sizeof PG_SCRIPTS_ALL / sizeof PG_SCRIPTS_ALL[0]);

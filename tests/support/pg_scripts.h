@@ -78,6 +78,7 @@ extern const struct pg_script PG_SCRIPT_UPDATE_SKIPS_UNCOMMITTED_INSERT;
 extern const struct pg_script PG_SCRIPT_DELETE_WAITS_THEN_SKIPS_DELETED;
 extern const struct pg_script PG_SCRIPT_CLOSE_ROLLS_BACK_AND_WAKES;
 extern const struct pg_script PG_SCRIPT_DEADLOCK_TWO_SESSIONS;
+extern const struct pg_script PG_SCRIPT_QUOTE_CLAIM_HAS_AN_OWNER;
 extern const struct pg_script PG_SCRIPT_DEADLOCK_THREE_SESSIONS;
 extern const struct pg_script PG_SCRIPT_ABORTED_TRANSACTION_25P02;
 extern const struct pg_script PG_SCRIPT_AUTOCOMMIT_ERROR_DOES_NOT_ABORT;
