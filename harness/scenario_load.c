@@ -480,11 +480,11 @@ static bool get_expect(struct loader *ld, const struct ynode *n, const char *pat
 static bool load_quote(struct loader *ld, const struct ynode *n, const char *path,
                        struct quote_spec *q)
 {
-	static const char *const keys[] = {"ref", "name", "email", "sends", "expect", "name_hex",
-	                                   "email_hex"};
+	static const char *const keys[] = {"ref", "name", "email", "sends", "clicks", "expect",
+	                                   "name_hex", "email_hex"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
-	*q = (struct quote_spec){.name_null = true, .email_null = true, .sends = 1,
+	*q = (struct quote_spec){.name_null = true, .email_null = true, .sends = 1, .clicks = 1,
 	                         .expect = -1};
 	const struct ynode *ref = scn_map_get(ld, n, "ref", NULL);
 	if (ref == NULL)
@@ -502,6 +502,7 @@ static bool load_quote(struct loader *ld, const struct ynode *n, const char *pat
 	OPT(get_quote_hex, n, path, "name_hex", &q->name_null, q->name, &q->name_len);
 	OPT(get_quote_hex, n, path, "email_hex", &q->email_null, q->email, &q->email_len);
 	OPT(scn_get_u32, n, path, "sends", 1, SCENARIO_SENDS_MAX, &q->sends);
+	OPT(scn_get_u32, n, path, "clicks", 1, SCENARIO_CLICKS_MAX, &q->clicks);
 	OPT(get_expect, n, path, "expect", &q->expect);
 	return true;
 }

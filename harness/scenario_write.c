@@ -207,6 +207,8 @@ static void put_workload(FILE *out, const struct scenario *sc)
 			put_cstr(out, q->ref);
 			put_quote_field(out, "name", q->name_null, q->name, q->name_len);
 			put_quote_field(out, "email", q->email_null, q->email, q->email_len);
+			if (q->clicks > 1)
+				fprintf(out, ", clicks: %" PRIu32, q->clicks);
 			fprintf(out, ", sends: %" PRIu32 ", expect: %s}\n", q->sends,
 			        q->expect < 0 ? "oracle" : q->expect == 0 ? "reject" : "send");
 		}

@@ -281,6 +281,27 @@ static bool shrink_knob(struct shrinker *s, const struct knob *k)
 	return false;
 }
 
+/* Cuts one count of each quote (the uint32_t at off: sends, clicks) to 1;
+ * false when out of memory. */
+static bool shrink_quote_count(struct shrinker *s, size_t off, const char *what, bool *progress)
+{
+	for (size_t i = 0; i < s->best->quote_email.nquotes; i++) {
+		uint32_t was = *(const uint32_t *)((const char *)&s->best->quote_email.quotes[i] + off);
+		if (was <= 1)
+			continue;
+		struct scenario *c = copy_of(s, s->best);
+		if (c == NULL)
+			return false;
+		*(uint32_t *)((char *)&c->quote_email.quotes[i] + off) = 1;
+		if (try_candidate(s, c)) {
+			note_removed(s, "quote %s %s %" PRIu32 " -> 1", s->best->quote_email.quotes[i].ref,
+			             what, was);
+			*progress = true;
+		}
+	}
+	return true;
+}
+
 static bool shrink_lists(struct shrinker *s)
 {
 	bool progress = false;
@@ -301,20 +322,9 @@ static bool shrink_lists(struct shrinker *s)
 			progress = true;
 		}
 	}
-	for (size_t i = 0; i < s->best->quote_email.nquotes; i++) {
-		if (s->best->quote_email.quotes[i].sends <= 1)
-			continue;
-		struct scenario *c = copy_of(s, s->best);
-		if (c == NULL)
-			return progress;
-		uint32_t was = c->quote_email.quotes[i].sends;
-		c->quote_email.quotes[i].sends = 1;
-		if (try_candidate(s, c)) {
-			note_removed(s, "quote %s sends %" PRIu32 " -> 1",
-			             s->best->quote_email.quotes[i].ref, was);
-			progress = true;
-		}
-	}
+	if (!shrink_quote_count(s, offsetof(struct quote_spec, sends), "sends", &progress) ||
+	    !shrink_quote_count(s, offsetof(struct quote_spec, clicks), "clicks", &progress))
+		return progress;
 	while (s->best->webhook.nretry > 0) {
 		struct scenario *c = copy_of(s, s->best);
 		if (c == NULL)

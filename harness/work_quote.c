@@ -137,12 +137,17 @@ void qe_schedule(struct world *w)
 		const struct quote_spec *spec = &sc->quote_email.quotes[i];
 		w->h.quotes[i].spec = spec;
 		w->h.quotes[i].valid = oracle_quote_valid(spec);
-		struct qe_req *q = world_work_new(w, sizeof *q);
-		q->w = w;
-		q->quote = i;
-		q->sends_left = spec->sends ? spec->sends : 1;
-		snprintf(q->id, sizeof q->id, "%s", spec->ref);
-		world_arrival_add(w, world_uniform_us(w, sc->quote_email.spread_us), qe_start, q);
+		uint64_t at = world_uniform_us(w, sc->quote_email.spread_us);
+		/* A double click: the extra presses go at once, once each; the
+		 * first press goes on with the later sends. */
+		for (uint32_t k = 0; k < (spec->clicks ? spec->clicks : 1); k++) {
+			struct qe_req *q = world_work_new(w, sizeof *q);
+			q->w = w;
+			q->quote = i;
+			q->sends_left = k == 0 && spec->sends ? spec->sends : 1;
+			snprintf(q->id, sizeof q->id, "%s", spec->ref);
+			world_arrival_add(w, at, qe_start, q);
+		}
 	}
 }
 

@@ -84,6 +84,8 @@ struct quote_spec {
 	char email[SCENARIO_TEXT_MAX];
 	size_t email_len;
 	uint32_t sends;           /* how many times the send is requested (>= 1) */
+	uint32_t clicks;          /* the first request pressed this many times at
+	                           * once (>= 1): concurrent copies */
 	int expect;               /* -1: decided by the oracle; 0: must not send;
 	                           * 1: must send exactly one mail */
 };

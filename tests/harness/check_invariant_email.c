@@ -142,6 +142,24 @@ START_TEST(test_email_breaks_when_invalid_data_reaches_the_port)
 }
 END_TEST
 
+/* "already sent" for a quote nothing was handed to the mail server for:
+ * a claim whose owner never mailed passing for a sent mail. */
+START_TEST(test_email_breaks_on_already_sent_without_a_send)
+{
+	struct em_fixture f;
+	fixture_init(&f, GOOD_HEAD GOOD_TO GOOD_TAIL);
+	f.h.nmails = 0;
+	f.q = (struct hist_quote){.spec = &f.spec, .valid = true, .faults_touched = true};
+	ck_assert(invariant_check(INV_EMAIL_SAFE, &f.h, &f.v));
+	f.q.unsent_answers = 2;
+	f.q.unsent_us = 1500;
+	ck_assert(!invariant_check(INV_EMAIL_SAFE, &f.h, &f.v));
+	ck_assert_ptr_nonnull(strstr(f.v.message, "answered sent or already sent (2 times) but no attempt "
+	                                          "had handed it to the mail server"));
+	ck_assert_uint_eq(f.v.t_us, 1500);
+}
+END_TEST
+
 static struct quote_spec addr(const char *ref, const char *email)
 {
 	struct quote_spec q;
@@ -200,6 +218,7 @@ Suite *check_invariant_email_suite(void)
 	tcase_add_test(tc, test_email_breaks_on_foreign_value_in_other_header);
 	tcase_add_test(tc, test_email_breaks_on_wrong_greeting);
 	tcase_add_test(tc, test_email_breaks_when_invalid_data_reaches_the_port);
+	tcase_add_test(tc, test_email_breaks_on_already_sent_without_a_send);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("oracle");
 	tcase_add_test(tc, test_oracle_address_and_ref_rules);

@@ -449,6 +449,10 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [ratelimit]\nfaults:\n  target: redis\n", 3, 3, "faults: expected a list of fault rules"},
 	{"fixes: [ratelimit]\nname: [a]\n", 2, 7, "name: expected a name without control characters, got a list"},
 	{"- fixes\n", 1, 1, "expected a mapping at the top of the file, got a list"},
+	{"fixes: [quote-email]\nworkload:\n  quote-email:\n    quotes:\n      - {ref: Q-1, clicks: 0}\n",
+	 5, 28, "workload.quote-email.quotes[0].clicks: must be between 1 and 16, got '0'"},
+	{"fixes: [quote-email]\nworkload:\n  quote-email:\n    quotes:\n      - {ref: Q-1, clicks: 17}\n",
+	 5, 28, "quotes[0].clicks: must be between 1 and 16, got '17'"},
 	/* durations */
 	{"fixes: [ratelimit]\nduration: 10\n", 2, 11, "duration: expected a duration such as 250ms"},
 	{"fixes: [ratelimit]\nduration: 1.5s\n", 2, 11, "got '1.5s'"},

@@ -102,7 +102,7 @@ START_TEST(test_quote_text_with_every_kind_of_character_round_trips)
 		"  quote-email:\n"
 		"    quotes:\n"
 		"      - {ref: Q-1, name: \"a\\0b\\r\\nc\\t\\\"q\\\\ \\u0085\\u00a0\\u2028\\u00e9\\U0001F600 \\u007f\", email: null}\n"
-		"      - {ref: Q-2, name: null, email: \"x@y.test\", sends: 3, expect: send}\n";
+		"      - {ref: Q-2, name: null, email: \"x@y.test\", sends: 3, clicks: 2, expect: send}\n";
 	struct scenario *sc;
 	struct scenario_error se;
 	ck_assert_int_eq(scenario_load_buffer("t.yaml", yaml, sizeof yaml - 1, &sc, &se),
@@ -117,6 +117,8 @@ START_TEST(test_quote_text_with_every_kind_of_character_round_trips)
 	ck_assert(back->quote_email.quotes[0].email_null);
 	ck_assert(back->quote_email.quotes[1].name_null);
 	ck_assert_uint_eq(back->quote_email.quotes[1].sends, 3);
+	ck_assert_uint_eq(back->quote_email.quotes[1].clicks, 2);
+	ck_assert_uint_eq(back->quote_email.quotes[0].clicks, 1);
 	ck_assert_int_eq(back->quote_email.quotes[1].expect, 1);
 	ck_assert_ptr_nonnull(strstr(text, "# written by a test\n#\n# of two lines\n"));
 	free(text);
