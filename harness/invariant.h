@@ -45,6 +45,8 @@ struct hist_dd_request {
 	bool healthy;            /* no Redis fault from the first copy's start
 	                          * to this copy's end */
 	bool refused;            /* answered RESULT_REJECT (key judged invalid) */
+	bool bad_key;            /* sent with an empty or over-long key, which
+	                          * the contract refuses (core/dedup.h) */
 	bool claimed;            /* Redis applied this copy's SET NX and said OK */
 	uint64_t claimed_us;
 	uint64_t start_us, end_us;

@@ -46,7 +46,14 @@ bool inv_check_no_false_duplicate(const struct history *h, struct inv_violation 
 			e++;
 		for (size_t a = g; a < e && ok; a++) {
 			const struct hist_dd_request *r = &h->dd[idx[a]];
-			if (r->done && r->refused) {
+			if (r->done && r->bad_key && !r->refused) {
+				ok = inv_violate(v, r->end_us, "request bad-%u, whose key is %s, was answered "
+				             "%s: a key the contract refuses was de-duplicated",
+				             r->request, r->request % 2 == 0 ? "empty" : "over 200 octets",
+				             r->duplicate ? "duplicate" : "new");
+				break;
+			}
+			if (r->done && r->refused && !r->bad_key) {
 				ok = inv_violate(v, r->end_us, "request req-%u was refused: its key was "
 				             "judged invalid", r->request);
 				break;

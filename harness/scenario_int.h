@@ -26,6 +26,7 @@
 #define SCENARIO_DURATION_MAX_US (8760ull * 3600 * 1000000) /* one year */
 #define SCENARIO_SENDS_MAX 100u           /* sends of one quote */
 #define SCENARIO_CLICKS_MAX 16u           /* concurrent first presses of one quote */
+#define SCENARIO_BAD_KEYS_MAX 1000u       /* dedup requests with an unusable key */
 #define SCENARIO_ARRIVALS_MAX 1000000u    /* requests one fix's workload makes */
 #define SCENARIO_USERS_MAX 10000u
 #define SCENARIO_COUNT_MAX 100000u        /* requests, events and the like */

@@ -390,7 +390,7 @@ static bool load_dedup(struct loader *ld, const struct ynode *n, const char *pat
 {
 	static const char *const keys[] = {"requests", "duplicates", "spread",
 	                                   "duplicate_delay", "ttl", "instances",
-	                                   "key_octets"};
+	                                   "key_octets", "bad_keys"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->dedup) *w = &ld->sc->dedup;
@@ -403,7 +403,8 @@ static bool load_dedup(struct loader *ld, const struct ynode *n, const char *pat
 	OPT(scn_get_u32, n, path, "key_octets", 0, DEDUP_KEY_MAX, &w->key_octets);
 	if (!check_padded(ld, n, path, "key_octets", w->key_octets, DEDUP_KEY_MAX))
 		return false;
-	return check_arrivals(ld, n, path, (uint64_t)w->requests * (1u + w->duplicates));
+	OPT(scn_get_u32, n, path, "bad_keys", 0, SCENARIO_BAD_KEYS_MAX, &w->bad_keys);
+	return check_arrivals(ld, n, path, (uint64_t)w->requests * (1u + w->duplicates) + w->bad_keys);
 }
 
 /* A quote field: null (key absent, empty or null) or up to

@@ -195,6 +195,8 @@ static void put_workload(FILE *out, const struct scenario *sc)
 		fprintf(out, ", instances: %" PRIu32, sc->dedup.instances);
 		if (sc->dedup.key_octets > 0)
 			fprintf(out, ", key_octets: %" PRIu32, sc->dedup.key_octets);
+		if (sc->dedup.bad_keys > 0)
+			fprintf(out, ", bad_keys: %" PRIu32, sc->dedup.bad_keys);
 		fputs("}\n", out);
 	}
 	if (sc->fixes & (1u << FIX_QUOTE_EMAIL)) {

@@ -125,7 +125,8 @@ static void dd_on_done(void *arg, enum result rc, enum dedup_verdict verdict, bo
 	if (rc == RESULT_UNHANDLED)
 		world_note_unhandled(w, "dedup request died");
 	world_request_end(w, "request-dedup", q->id, r->start_us,
-	            r->duplicate ? WO_DD_DUPLICATE : failed_open ? WO_DD_FAILED_OPEN : WO_DD_NEW);
+	            r->refused ? WO_DD_REFUSED : r->duplicate ? WO_DD_DUPLICATE :
+	            failed_open ? WO_DD_FAILED_OPEN : WO_DD_NEW);
 	world_work_free(w, q);
 }
 
@@ -147,13 +148,17 @@ static void dd_start(void *arg)
 	}
 	r->healthy = !world_redis_down(w);
 	world_request_begin(w, "request-dedup", q->id);
-	char key[DEDUP_KEY_MAX + 1];
+	char key[DEDUP_KEY_MAX + 2];
 	world_name1(key, sizeof key, "req-", q->request);
 	size_t want = w->sc->dedup.key_octets, len = strlen(key);
+	if (r->bad_key) /* empty, or one octet too long */
+		want = r->request % 2 == 0 ? 0 : DEDUP_KEY_MAX + 1;
 	if (want > len) {
 		memset(key + len, 'x', want - len);
 		key[len] = '-';
 		key[want] = '\0';
+	} else if (r->bad_key) {
+		key[0] = '\0';
 	}
 	/* The copies of one request go round the instances: copy c of request
 	 * i to instance (i + c) mod n, so with n > 1 a copy and its duplicate
@@ -170,9 +175,10 @@ void dd_schedule(struct world *w)
 {
 	const struct scenario *sc = w->sc;
 	uint32_t per = 1 + sc->dedup.duplicates;
-	size_t total = (size_t)sc->dedup.requests * per;
+	size_t total = (size_t)sc->dedup.requests * per + sc->dedup.bad_keys;
+	uint32_t nreq = sc->dedup.requests + sc->dedup.bad_keys;
 	ASSERT(total <= WORLD_REQUESTS_MAX);
-	w->dd_reqs = calloc(sc->dedup.requests ? sc->dedup.requests : 1, sizeof *w->dd_reqs);
+	w->dd_reqs = calloc(nreq ? nreq : 1, sizeof *w->dd_reqs);
 	w->h.dd = calloc(total ? total : 1, sizeof *w->h.dd);
 	ASSERT(w->dd_reqs != NULL && w->h.dd != NULL);
 	w->h.ndd = total;
@@ -210,6 +216,18 @@ void dd_schedule(struct world *w)
 			world_arrival_add(w, at, dd_start, q);
 		}
 	}
+	/* Requests with a key the contract refuses, once each, after the
+	 * others in h.dd; numbered on from the last request. */
+	for (uint32_t j = 0; j < sc->dedup.bad_keys; j++, k++) {
+		struct dd_req *q = world_work_new(w, sizeof *q);
+		q->w = w;
+		q->index = k;
+		q->request = sc->dedup.requests + j;
+		world_name1(q->id, sizeof q->id, "bad-", q->request);
+		w->h.dd[k].request = q->request;
+		w->h.dd[k].bad_key = true;
+		world_arrival_add(w, world_uniform_us(w, sc->dedup.spread_us), dd_start, q);
+	}
 }
 
 void dd_destroy_instances(struct world *w)
@@ -226,7 +244,7 @@ void dd_count_let_through(struct world *w)
 	 * rather than hidden. */
 	for (size_t i = 0; i < w->h.ndd; i++) {
 		const struct hist_dd_request *r = &w->h.dd[i];
-		if (!r->done || r->duplicate)
+		if (!r->done || r->duplicate || r->bad_key)
 			continue;
 		/* The copies of a request sit together in h.dd (dd_schedule). */
 		size_t per = 1 + w->sc->dedup.duplicates;

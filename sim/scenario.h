@@ -143,6 +143,8 @@ struct scenario {
 		uint32_t instances;        /* application instances sharing the
 		                            * Redis; copies spread over them (1) */
 		uint32_t key_octets;       /* 0: "req-<N>"; else padded to this length */
+		uint32_t bad_keys;         /* extra requests whose key is empty or one
+		                            * octet over DEDUP_KEY_MAX, alternately */
 	} dedup;
 
 	struct {

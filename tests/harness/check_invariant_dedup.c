@@ -46,6 +46,30 @@ START_TEST(test_no_false_duplicate_breaks_when_nobody_claimed)
 }
 END_TEST
 
+/* A key the contract refuses (empty, over 200 octets) must be refused; a
+ * usable key must not be. */
+START_TEST(test_no_false_duplicate_breaks_on_bad_key_accepted)
+{
+	struct history h = empty();
+	struct hist_dd_request r[2] = {
+		{.request = 3, .seq = 0, .done = true, .claimed = true, .claimed_us = 3, .end_us = 5},
+		{.request = 4, .seq = 1, .done = true, .bad_key = true, .refused = true, .end_us = 9},
+	};
+	h.dd = r;
+	h.ndd = 2;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	r[1].refused = false; /* an empty key let through as new */
+	ck_assert(!invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	ck_assert_uint_eq(v.t_us, 9);
+	ck_assert_ptr_nonnull(strstr(v.message, "request bad-4, whose key is empty, was answered new"));
+	r[1].bad_key = false; /* a usable key refused */
+	r[1].refused = true;
+	ck_assert(!invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "req-4 was refused"));
+}
+END_TEST
+
 START_TEST(test_dedup_effective_breaks_on_healthy_duplicate_accepted)
 {
 	struct history h = empty();
@@ -145,6 +169,7 @@ Suite *check_invariant_dedup_suite(void)
 	Suite *s = suite_create("invariant_dedup");
 	TCase *tc = tcase_create("no-false-duplicate");
 	tcase_add_test(tc, test_no_false_duplicate_breaks_when_nobody_claimed);
+	tcase_add_test(tc, test_no_false_duplicate_breaks_on_bad_key_accepted);
 	tcase_add_test(tc, test_no_false_duplicate_after_the_ttl);
 	tcase_add_test(tc, test_no_false_duplicate_breaks_on_refused_key);
 	suite_add_tcase(s, tc);

@@ -94,6 +94,30 @@ START_TEST(test_good_test_files_round_trip_with_identical_traces)
 }
 END_TEST
 
+START_TEST(test_dedup_workload_round_trips)
+{
+	static const char yaml[] =
+		"fixes: [request-dedup]\n"
+		"workload:\n"
+		"  request-dedup: {requests: 7, duplicates: 2, ttl: 1ms, key_octets: 40, bad_keys: 3}\n";
+	struct scenario *sc;
+	struct scenario_error se;
+	ck_assert_int_eq(scenario_load_buffer("t.yaml", yaml, sizeof yaml - 1, &sc, &se),
+	                 RESULT_OK);
+	char *text;
+	size_t len;
+	struct scenario *back = reload(sc, &text, &len);
+	ck_assert_uint_eq(back->dedup.requests, 7);
+	ck_assert_uint_eq(back->dedup.duplicates, 2);
+	ck_assert_uint_eq(back->dedup.ttl_us, 1000);
+	ck_assert_uint_eq(back->dedup.key_octets, 40);
+	ck_assert_uint_eq(back->dedup.bad_keys, 3);
+	free(text);
+	scenario_destroy(back);
+	scenario_destroy(sc);
+}
+END_TEST
+
 START_TEST(test_quote_text_with_every_kind_of_character_round_trips)
 {
 	static const char yaml[] =
@@ -136,6 +160,7 @@ Suite *check_scenario_write_suite(void)
 	tcase_add_test(tc, test_standard_suite_round_trips_with_identical_traces);
 	tcase_add_test(tc, test_good_test_files_round_trip_with_identical_traces);
 	tcase_add_test(tc, test_quote_text_with_every_kind_of_character_round_trips);
+	tcase_add_test(tc, test_dedup_workload_round_trips);
 	suite_add_tcase(s, tc);
 	return s;
 }
