@@ -48,11 +48,11 @@ else
 	(cd "$readme_dir" && exec timeout 180 bash -e start.sh) >"$readme_dir/out" 2>&1 &
 	readme_pid=$!
 	for _ in $(seq 1 600); do
-		grep -q "listening on http://127.0.0.1:$readme_port" "$readme_dir/out" && break
+		grep -qs "listening on http://127.0.0.1:$readme_port" "$readme_dir/out" && break
 		kill -0 "$readme_pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	if ! grep -q "listening on http://127.0.0.1:$readme_port" "$readme_dir/out"; then
+	if ! grep -qs "listening on http://127.0.0.1:$readme_port" "$readme_dir/out"; then
 		readme_ok=0
 		echo "FAIL: README serve example did not start:"
 		sed 's/^/    /' "$readme_dir/out" | head -20
