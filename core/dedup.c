@@ -14,7 +14,7 @@
 
 #define DEDUP_TAG "Dedup"
 #define DEDUP_KEY_PREFIX "dedup:"
-#define DEDUP_TOKEN_MAX 48
+#define DEDUP_TOKEN_MAX 64
 
 struct dedup {
 	const struct core_env *env;
@@ -204,10 +204,14 @@ void dedup_check(struct dedup *d, const char *request_key, dedup_done_fn *done, 
 	fmt_mem(&f, request_key, len);
 	ASSERT(!f.cut);
 	/* Unique per call: the run's randomness plus a per-object sequence, so
-	 * two checks of the same key never hold the same token. */
+	 * two checks of the same key never hold the same token; and the
+	 * monotonic clock, so a process restarted with the same seed does not
+	 * repeat the tokens its predecessor left in Redis. */
 	d->calls++;
 	fmt_init(&f, req->token, sizeof req->token);
 	fmt_hex64(&f, env->clock.random(env->clock.ctx));
+	fmt_mem(&f, "-", 1);
+	fmt_u64(&f, env->clock.now_us(env->clock.ctx));
 	fmt_mem(&f, "-", 1);
 	fmt_u64(&f, d->calls);
 	ASSERT(!f.cut);

@@ -3,6 +3,7 @@
  * remaining catch-all, the hardened reading of a lost SET reply, and a
  * sweep that fails port operation N once and for good. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/dedup.h"
@@ -107,6 +108,26 @@ START_TEST(test_dedup_sends_set_nx_px_with_a_token_unique_per_call)
 	/* the stored value is the second call's token */
 	const char *token = fake_env_kv_get(f.fe, "dedup:r1");
 	ck_assert_int_eq(strncmp(b + 16, token, strlen(token)), 0);
+	teardown(&f);
+}
+END_TEST
+
+/* A process restarted with the same seed (serve --seed) makes the same
+ * random numbers and starts its sequence again: its tokens must still differ
+ * from the ones its predecessor left in Redis. */
+START_TEST(test_dedup_tokens_differ_across_restarts_with_one_seed)
+{
+	struct fixture f = setup((enum variant)_i);
+	check(&f, "r1");
+	char first[128];
+	snprintf(first, sizeof first, "%s", fake_env_call(f.fe, 0));
+	dedup_destroy(f.d);
+	fake_env_destroy(f.fe);
+	f = setup((enum variant)_i); /* the same seed, later on the clock */
+	fake_env_advance_ms(f.fe, 1500);
+	check(&f, "r1");
+	ck_assert_int_eq(strncmp(fake_env_call(f.fe, 0), "kv SET dedup:r1 ", 16), 0);
+	ck_assert_str_ne(fake_env_call(f.fe, 0), first);
 	teardown(&f);
 }
 END_TEST
@@ -333,6 +354,7 @@ Suite *check_dedup_suite(void)
 	tcase_add_loop_test(tc, test_dedup_first_is_new_resubmission_is_duplicate, 0, VARIANT_COUNT);
 	tcase_add_loop_test(tc, test_dedup_key_is_free_again_after_ttl, 0, VARIANT_COUNT);
 	tcase_add_loop_test(tc, test_dedup_sends_set_nx_px_with_a_token_unique_per_call, 0, VARIANT_COUNT);
+	tcase_add_loop_test(tc, test_dedup_tokens_differ_across_restarts_with_one_seed, 0, VARIANT_COUNT);
 	tcase_add_loop_test(tc, test_dedup_refuses_empty_and_overlong_keys_later, 0, VARIANT_COUNT);
 	tcase_add_test(tc, test_dedup_create_refuses_out_of_range_ttl);
 	tcase_add_test(tc, test_dedup_object_may_be_destroyed_from_done);
