@@ -31,6 +31,7 @@ struct cu_req {
 	uint32_t starts_at_start;
 	uint32_t stripe_at_start, insert_at_start, after_refusal_at_start;
 	uint32_t permanent_at_start;
+	uint32_t replayed_at_start;
 	char id[32];
 };
 
@@ -82,6 +83,11 @@ static void cu_on_stripe_reply(void *arg, enum outcome oc, const struct stripe_r
 	if (c->u != NULL && oc == OUTCOME_ERROR && r != NULL && r->http_status >= 400 &&
 	    r->http_status < 500 && r->http_status != 409 && r->http_status != 429)
 		w->cu_refusals[c->user]++;
+	/* Stripe keeps a key's first result, a 500 too, and answers every
+	 * request with that key with it: the fault that made it touches every
+	 * call that reads it back, also one that began after the fault. */
+	if (c->u != NULL && r != NULL && r->idempotent_replay && r->http_status >= 500)
+		w->cu_replayed[c->user]++;
 	stripe_done_fn *done = c->done;
 	void *darg = c->arg;
 	world_work_free(w, c);
@@ -243,6 +249,10 @@ static void cu_on_done(void *arg, enum result rc, const char *customer_id)
 		r->end_us = world_now_us(w);
 		uint64_t faults = cu_faults(w) - q->faults_at_start;
 		r->touched = faults > 0;
+		if (r->valid_id && w->cu_replayed[q->user] != q->replayed_at_start) {
+			r->touched = true;
+			faults++; /* the replayed fault is not a lasting cause */
+		}
 		if (r->valid_id) {
 			const struct hist_customer_user *u = &w->h.cust[q->user];
 			r->refused = w->cu_refusals[q->user] != q->refusals_at_start;
@@ -311,6 +321,7 @@ static void cu_start(void *arg)
 		q->insert_at_start = u->insert_calls;
 		q->after_refusal_at_start = w->cu_after_refusal[q->user];
 		q->permanent_at_start = w->cu_permanent[q->user];
+		q->replayed_at_start = w->cu_replayed[q->user];
 	} else if (q->user == 1) {
 		memset(long_id, 'x', sizeof long_id - 1);
 		long_id[sizeof long_id - 1] = '\0';
@@ -349,12 +360,13 @@ void cu_schedule(struct world *w)
 	size_t calls = (size_t)users * per + (sc->customer.again_us ? users : 0) +
 	               (sc->customer.invalid_ids ? 3 : 0);
 	w->cu_inflight = calloc(users ? users : 1, sizeof *w->cu_inflight);
-	w->cu_refusals = calloc(users ? users : 1, 5 * sizeof *w->cu_refusals);
+	w->cu_refusals = calloc(users ? users : 1, 6 * sizeof *w->cu_refusals);
 	ASSERT(w->cu_refusals != NULL);
 	w->cu_refusal_mark = w->cu_refusals + (users ? users : 1);
 	w->cu_after_refusal = w->cu_refusal_mark + (users ? users : 1);
 	w->cu_starts = w->cu_after_refusal + (users ? users : 1);
 	w->cu_permanent = w->cu_starts + (users ? users : 1);
+	w->cu_replayed = w->cu_permanent + (users ? users : 1);
 	w->h.cust = calloc(users ? users : 1, sizeof *w->h.cust);
 	w->h.cu = calloc(calls ? calls : 1, sizeof *w->h.cu);
 	ASSERT(w->cu_inflight != NULL && w->cu_refusals != NULL && w->h.cust != NULL &&

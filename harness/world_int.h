@@ -110,6 +110,8 @@ struct world {
 	uint32_t *cu_after_refusal;   /* per user: creates sent past the mark */
 	uint32_t *cu_permanent;       /* per user: statements failed for good */
 	uint32_t *cu_starts;          /* per user: calls begun */
+	uint32_t *cu_replayed;        /* per user: Stripe replays of a saved 5xx (a
+	                               * fault's result, kept for the key) */
 	struct core_env cu_env;       /* env with the watched Stripe and SQL ports */
 	struct stripe_port cu_stripe_inner;
 	struct sql_port cu_sql_inner;
