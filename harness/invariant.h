@@ -48,6 +48,8 @@ struct hist_dd_request {
 	bool bad_key;            /* sent with an empty or over-long key, which
 	                          * the contract refuses (core/dedup.h) */
 	bool claimed;            /* Redis applied this copy's SET NX and said OK */
+	uint32_t sets;           /* SETs sent with this copy's token: more than
+	                          * one when the check asked again */
 	uint64_t claimed_us;
 	uint64_t start_us, end_us;
 };

@@ -76,16 +76,19 @@ void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
 void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg)
 {
 	struct world *w = ctx;
-	if (w->dd_current != SIZE_MAX && cmd->argc >= 3 && kv_word_is(cmd->argv[0], "set") &&
-	    w->ndd_tokens < w->h.ndd && cmd->argv[2][0] != '\0' &&
-	    strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
+	if (w->h.ndd > 0 && cmd->argc >= 3 && kv_word_is(cmd->argv[0], "set") &&
+	    cmd->argv[2][0] != '\0' && strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
 		struct dd_token_slot *sl = dd_token_find(w, cmd->argv[2]);
-		if (sl->token == 0) {
+		if (sl->token != 0) {
+			/* a copy asking again with its token */
+			w->h.dd[w->dd_tokens[sl->token - 1].copy].sets++;
+		} else if (w->dd_current != SIZE_MAX && w->ndd_tokens < w->h.ndd) {
 			struct dd_token *t = &w->dd_tokens[w->ndd_tokens++];
 			memcpy(t->token, cmd->argv[2], strlen(cmd->argv[2]) + 1);
 			t->copy = w->dd_current;
 			sl->hash = (uint32_t)(dd_hash(cmd->argv[2]) >> 32);
 			sl->token = (uint32_t)w->ndd_tokens;
+			w->h.dd[t->copy].sets = 1;
 		}
 		w->dd_current = SIZE_MAX;
 	}
@@ -124,6 +127,12 @@ static void dd_on_done(void *arg, enum result rc, enum dedup_verdict verdict, bo
 	             world_backend_faults(w, FAULT_TARGET_REDIS) == w->dd_reqs[q->request].first_faults;
 	if (rc == RESULT_UNHANDLED)
 		world_note_unhandled(w, "dedup request died");
+	/* Seen from Redis: the copy sent its token again, which a check does
+	 * only when a reply was lost. Answered from Redis (not failed open),
+	 * it found out what its lost write did. */
+	if (r->sets > 1 && !r->refused && (r->duplicate || !failed_open))
+		w->out->outcomes[r->duplicate ? WO_DD_DUPLICATE_AFTER_LOST_REPLY
+		                              : WO_DD_NEW_AFTER_LOST_REPLY]++;
 	world_request_end(w, "request-dedup", q->id, r->start_us,
 	            r->refused ? WO_DD_REFUSED : r->duplicate ? WO_DD_DUPLICATE :
 	            failed_open ? WO_DD_FAILED_OPEN : WO_DD_NEW);

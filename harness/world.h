@@ -20,10 +20,14 @@ struct event_base;
 struct trace;
 struct world_backend;
 
-/* Request outcomes counted for reports, "fix.outcome". */
+/* Request outcomes counted for reports, "fix.outcome": one per request
+ * end, besides which a copy that asked Redis again after a lost reply is
+ * counted once more (_AFTER_LOST_REPLY), and a webhook event whose every
+ * attempt failed once (GAVE_UP). */
 enum world_outcome {
 	WO_RL_ALLOWED, WO_RL_ALLOWED_IN_FAILURE, WO_RL_REJECTED, WO_RL_ERROR,
 	WO_DD_NEW, WO_DD_DUPLICATE, WO_DD_FAILED_OPEN, WO_DD_REFUSED,
+	WO_DD_NEW_AFTER_LOST_REPLY, WO_DD_DUPLICATE_AFTER_LOST_REPLY,
 	WO_QE_SENT, WO_QE_INVALID, WO_QE_ALREADY_SENT, WO_QE_FAILED, WO_QE_UNHANDLED,
 	WO_WH_2XX, WO_WH_4XX, WO_WH_5XX, WO_WH_TIMEOUT, WO_WH_CONN_ERROR, WO_WH_GAVE_UP,
 	WO_CU_OK, WO_CU_ERROR,

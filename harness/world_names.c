@@ -12,6 +12,8 @@ static const char *const outcome_names[WO_COUNT] = {
 	[WO_RL_ERROR] = "ratelimit.error", [WO_DD_NEW] = "dedup.new",
 	[WO_DD_DUPLICATE] = "dedup.duplicate", [WO_DD_FAILED_OPEN] = "dedup.failed_open",
 	[WO_DD_REFUSED] = "dedup.refused",
+	[WO_DD_NEW_AFTER_LOST_REPLY] = "dedup.new_after_lost_reply",
+	[WO_DD_DUPLICATE_AFTER_LOST_REPLY] = "dedup.duplicate_after_lost_reply",
 	[WO_QE_SENT] = "quote.sent", [WO_QE_INVALID] = "quote.invalid",
 	[WO_QE_ALREADY_SENT] = "quote.already_sent", [WO_QE_FAILED] = "quote.failed",
 	[WO_QE_UNHANDLED] = "quote.unhandled", [WO_WH_2XX] = "webhook.2xx",

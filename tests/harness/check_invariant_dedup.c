@@ -1,10 +1,16 @@
 /* tests/harness/check_invariant_dedup.c - request de-duplication's invariants
  * on hand-made histories, one test per clause: a history that holds, and the
- * smallest change that breaks it, with the message naming what broke. */
+ * smallest change that breaks it, with the message naming what broke; and
+ * the lost-reply outcomes that scenarios expect, counted in simulated runs. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "harness/invariant.h"
+#include "harness/scenario_load.h"
+#include "harness/world.h"
 
 static struct history empty(void)
 {
@@ -163,6 +169,62 @@ START_TEST(test_dedup_effective_counts_what_slips_through)
 }
 END_TEST
 
+/* Half the SETs applied with their replies lost; copies 20 ms apart, so a
+ * copy's retry finds either its own write or its twin's. */
+static const char lost_reply_yaml[] =
+	"fixes: [request-dedup]\n"
+	"seeds: 1\n"
+	"duration: 1m\n"
+	"workload:\n"
+	"  request-dedup: {requests: 40, duplicates: 1, spread: 2s, duplicate_delay: 20ms, ttl: 10s}\n"
+	"faults:\n"
+	"  - {target: redis, op: set, kind: timeout-applied, probability: 0.5}\n";
+
+static void lost_reply_run(const char *yaml, enum variant var, uint64_t *own, uint64_t *other)
+{
+	struct scenario *sc = NULL;
+	struct scenario_error err;
+	ck_assert_int_eq(scenario_load_buffer("lost.yaml", yaml, strlen(yaml), &sc, &err), RESULT_OK);
+	struct event_base *base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	struct world_config cfg = {.sc = sc, .seed = 7, .base = base};
+	for (int f = 0; f < FIX_COUNT; f++)
+		cfg.variants[f] = var;
+	struct world_result *res = calloc(1, sizeof *res);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_int_eq(world_run(&cfg, res), RESULT_OK);
+	ck_assert_uint_eq(res->violated, 0);
+	*own = res->outcomes[WO_DD_NEW_AFTER_LOST_REPLY];
+	*other = res->outcomes[WO_DD_DUPLICATE_AFTER_LOST_REPLY];
+	/* counted besides the copies' own outcomes, never instead of them */
+	ck_assert_uint_eq(res->outcomes[WO_DD_NEW] + res->outcomes[WO_DD_DUPLICATE] +
+	                  res->outcomes[WO_DD_FAILED_OPEN], 80);
+	free(res);
+	event_base_free(base);
+	scenario_destroy(sc);
+}
+
+/* The hardened check asks again after a lost reply and answers from what
+ * it finds; the seed fails open at once, so it never counts either. */
+START_TEST(test_lost_reply_outcomes_count_the_questions_asked_again)
+{
+	uint64_t own, other;
+	lost_reply_run(lost_reply_yaml, VARIANT_HARDENED, &own, &other);
+	ck_assert_uint_gt(own, 0);
+	ck_assert_uint_gt(other, 0);
+	lost_reply_run(lost_reply_yaml, VARIANT_SEED, &own, &other);
+	ck_assert_uint_eq(own, 0);
+	ck_assert_uint_eq(other, 0);
+	/* without faults no reply is lost and nothing is asked twice */
+	char calm[sizeof lost_reply_yaml];
+	memcpy(calm, lost_reply_yaml, sizeof calm);
+	*strstr(calm, "faults:") = '\0';
+	lost_reply_run(calm, VARIANT_HARDENED, &own, &other);
+	ck_assert_uint_eq(own, 0);
+	ck_assert_uint_eq(other, 0);
+}
+END_TEST
+
 Suite *check_invariant_dedup_suite(void);
 Suite *check_invariant_dedup_suite(void)
 {
@@ -176,6 +238,9 @@ Suite *check_invariant_dedup_suite(void)
 	tc = tcase_create("dedup-effective");
 	tcase_add_test(tc, test_dedup_effective_breaks_on_healthy_duplicate_accepted);
 	tcase_add_test(tc, test_dedup_effective_counts_what_slips_through);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lost-reply outcomes");
+	tcase_add_test(tc, test_lost_reply_outcomes_count_the_questions_asked_again);
 	suite_add_tcase(s, tc);
 	return s;
 }
