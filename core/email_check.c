@@ -338,11 +338,15 @@ static bool email_check_put_word(char *out, size_t size, size_t *pos, const char
 /* name is valid UTF-8 without controls. */
 static size_t email_check_encode_words(const char *name, size_t len, char *out, size_t size)
 {
-	/* Greedy: take whole characters while the chunk fits one word. */
+	/* Whole characters while the chunk fits one word. A word that is not
+	 * the last ends, where a character boundary allows, on a multiple of 3
+	 * octets, so its base64 has no '=' padding: readers that join adjacent
+	 * words before decoding them (GMime does) stop at the first '=' and
+	 * drop the rest of the name. */
 	size_t pos = 0;
 	size_t i = 0;
 	while (i < len) {
-		size_t chunk = 0;
+		size_t chunk = 0, whole3 = 0;
 		uint32_t cp;
 		while (i + chunk < len) {
 			size_t n = email_check_utf8_next(name + i + chunk, len - i - chunk, &cp);
@@ -350,8 +354,12 @@ static size_t email_check_encode_words(const char *name, size_t len, char *out, 
 			if (chunk + n > EMAIL_CHECK_WORD_OCTETS)
 				break;
 			chunk += n;
+			if (chunk % 3 == 0)
+				whole3 = chunk;
 		}
 		ASSERT(chunk > 0);
+		if (i + chunk < len && whole3 > 0)
+			chunk = whole3;
 		if (i > 0 && !email_check_put(out, size, &pos, "\r\n ", 3))
 			return 0;
 		if (!email_check_put_word(out, size, &pos, name + i, chunk))
