@@ -331,6 +331,8 @@ enum wh_shape {
 	SH_EMPTY_ITEM,      /* t=T,,v1=H(T) */
 	SH_BLANK_ITEM,      /* "t=T, \t,v1=H(T)": an element of blanks only */
 	SH_TRAILING_COMMA,  /* t=T,v1=H(T), */
+	SH_V1_LONG,         /* t=T,v1=H(T)00: the right digits and two more */
+	SH_V1_NINE_T_LAST,  /* v1=H(T),v1=<other> x8,t=T: t after the v1 limit */
 	SH_COUNT
 };
 
@@ -341,7 +343,8 @@ static const char *const wh_shape_names[SH_COUNT] = {
 	"t exactly the tolerance behind", "t exactly the tolerance ahead", "non-numeric t",
 	"t with a sign", "v0 only", "unknown schemes only", "blanks around items",
 	"blank inside a key", "upper-case keys", "upper-case hex", "empty element",
-	"element of blanks only", "trailing comma",
+	"element of blanks only", "trailing comma", "v1 with two digits more",
+	"nine v1, t last",
 };
 
 /* Bodies at the edges of what the route documents (webhook.h: at most
@@ -362,7 +365,7 @@ static const char *const wh_body_names[BODY_COUNT] = {
 
 static const char *const wh_other_types[] = {
 	"payment_intent.payment_failed", "charge.refunded", "payment_intent.canceled",
-	"payment_intent.created",
+	"payment_intent.created", "payment_intent",
 };
 
 #define WH_TYPE_PAID "payment_intent.succeeded"
@@ -459,6 +462,14 @@ static void wh_header(enum wh_shape sh, int64_t now_s, const char *payload, size
 	case SH_EMPTY_ITEM: n = snprintf(out, size, "t=%lld,,v1=%s", T, h); break;
 	case SH_BLANK_ITEM: n = snprintf(out, size, "t=%lld, \t,v1=%s", T, h); break;
 	case SH_TRAILING_COMMA: n = snprintf(out, size, "t=%lld,v1=%s,", T, h); break;
+	case SH_V1_LONG: n = snprintf(out, size, "t=%lld,v1=%s00", T, h); break;
+	case SH_V1_NINE_T_LAST:
+		n = snprintf(out, size, "v1=%s", h);
+		for (int k = 0; k < STRIPE_SIG_V1_MAX && n > 0 && (size_t)n < size; k++)
+			n += snprintf(out + n, size - (size_t)n, ",v1=%s", other);
+		if (n > 0 && (size_t)n < size)
+			n += snprintf(out + n, size - (size_t)n, ",t=%lld", T);
+		break;
 	case SH_COUNT: ASSERT(!"wh_header: bad shape"); break;
 	}
 	ASSERT(n > 0 && (size_t)n < size);
@@ -499,7 +510,7 @@ static void wh_arrive(void *arg)
 	size_t len = m->len;
 	int64_t now_s = WORLD_WALL_EPOCH_S + (int64_t)(world_now_us(w) / 1000000);
 	if (!m->header_valid || m->now_s != now_s || m->kind != (int)a->kind) {
-		char header[512];
+		char header[1024];
 		if (ev->shape >= 0) {
 			wh_header((enum wh_shape)ev->shape, now_s, payload, len, header, sizeof header);
 		} else {

@@ -58,7 +58,7 @@ struct wh_memo {
 	int64_t now_s;               /* the second header was made for */
 	int kind;
 	bool forged;                 /* the reference refuses header */
-	char header[512];
+	char header[1024];
 };
 
 #define WORLD_OP_CACHE 32            /* operation names remembered for coverage */
