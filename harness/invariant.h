@@ -154,6 +154,10 @@ struct history {
 	struct hist_rl_request *rl; size_t nrl;
 	bool rl_fail_open;             /* the policy on Redis failure */
 	struct hist_rl_ttl *rl_ttl; size_t nrl_ttl;
+	uint32_t rl_bad_calls;         /* hits for user ids the API refuses */
+	uint32_t rl_bad_counted;       /* of those, answered other than refused */
+	uint32_t rl_bad_keys;          /* Redis keys found for those ids */
+	uint64_t rl_bad_us;            /* when the first of either was seen */
 	/* request-dedup */
 	uint64_t dd_ttl_us;
 	struct hist_dd_request *dd; size_t ndd;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/assert.h"
+#include "core/ratelimit.h"
 
 #include "harness/invariant_int.h"
 
@@ -184,6 +185,16 @@ static uint64_t rl_minor(const struct history *h, size_t i)
 
 bool inv_check_ratelimit_window(const struct history *h, struct inv_violation *v)
 {
+	/* core/ratelimit.h: an empty or over-long user id is refused
+	 * (RESULT_REJECT), never counted under a key of its own or a shared one. */
+	if (h->rl_bad_counted > 0)
+		return inv_violate(v, h->rl_bad_us, "%u hit(s) for user ids the API refuses (empty, "
+		               "over %d octets, none) were answered as counted hits, not refused",
+		               h->rl_bad_counted, RATELIMIT_USER_ID_MAX);
+	if (h->rl_bad_keys > 0)
+		return inv_violate(v, h->rl_bad_us, "%u Redis key(s) exist for user ids the API "
+		               "refuses (empty, over %d octets, none)", h->rl_bad_keys,
+		               RATELIMIT_USER_ID_MAX);
 	for (size_t i = 0; i < h->nrl; i++) {
 		const struct hist_rl_request *r = &h->rl[i];
 		if (!r->done)

@@ -364,7 +364,7 @@ static bool load_ratelimit(struct loader *ld, const struct ynode *n, const char 
 	static const char *const keys[] = {"users", "requests_per_user", "spread",
 	                                   "limit", "window", "probe_after_window",
 	                                   "fail_open", "interval", "boundary",
-	                                   "user_id_octets"};
+	                                   "user_id_octets", "invalid_ids"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->ratelimit) *w = &ld->sc->ratelimit;
@@ -379,6 +379,7 @@ static bool load_ratelimit(struct loader *ld, const struct ynode *n, const char 
 	OPT(scn_get_duration, n, path, "interval", &w->interval_us);
 	OPT(scn_get_bool, n, path, "boundary", &w->boundary);
 	OPT(scn_get_u32, n, path, "user_id_octets", 0, RATELIMIT_USER_ID_MAX, &w->user_id_octets);
+	OPT(scn_get_bool, n, path, "invalid_ids", &w->invalid_ids);
 	if (!check_padded(ld, n, path, "user_id_octets", w->user_id_octets, RATELIMIT_USER_ID_MAX))
 		return false;
 	if (w->boundary && w->window_us < 1000)

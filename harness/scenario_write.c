@@ -184,6 +184,8 @@ static void put_workload(FILE *out, const struct scenario *sc)
 		put_bool(out, "boundary", sc->ratelimit.boundary);
 		if (sc->ratelimit.user_id_octets > 0)
 			fprintf(out, ", user_id_octets: %" PRIu32, sc->ratelimit.user_id_octets);
+		if (sc->ratelimit.invalid_ids)
+			put_bool(out, "invalid_ids", true);
 		fputs("}\n", out);
 	}
 	if (sc->fixes & (1u << FIX_DEDUP)) {

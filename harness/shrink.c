@@ -338,8 +338,10 @@ static bool shrink_lists(struct shrinker *s)
 	static const size_t flags[] = {
 		offsetof(struct scenario, customer.invalid_ids),
 		offsetof(struct scenario, ratelimit.boundary),
+		offsetof(struct scenario, ratelimit.invalid_ids),
 	};
-	static const char *const flag_names[] = {"customer.invalid_ids", "ratelimit.boundary"};
+	static const char *const flag_names[] = {"customer.invalid_ids", "ratelimit.boundary",
+	                                         "ratelimit.invalid_ids"};
 	for (size_t i = 0; i < COUNT_OF(flags); i++) {
 		bool on;
 		memcpy(&on, (const char *)s->best + flags[i], sizeof on);

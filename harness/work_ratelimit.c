@@ -2,6 +2,7 @@
  * (bursts or steady traffic, hits at the window's boundary), the probe after
  * a window, and what the run records of the verdicts, of Redis's health
  * during each hit and of the keys' TTLs. Checks: harness/invariant_ratelimit.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,85 @@ static void rl_start(void *arg)
 	ratelimit_hit(w->rl, user_id, rl_on_done, q);
 }
 
+/* ---- user ids the API refuses ------------------------------------------------ */
+
+enum { RL_BAD_EMPTY, RL_BAD_LONG, RL_BAD_NULL, RL_BAD_COUNT };
+
+struct rl_bad {
+	struct world *w;
+	int kind;
+	uint64_t start_us;
+	char id[16];
+};
+
+static void rl_bad_on_pttl(void *arg, bool known, int64_t pttl_ms)
+{
+	struct rl_bad *b = arg;
+	struct world *w = b->w;
+	if (known && pttl_ms != -2) {
+		if (w->h.rl_bad_counted + w->h.rl_bad_keys == 0)
+			w->h.rl_bad_us = world_now_us(w);
+		w->h.rl_bad_keys++;
+	}
+	world_work_free(w, b);
+}
+
+/* The keys a refused id would have been counted under: "ratelimit:" (the
+ * empty and the NULL id), the whole long id, or the long id cut to the
+ * limit. */
+static void rl_bad_observe(struct world *w, int kind)
+{
+	char key[sizeof "ratelimit:" + RATELIMIT_USER_ID_MAX + 1];
+	size_t n = kind == RL_BAD_LONG ? RATELIMIT_USER_ID_MAX + 1 : 0;
+	for (int cut = 0; cut < (kind == RL_BAD_LONG ? 2 : 1); cut++) {
+		memcpy(key, "ratelimit:", sizeof "ratelimit:" - 1);
+		memset(key + sizeof "ratelimit:" - 1, 'b', n - (size_t)cut);
+		key[sizeof "ratelimit:" - 1 + n - (size_t)cut] = '\0';
+		struct rl_bad *rd = world_work_new(w, sizeof *rd);
+		rd->w = w;
+		w->be.ops->read_pttl(w->be.ctx, key, rl_bad_on_pttl, rd);
+	}
+}
+
+static void rl_bad_on_done(void *arg, enum result rc, enum ratelimit_verdict verdict)
+{
+	struct rl_bad *b = arg;
+	struct world *w = b->w;
+	ASSERT(w->core_busy > 0);
+	w->core_busy--;
+	w->h.rl_bad_calls++;
+	if (rc != RESULT_REJECT) {
+		if (w->h.rl_bad_counted + w->h.rl_bad_keys == 0)
+			w->h.rl_bad_us = world_now_us(w);
+		w->h.rl_bad_counted++;
+	}
+	if (rc == RESULT_UNHANDLED)
+		world_note_unhandled(w, "ratelimit request died");
+	world_request_end(w, "ratelimit", b->id, b->start_us,
+	                  rc != RESULT_OK && rc != RESULT_REJECT ? WO_RL_ERROR
+	                  : verdict == RATELIMIT_ALLOW ? WO_RL_ALLOWED : WO_RL_REJECTED);
+	if (!w->draining)
+		rl_bad_observe(w, b->kind);
+	world_work_free(w, b);
+}
+
+static void rl_bad_start(void *arg)
+{
+	struct rl_bad *b = arg;
+	struct world *w = b->w;
+	if (w->draining) {
+		world_work_free(w, b);
+		return;
+	}
+	b->start_us = world_now_us(w);
+	world_request_begin(w, "ratelimit", b->id);
+	char id[RATELIMIT_USER_ID_MAX + 2];
+	memset(id, 'b', RATELIMIT_USER_ID_MAX + 1);
+	id[b->kind == RL_BAD_LONG ? RATELIMIT_USER_ID_MAX + 1 : 0] = '\0';
+	w->core_busy++;
+	ratelimit_hit(w->rl, b->kind == RL_BAD_NULL ? NULL : id, rl_bad_on_done, b);
+}
+
 static void rl_add(struct world *w, size_t k, uint32_t user, uint32_t i, const char *suffix,
                    uint64_t at_us)
 {
@@ -177,4 +257,14 @@ void rl_schedule(struct world *w)
 			rl_add(w, k++, u, per - 1, "-probe", last + window_us + margin_us);
 	}
 	ASSERT(k == total);
+	if (sc->ratelimit.invalid_ids) {
+		static const char *const names[RL_BAD_COUNT] = {"bad-empty", "bad-long", "bad-null"};
+		for (int b = 0; b < RL_BAD_COUNT; b++) {
+			struct rl_bad *q = world_work_new(w, sizeof *q);
+			q->w = w;
+			q->kind = b;
+			snprintf(q->id, sizeof q->id, "%s", names[b]);
+			world_arrival_add(w, world_uniform_us(w, sc->ratelimit.spread_us), rl_bad_start, q);
+		}
+	}
 }

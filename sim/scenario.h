@@ -132,6 +132,8 @@ struct scenario {
 		bool boundary;             /* hits at W - 1 ms, W and W + 1 ms after
 		                            * each user's first (default false) */
 		uint32_t user_id_octets;   /* 0: "u<N>"; else padded to this length */
+		bool invalid_ids;          /* also an empty, a 129-octet and a NULL
+		                            * user id */
 	} ratelimit;
 
 	struct {

@@ -295,6 +295,27 @@ START_TEST(test_window_orders_the_history_itself)
 }
 END_TEST
 
+/* A refused id (empty, over-long, none) answered as a counted hit, or a
+ * key left for one, breaks the window's contract; three refused, none. */
+START_TEST(test_window_refused_ids_are_refused)
+{
+	struct hist_rl_request r[1] = {hit(0, 0, HIST_RL_ALLOW)};
+	struct history h = rl_history(r, 1, 2);
+	struct inv_violation v;
+	h.rl_bad_calls = 3;
+	ck_assert(holds(&h, &v));
+	h.rl_bad_counted = 1;
+	h.rl_bad_us = 700;
+	ck_assert(!holds(&h, &v));
+	ck_assert_uint_eq(v.t_us, 700);
+	ck_assert_ptr_nonnull(strstr(v.message, "answered as counted hits"));
+	h.rl_bad_counted = 0;
+	h.rl_bad_keys = 1;
+	ck_assert(!holds(&h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "Redis key(s) exist for user ids"));
+}
+END_TEST
+
 Suite *check_invariant_ratelimit_suite(void);
 Suite *check_invariant_ratelimit_suite(void)
 {
@@ -315,6 +336,7 @@ Suite *check_invariant_ratelimit_suite(void)
 	tcase_add_test(tc, test_window_users_are_isolated);
 	tcase_add_test(tc, test_window_judged_only_while_redis_healthy);
 	tcase_add_test(tc, test_window_orders_the_history_itself);
+	tcase_add_test(tc, test_window_refused_ids_are_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
