@@ -154,6 +154,10 @@ struct history {
 	struct hist_rl_request *rl; size_t nrl;
 	bool rl_fail_open;             /* the policy on Redis failure */
 	struct hist_rl_ttl *rl_ttl; size_t nrl_ttl;
+	bool rl_incr_again;            /* a user's key got more INCRs than hits
+	                                * had begun: a hit counted twice */
+	uint32_t rl_incr_again_user;
+	uint64_t rl_incr_again_us;
 	uint32_t rl_bad_calls;         /* hits for user ids the API refuses */
 	uint32_t rl_bad_counted;       /* of those, answered other than refused */
 	uint32_t rl_bad_keys;          /* Redis keys found for those ids */

@@ -185,6 +185,11 @@ static uint64_t rl_minor(const struct history *h, size_t i)
 
 bool inv_check_ratelimit_window(const struct history *h, struct inv_violation *v)
 {
+	/* INCR is not idempotent: a hit whose reply was lost cannot tell
+	 * whether it was counted, and sending it again counts it twice. */
+	if (h->rl_incr_again)
+		return inv_violate(v, h->rl_incr_again_us, "user u%u: its key got more INCRs than "
+		               "it had hits: a hit was counted twice", h->rl_incr_again_user);
 	/* core/ratelimit.h: an empty or over-long user id is refused
 	 * (RESULT_REJECT), never counted under a key of its own or a shared one. */
 	if (h->rl_bad_counted > 0)

@@ -92,6 +92,7 @@ void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *
 		}
 		w->dd_current = SIZE_MAX;
 	}
+	rl_note_incr(w, cmd);
 	w->kv_inner.command(w->kv_inner.ctx, cmd, done, arg);
 }
 
@@ -99,6 +100,8 @@ void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
                               kv_done_fn *done, void *arg)
 {
 	struct world *w = ctx;
+	for (int i = 0; i < ncmds; i++)
+		rl_note_incr(w, &cmds[i]);
 	w->kv_inner.transaction(w->kv_inner.ctx, ncmds, cmds, done, arg);
 }
 

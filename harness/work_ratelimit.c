@@ -112,11 +112,35 @@ static void rl_start(void *arg)
 	r->healthy = !world_redis_down(w);
 	q->down_until_us = world_redis_down_until(w);
 	w->rl_users[q->user].inflight++;
+	w->rl_users[q->user].started++;
 	world_request_begin(w, "ratelimit", q->id);
 	char user_id[RATELIMIT_USER_ID_MAX + 1];
 	rl_user_id(w, q->user, user_id, sizeof user_id);
 	w->core_busy++;
 	ratelimit_hit(w->rl, user_id, rl_on_done, q);
+}
+
+/* An INCR of "ratelimit:u<N>[-x...]" is one more count for user N; more
+ * counts than hits begun means a hit's INCR was sent again. */
+void rl_note_incr(struct world *w, const struct kv_cmd *cmd)
+{
+	if (w->rl_users == NULL || cmd->argc < 2 || !kv_word_is(cmd->argv[0], "incr") ||
+	    strncmp(cmd->argv[1], "ratelimit:u", sizeof "ratelimit:u" - 1) != 0)
+		return;
+	const char *p = cmd->argv[1] + sizeof "ratelimit:u" - 1;
+	uint64_t user = 0;
+	if (*p < '0' || *p > '9')
+		return;
+	for (; *p >= '0' && *p <= '9' && user <= UINT32_MAX; p++)
+		user = user * 10 + (uint64_t)(*p - '0');
+	if ((*p != '\0' && *p != '-') || user >= w->sc->ratelimit.users)
+		return;
+	struct rl_user *u = &w->rl_users[user];
+	if (++u->incrs > u->started && !w->h.rl_incr_again) {
+		w->h.rl_incr_again = true;
+		w->h.rl_incr_again_user = (uint32_t)user;
+		w->h.rl_incr_again_us = world_now_us(w);
+	}
 }
 
 /* ---- user ids the API refuses ------------------------------------------------ */

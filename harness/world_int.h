@@ -31,6 +31,8 @@ enum prng_stream { STREAM_TIES = 1, STREAM_NET, STREAM_WORK, STREAM_CORE };
 
 struct rl_user {
 	uint32_t inflight;
+	uint32_t started;            /* hits begun */
+	uint32_t incrs;              /* INCRs sent for the user's key */
 };
 
 struct dd_request {
@@ -150,6 +152,7 @@ bool qe_build(struct world *w, const struct quote_email_config *c);
 void qe_schedule(struct world *w);
 void qe_snapshot(struct world *w);
 void rl_schedule(struct world *w);
+void rl_note_incr(struct world *w, const struct kv_cmd *cmd);
 void wh_schedule(struct world *w);
 void wh_snapshot(struct world *w);
 /* Notes a [Webhook] log line: marks the events it names as logged. */

@@ -316,6 +316,22 @@ START_TEST(test_window_refused_ids_are_refused)
 }
 END_TEST
 
+/* More INCRs for a user's key than hits begun: a hit counted twice. */
+START_TEST(test_window_breaks_on_a_hit_counted_twice)
+{
+	struct hist_rl_request r[1] = {hit(0, 0, HIST_RL_ALLOW)};
+	struct history h = rl_history(r, 1, 2);
+	struct inv_violation v;
+	ck_assert(holds(&h, &v));
+	h.rl_incr_again = true;
+	h.rl_incr_again_user = 3;
+	h.rl_incr_again_us = 900;
+	ck_assert(!holds(&h, &v));
+	ck_assert_uint_eq(v.t_us, 900);
+	ck_assert_ptr_nonnull(strstr(v.message, "user u3: its key got more INCRs than it had hits"));
+}
+END_TEST
+
 Suite *check_invariant_ratelimit_suite(void);
 Suite *check_invariant_ratelimit_suite(void)
 {
@@ -337,6 +353,7 @@ Suite *check_invariant_ratelimit_suite(void)
 	tcase_add_test(tc, test_window_judged_only_while_redis_healthy);
 	tcase_add_test(tc, test_window_orders_the_history_itself);
 	tcase_add_test(tc, test_window_refused_ids_are_refused);
+	tcase_add_test(tc, test_window_breaks_on_a_hit_counted_twice);
 	suite_add_tcase(s, tc);
 	return s;
 }
