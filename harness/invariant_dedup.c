@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "core/dedup.h"
+
 #include "harness/invariant_int.h"
 
 /* ---- request-dedup ------------------------------------------------------ */
@@ -92,6 +94,11 @@ bool inv_check_dedup_effective(const struct history *h, struct inv_violation *v)
 {
 	for (size_t i = 0; i < h->ndd; i++) {
 		const struct hist_dd_request *r = &h->dd[i];
+		/* core/dedup.h: one SET, and once more after a timeout; more
+		 * only adds a client deadline of waiting per failure. */
+		if (r->sets > 1 + DEDUP_RETRIES_MAX)
+			return inv_violate(v, r->end_us, "a copy of req-%u sent its SET %u times, over "
+			               "its budget of %d", r->request, r->sets, 1 + DEDUP_RETRIES_MAX);
 		if (r->done && !r->duplicate && !r->refused && !r->failed_open && !r->claimed)
 			return inv_violate(v, r->end_us, "a copy of req-%u was answered new without "
 			               "holding the key and without failing open: a duplicate let "

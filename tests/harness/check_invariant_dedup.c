@@ -169,6 +169,26 @@ START_TEST(test_dedup_effective_counts_what_slips_through)
 }
 END_TEST
 
+/* A check asks once, and once more after a timeout: a third SET of the
+ * same copy is over its budget. */
+START_TEST(test_dedup_effective_breaks_on_a_third_set)
+{
+	struct history h = empty();
+	struct hist_dd_request r[1] = {
+		{.request = 4, .done = true, .claimed = true, .claimed_us = 10, .end_us = 300,
+		 .sets = 2},
+	};
+	h.dd = r;
+	h.ndd = 1;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	r[0].sets = 3;
+	ck_assert(!invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	ck_assert_uint_eq(v.t_us, 300);
+	ck_assert_ptr_nonnull(strstr(v.message, "req-4 sent its SET 3 times, over its budget of 2"));
+}
+END_TEST
+
 /* Half the SETs applied with their replies lost; copies 20 ms apart, so a
  * copy's retry finds either its own write or its twin's. */
 static const char lost_reply_yaml[] =
@@ -238,6 +258,7 @@ Suite *check_invariant_dedup_suite(void)
 	tc = tcase_create("dedup-effective");
 	tcase_add_test(tc, test_dedup_effective_breaks_on_healthy_duplicate_accepted);
 	tcase_add_test(tc, test_dedup_effective_counts_what_slips_through);
+	tcase_add_test(tc, test_dedup_effective_breaks_on_a_third_set);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lost-reply outcomes");
 	tcase_add_test(tc, test_lost_reply_outcomes_count_the_questions_asked_again);
