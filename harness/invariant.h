@@ -178,6 +178,11 @@ struct history {
 	struct hist_cu_request *cu; size_t ncu;
 	uint32_t cu_retries_max;       /* the retry budget of one step */
 	uint32_t cu_invalid_calls;     /* creates at Stripe for refused user ids */
+	bool cu_wrong_email;           /* a create sent another address than its
+	                                * user's (or one for a user with none) */
+	uint32_t cu_wrong_email_user;
+	uint64_t cu_wrong_email_us;
+	char cu_wrong_email_sent[HIST_ID_MAX];
 	/* every request */
 	uint64_t requests, requests_done;
 	uint64_t unhandled;

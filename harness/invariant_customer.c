@@ -22,6 +22,10 @@ static bool cu_owns(const struct hist_customer_user *u, const char *id)
 
 bool inv_check_no_orphan(const struct history *h, struct inv_violation *v)
 {
+	if (h->cu_wrong_email && h->cu_wrong_email_user < h->ncust)
+		return inv_violate(v, h->cu_wrong_email_us, "a customer create for user %s sent the "
+		               "address '%s', which is not the user's", h->cust[h->cu_wrong_email_user].user,
+		               h->cu_wrong_email_sent);
 	for (size_t i = 0; i < h->ncust; i++) {
 		const struct hist_customer_user *u = &h->cust[i];
 		if (u->ncustomers > 1)

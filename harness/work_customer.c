@@ -72,6 +72,8 @@ static struct hist_customer_user *cu_user(struct world *w, const char *user, uin
 	return &w->h.cust[u];
 }
 
+static const char *cu_email(const struct world *w, uint32_t u, char *buf, size_t size);
+
 /* ---- what reaches the servers ------------------------------------------------ */
 
 static void cu_on_stripe_reply(void *arg, enum outcome oc, const struct stripe_reply *r)
@@ -109,6 +111,17 @@ static void cu_stripe_create(void *ctx, const struct stripe_customer_params *p,
 		c->u->stripe_calls++;
 		if (w->cu_refusals[c->user] > w->cu_refusal_mark[c->user])
 			w->cu_after_refusal[c->user]++;
+		/* The customer is made for its user: with the user's address, or
+		 * none when the user has none. */
+		char buf[48];
+		const char *want = cu_email(w, c->user, buf, sizeof buf);
+		const char *sent = p->email != NULL ? p->email : "";
+		if (strcmp(sent, want != NULL ? want : "") != 0 && !w->h.cu_wrong_email) {
+			w->h.cu_wrong_email = true;
+			w->h.cu_wrong_email_user = c->user;
+			w->h.cu_wrong_email_us = world_now_us(w);
+			snprintf(w->h.cu_wrong_email_sent, sizeof w->h.cu_wrong_email_sent, "%s", sent);
+		}
 	}
 	w->cu_stripe_inner.customer_create(w->cu_stripe_inner.ctx, p, cu_on_stripe_reply, c);
 }

@@ -103,6 +103,17 @@ START_TEST(test_no_orphan_breaks_when_earlier_mapping_replaced)
 }
 END_TEST
 
+START_TEST(test_no_orphan_breaks_on_another_address)
+{
+	struct cu_fixture f;
+	fixture_init(&f);
+	f.h.cu_wrong_email = true;
+	f.h.cu_wrong_email_user = 0;
+	strcpy(f.h.cu_wrong_email_sent, "");
+	assert_breaks(&f, INV_NO_ORPHAN, "a customer create for user cu0 sent the address ''");
+}
+END_TEST
+
 /* ---- customer-liveness ---------------------------------------------------------- */
 
 START_TEST(test_liveness_breaks_when_answer_is_not_the_mapping)
@@ -239,6 +250,7 @@ Suite *check_invariant_customer_suite(void)
 	tcase_add_test(tc, test_no_orphan_breaks_on_unmapped_customer);
 	tcase_add_test(tc, test_no_orphan_breaks_on_customer_of_another_user);
 	tcase_add_test(tc, test_no_orphan_breaks_when_earlier_mapping_replaced);
+	tcase_add_test(tc, test_no_orphan_breaks_on_another_address);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("customer-liveness");
 	tcase_add_test(tc, test_liveness_breaks_when_answer_is_not_the_mapping);
