@@ -16,6 +16,7 @@
 
 #include "harness/coverage.h"
 #include "core/assert.h"
+#include "core/customer.h"
 #include "core/dedup.h"
 #include "core/email_check.h"
 #include "core/ratelimit.h"
@@ -601,7 +602,7 @@ static bool load_customer(struct loader *ld, const struct ynode *n, const char *
 {
 	static const char *const keys[] = {"users", "concurrent", "spread", "copy_spread",
 	                                   "existing", "start", "no_email", "shared_email",
-	                                   "invalid_ids", "again"};
+	                                   "invalid_ids", "again", "user_id_octets"};
 	if (!scn_map_check(ld, n, path, keys, COUNT_OF(keys)))
 		return false;
 	__typeof__(ld->sc->customer) *w = &ld->sc->customer;
@@ -615,6 +616,9 @@ static bool load_customer(struct loader *ld, const struct ynode *n, const char *
 	OPT(scn_get_u32, n, path, "shared_email", 0, SCENARIO_USERS_MAX, &w->shared_email);
 	OPT(scn_get_bool, n, path, "invalid_ids", &w->invalid_ids);
 	OPT(scn_get_duration, n, path, "again", &w->again_us);
+	OPT(scn_get_u32, n, path, "user_id_octets", 0, CUSTOMER_USER_ID_MAX, &w->user_id_octets);
+	if (!check_padded(ld, n, path, "user_id_octets", w->user_id_octets, CUSTOMER_USER_ID_MAX))
+		return false;
 	if ((uint64_t)w->existing > w->users || (uint64_t)w->no_email + w->shared_email > w->users)
 		return scn_fail(ld, n, path, "existing, no_email + shared_email: at most users (%u)",
 		                w->users);

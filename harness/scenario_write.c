@@ -248,6 +248,8 @@ static void put_workload(FILE *out, const struct scenario *sc)
 		        sc->customer.no_email, sc->customer.shared_email);
 		put_bool(out, "invalid_ids", sc->customer.invalid_ids);
 		put_dur_key(out, "again", sc->customer.again_us);
+		if (sc->customer.user_id_octets > 0)
+			fprintf(out, ", user_id_octets: %" PRIu32, sc->customer.user_id_octets);
 		fputs("}\n", out);
 	}
 }

@@ -65,7 +65,7 @@ static struct hist_customer_user *cu_user(struct world *w, const char *user, uin
 		return NULL;
 	char *end;
 	unsigned long u = strtoul(user + 2, &end, 10);
-	if (*end != '\0' || u >= w->h.ncust)
+	if ((*end != '\0' && *end != '-') || u >= w->h.ncust || strcmp(user, w->h.cust[u].user) != 0)
 		return NULL;
 	if (index != NULL)
 		*index = (uint32_t)u;
@@ -113,7 +113,7 @@ static void cu_stripe_create(void *ctx, const struct stripe_customer_params *p,
 			w->cu_after_refusal[c->user]++;
 		/* The customer is made for its user: with the user's address, or
 		 * none when the user has none. */
-		char buf[48];
+		char buf[HIST_ID_MAX + 16];
 		const char *want = cu_email(w, c->user, buf, sizeof buf);
 		const char *sent = p->email != NULL ? p->email : "";
 		if (strcmp(sent, want != NULL ? want : "") != 0 && !w->h.cu_wrong_email) {
@@ -309,7 +309,7 @@ static void cu_start(void *arg)
 		world_work_free(w, q);
 		return;
 	}
-	char email[48];
+	char email[HIST_ID_MAX + 16];
 	if (q->earlier) {
 		w->core_busy++;
 		customer_get_or_create(w->cu_earlier[q->user % 2], w->h.cust[q->user].user,
@@ -387,7 +387,15 @@ void cu_schedule(struct world *w)
 	w->h.ncust = users;
 	uint64_t t0 = sc->customer.start_us;
 	for (uint32_t u = 0; u < users; u++) {
-		world_name1(w->h.cust[u].user, sizeof w->h.cust[u].user, "cu", u);
+		char *id = w->h.cust[u].user;
+		world_name1(id, sizeof w->h.cust[u].user, "cu", u);
+		size_t want = sc->customer.user_id_octets, len = strlen(id);
+		ASSERT(want < sizeof w->h.cust[u].user);
+		if (want > len) { /* "cu<N>-xxx...", exactly want octets */
+			memset(id + len, 'x', want - len);
+			id[len] = '-';
+			id[want] = '\0';
+		}
 		if (u < sc->customer.existing) {
 			struct cu_req *q = world_work_new(w, sizeof *q);
 			q->w = w;

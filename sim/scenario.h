@@ -190,6 +190,7 @@ struct scenario {
 		uint32_t no_email;         /* users before the shared ones with none */
 		uint32_t shared_email;     /* the last users share one address */
 		bool invalid_ids;          /* also an empty and a 65-octet user id */
+		uint32_t user_id_octets;   /* 0: "cu<N>"; else padded to this length */
 		uint64_t again_us;         /* each user buys again this long after
 		                            * its first purchase; 0: never */
 	} customer;

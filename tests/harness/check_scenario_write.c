@@ -118,6 +118,29 @@ START_TEST(test_dedup_workload_round_trips)
 }
 END_TEST
 
+START_TEST(test_refused_and_padded_ids_round_trip)
+{
+	static const char yaml[] =
+		"fixes: [ratelimit, stripe-customer]\n"
+		"workload:\n"
+		"  ratelimit: {users: 2, invalid_ids: true}\n"
+		"  stripe-customer: {users: 3, user_id_octets: 64, invalid_ids: true}\n";
+	struct scenario *sc;
+	struct scenario_error se;
+	ck_assert_int_eq(scenario_load_buffer("t.yaml", yaml, sizeof yaml - 1, &sc, &se),
+	                 RESULT_OK);
+	char *text;
+	size_t len;
+	struct scenario *back = reload(sc, &text, &len);
+	ck_assert(back->ratelimit.invalid_ids);
+	ck_assert_uint_eq(back->customer.user_id_octets, 64);
+	ck_assert(back->customer.invalid_ids);
+	free(text);
+	scenario_destroy(back);
+	scenario_destroy(sc);
+}
+END_TEST
+
 START_TEST(test_quote_text_with_every_kind_of_character_round_trips)
 {
 	static const char yaml[] =
@@ -161,6 +184,7 @@ Suite *check_scenario_write_suite(void)
 	tcase_add_test(tc, test_good_test_files_round_trip_with_identical_traces);
 	tcase_add_test(tc, test_quote_text_with_every_kind_of_character_round_trips);
 	tcase_add_test(tc, test_dedup_workload_round_trips);
+	tcase_add_test(tc, test_refused_and_padded_ids_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }
