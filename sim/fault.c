@@ -204,10 +204,10 @@ bool fault_plan_decide(struct fault_plan *plan, struct prng *rng,
 		struct fault_decision d = {.rule = r, .index = i};
 		if (r->kind == FAULT_LATENCY)
 			d.latency_us = latency_draw(r, rng);
-		/* Only a COMMIT is ambiguous when its connection dies; any other
-		 * statement's transaction simply rolls back. */
-		if (r->kind == FAULT_CONN_LOST && target == FAULT_TARGET_POSTGRES &&
-		    strcmp(op, "commit") == 0)
+		/* A COMMIT whose connection dies may have committed, and so may
+		 * a statement outside a transaction (autocommit); inside one,
+		 * the transaction simply rolls back (simnet decides which). */
+		if (r->kind == FAULT_CONN_LOST && target == FAULT_TARGET_POSTGRES)
 			d.commit_applied = prng_chance(rng, r->commit_applied_p);
 		*out = d;
 		fired = true;

@@ -29,7 +29,8 @@ enum fault_kind {
 	FAULT_TIMEOUT_APPLIED,    /* applied, reply lost: client times out */
 	FAULT_TIMEOUT_NOT_APPLIED,/* lost on the way: client times out */
 	FAULT_CONN_LOST,          /* connection dies: an open transaction rolls
-	                           * back; on COMMIT, committed with probability
+	                           * back; a COMMIT, or a statement outside a
+	                           * transaction, committed with probability
 	                           * commit_applied_p, and the client cannot tell */
 	FAULT_SERVER_ERROR,       /* the server answers with an error: Redis
 	                           * message, SQLSTATE, HTTP or SMTP status */
@@ -80,7 +81,8 @@ struct fault_rule {
 	uint64_t latency_max_us; /* LATENCY: UNIFORM upper bound; PARETO cap */
 	double pareto_alpha;     /* PARETO shape, default 1.5 */
 	bool stall_applied;      /* STALL: the server applied it anyway */
-	double commit_applied_p; /* CONN_LOST on commit: chance it committed */
+	double commit_applied_p; /* CONN_LOST on postgres: chance a COMMIT or an
+	                          * autocommit statement committed */
 	uint64_t duration_us;    /* RESTART: how long the server is down */
 	bool persistence;        /* RESTART (redis): keys survive */
 	bool scheduled;          /* from a scenario's schedule: (exact op, nth,
@@ -100,7 +102,7 @@ struct fault_fire {
 	uint32_t nth;             /* this op name's ordinal in its target */
 	size_t rule;              /* the rule that fired */
 	uint64_t latency_us;      /* LATENCY: the delay drawn */
-	bool commit_applied;      /* CONN_LOST on commit: the outcome drawn */
+	bool commit_applied;      /* CONN_LOST on postgres: the outcome drawn */
 };
 struct fault_log {
 	struct {
@@ -128,7 +130,7 @@ struct fault_decision {
 	const struct fault_rule *rule;  /* the rule that fired */
 	size_t index;                   /* its index in the plan */
 	uint64_t latency_us;            /* LATENCY: the drawn delay */
-	bool commit_applied;            /* CONN_LOST on commit: drawn outcome */
+	bool commit_applied;            /* CONN_LOST on postgres: drawn outcome */
 };
 
 const char *fault_target_name(enum fault_target t);

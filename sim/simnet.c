@@ -971,19 +971,31 @@ static void sql_on_apply(void *arg)
 		return;
 	}
 	if (k == FAULT_CONN_LOST) {
-		/* Lost mid-statement. A COMMIT may have made it. */
-		if (op->stmt == SQL_COMMIT && op->fd.commit_applied && !c->injected_abort) {
+		/* Lost mid-statement. A COMMIT may have made it, and so may a
+		 * statement outside a transaction, which commits on its own; one
+		 * still waiting for a lock when the connection goes never ran. */
+		bool committed = false;
+		if (op->fd.commit_applied && !c->injected_abort) {
 			struct sql_result r;
-			enum pg_exec_status st = pg_model_exec(n->m.pg, c->session, sched_now_us(n->s),
-			                                       SQL_COMMIT, 0, NULL, &r);
-			ASSERT(st == PG_EXEC_DONE);
+			if (op->stmt == SQL_COMMIT) {
+				enum pg_exec_status st = pg_model_exec(n->m.pg, c->session,
+				                                       sched_now_us(n->s), SQL_COMMIT, 0,
+				                                       NULL, &r);
+				ASSERT(st == PG_EXEC_DONE);
+				committed = true;
+			} else if (op->stmt != SQL_BEGIN && op->stmt != SQL_ROLLBACK &&
+			           !pg_model_in_transaction(n->m.pg, c->session)) {
+				enum pg_exec_status st = pg_model_exec(n->m.pg, c->session,
+				                                       sched_now_us(n->s), op->stmt,
+				                                       op->nparams, op->params, &r);
+				committed = st == PG_EXEC_DONE && strcmp(r.sqlstate, "00000") == 0;
+			}
 		}
 		if (TRACE_ON(n->tr)) {
 			trace_begin(n->tr, sched_now_us(n->s), "conn_lost");
 			trace_str(n->tr, "target", "postgres");
 			trace_str(n->tr, "op", op->opname);
-			trace_bool(n->tr, "committed",
-			           op->stmt == SQL_COMMIT && op->fd.commit_applied);
+			trace_bool(n->tr, "committed", committed);
 			trace_end(n->tr);
 		}
 		sql_conn_break(c);

@@ -366,7 +366,10 @@ START_TEST(test_fault_latency_pareto_starts_at_scale_and_is_capped)
 }
 END_TEST
 
-START_TEST(test_fault_conn_lost_draws_commit_outcome_only_on_commit)
+/* A lost Postgres connection draws whether the statement committed (a
+ * COMMIT, or an autocommit statement: simnet tells them from statements
+ * inside a transaction); another target's never draws. */
+START_TEST(test_fault_conn_lost_draws_commit_outcome_on_postgres_only)
 {
 	struct fault_plan plan;
 	struct fault_rule r = rule_make(FAULT_TARGET_POSTGRES, "*", FAULT_CONN_LOST);
@@ -378,19 +381,25 @@ START_TEST(test_fault_conn_lost_draws_commit_outcome_only_on_commit)
 	ck_assert(decide(&plan, &rng, FAULT_TARGET_POSTGRES, "commit", 0, &d));
 	ck_assert(d.commit_applied);
 	ck_assert(decide(&plan, &rng, FAULT_TARGET_POSTGRES, "customer_insert", 0, &d));
-	ck_assert(!d.commit_applied);
+	ck_assert(d.commit_applied);
 
 	plan.rules[0].commit_applied_p = 0.5;
-	struct prng before = rng;
-	ck_assert(decide(&plan, &rng, FAULT_TARGET_POSTGRES, "customer_insert", 0, &d));
-	ck_assert(prng_same(&rng, &before));
 	int applied = 0;
 	for (int k = 0; k < 1000; k++) {
-		ck_assert(decide(&plan, &rng, FAULT_TARGET_POSTGRES, "commit", 0, &d));
+		ck_assert(decide(&plan, &rng, FAULT_TARGET_POSTGRES, k % 2 ? "commit" : "quote_claim",
+		              0, &d));
 		applied += d.commit_applied;
 	}
 	ck_assert_int_gt(applied, 400);
 	ck_assert_int_lt(applied, 600);
+
+	struct fault_rule rr = rule_make(FAULT_TARGET_REDIS, "*", FAULT_CONN_LOST);
+	rr.commit_applied_p = 0.5;
+	plan_init(&plan, &rr, 1);
+	struct prng before = rng;
+	ck_assert(decide(&plan, &rng, FAULT_TARGET_REDIS, "set", 0, &d));
+	ck_assert(!d.commit_applied);
+	ck_assert(prng_same(&rng, &before));
 }
 END_TEST
 
@@ -496,7 +505,7 @@ Suite *check_fault_suite(void)
 	tcase_add_test(tc, test_fault_latency_fixed_is_exact);
 	tcase_add_loop_test(tc, test_fault_latency_uniform_stays_within_bounds, 0, 4);
 	tcase_add_loop_test(tc, test_fault_latency_pareto_starts_at_scale_and_is_capped, 0, 4);
-	tcase_add_test(tc, test_fault_conn_lost_draws_commit_outcome_only_on_commit);
+	tcase_add_test(tc, test_fault_conn_lost_draws_commit_outcome_on_postgres_only);
 	tcase_add_test(tc, test_fault_restart_holds_target_down_from_start_for_duration);
 	tcase_add_test(tc, test_fault_restart_near_the_end_of_time_does_not_wrap);
 	suite_add_tcase(s, tc);

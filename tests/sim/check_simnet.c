@@ -835,6 +835,22 @@ START_TEST(test_simnet_pg_conn_lost_on_commit_commits_iff_commit_applied)
 }
 END_TEST
 
+/* A statement outside a transaction commits on its own: _i = 1, it ran
+ * before the connection died; 0, it did not. CONN_LOST either way. */
+START_TEST(test_simnet_pg_conn_lost_on_autocommit_statement_applies_iff_commit_applied)
+{
+	struct fixture *f = fixture_new(1, 4);
+	struct fault_rule *r = fixture_rule(f, FAULT_TARGET_POSTGRES, "customer_insert",
+	                                    FAULT_CONN_LOST);
+	r->commit_applied_p = _i == 1 ? 1.0 : 0.0;
+	struct sql_conn *c = conn_take(f);
+	sql_expect(f, c, SQL_CUSTOMER_INSERT, "u1", "cus_1", OUTCOME_CONN_LOST);
+	f->env.sql.release(f->env.sql.ctx, c);
+	ck_assert_int_eq(model_rows(f, "stripe_customers", NULL), _i == 1 ? 1 : 0);
+	fixture_free(f);
+}
+END_TEST
+
 START_TEST(test_simnet_pg_server_error_aborts_transaction_25P02_then_commit_rolls_back)
 {
 	struct fixture *f = fixture_new(1, 4);
@@ -1449,6 +1465,8 @@ Suite *check_simnet_suite(void)
 	tcase_add_test(pg, test_simnet_pg_commit_makes_rows_visible);
 	tcase_add_test(pg, test_simnet_pg_conn_lost_mid_transaction_rolls_back);
 	tcase_add_loop_test(pg, test_simnet_pg_conn_lost_on_commit_commits_iff_commit_applied, 0, 2);
+	tcase_add_loop_test(pg, test_simnet_pg_conn_lost_on_autocommit_statement_applies_iff_commit_applied,
+	                    0, 2);
 	tcase_add_test(pg, test_simnet_pg_server_error_aborts_transaction_25P02_then_commit_rolls_back);
 	tcase_add_test(pg, test_simnet_pg_server_error_in_autocommit_fails_only_that_statement);
 	tcase_add_test(pg, test_simnet_pg_timeout_applied_commit_is_committed);
