@@ -259,6 +259,9 @@ static bool is_control(uint32_t c)
 
 static bool oracle_name_ok(const char *s, size_t n)
 {
+	/* The route's limit: 256 octets (not characters) of name. */
+	if (n > 256)
+		return false;
 	bool visible = false;
 	for (size_t i = 0; i < n;) {
 		uint32_t c;
