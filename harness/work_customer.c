@@ -236,6 +236,7 @@ static void cu_on_done(void *arg, enum result rc, const char *customer_id)
 {
 	struct cu_req *q = arg;
 	struct world *w = q->w;
+	world_core_answered(w, "customer_get_or_create");
 	ASSERT(w->core_busy > 0);
 	w->core_busy--;
 	if (q->earlier) {
@@ -312,8 +313,10 @@ static void cu_start(void *arg)
 	char email[HIST_ID_MAX + 16];
 	if (q->earlier) {
 		w->core_busy++;
+		bool was = world_core_enter(w);
 		customer_get_or_create(w->cu_earlier[q->user % 2], w->h.cust[q->user].user,
 		                       cu_email(w, q->user, email, sizeof email), cu_on_done, q);
+		world_core_leave(w, was);
 		return;
 	}
 	struct hist_cu_request *r = &w->h.cu[q->hist];
@@ -347,9 +350,11 @@ static void cu_start(void *arg)
 	r->start_us = q->start_us;
 	world_request_begin(w, "stripe-customer", q->id);
 	w->core_busy++;
+	bool was = world_core_enter(w);
 	customer_get_or_create(w->cu, user,
 	                       r->valid_id ? cu_email(w, q->user, email, sizeof email) : NULL,
 	                       cu_on_done, q);
+	world_core_leave(w, was);
 }
 
 static void cu_add(struct world *w, uint32_t user, bool valid, uint64_t at_us, uint32_t copy)

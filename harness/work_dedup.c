@@ -118,6 +118,7 @@ static void dd_on_done(void *arg, enum result rc, enum dedup_verdict verdict, bo
 {
 	struct dd_req *q = arg;
 	struct world *w = q->w;
+	world_core_answered(w, "dedup_check");
 	struct hist_dd_request *r = &w->h.dd[q->index];
 	ASSERT(w->core_busy > 0);
 	w->core_busy--;
@@ -179,7 +180,9 @@ static void dd_start(void *arg)
 	                           (1 + w->ndd_more));
 	w->dd_current = q->index;
 	w->core_busy++;
+	bool was = world_core_enter(w);
 	dedup_check(inst == 0 ? w->dd : w->dd_more[inst - 1], key, dd_on_done, q);
+	world_core_leave(w, was);
 	w->dd_current = SIZE_MAX;
 }
 

@@ -34,6 +34,7 @@ static void qe_on_done(void *arg, enum quote_email_status st)
 {
 	struct qe_req *q = arg;
 	struct world *w = q->w;
+	world_core_answered(w, "quote_email_send");
 	struct hist_quote *hq = &w->h.quotes[q->quote];
 	ASSERT(w->core_busy > 0);
 	w->core_busy--;
@@ -84,7 +85,9 @@ static void qe_start(void *arg)
 		.email_len = spec->email_null ? 0 : spec->email_len,
 	};
 	w->core_busy++;
+	bool was = world_core_enter(w);
 	quote_email_send(w->qe, &qt, qe_on_done, q);
+	world_core_leave(w, was);
 }
 
 /* The quote a message names in its Message-ID (or Subject); NULL if none. */

@@ -69,6 +69,7 @@ static void rl_on_done(void *arg, enum result rc, enum ratelimit_verdict verdict
 {
 	struct rl_req *q = arg;
 	struct world *w = q->w;
+	world_core_answered(w, "ratelimit_hit");
 	struct hist_rl_request *r = &w->h.rl[q->index];
 	ASSERT(w->core_busy > 0);
 	w->core_busy--;
@@ -117,7 +118,9 @@ static void rl_start(void *arg)
 	char user_id[RATELIMIT_USER_ID_MAX + 1];
 	rl_user_id(w, q->user, user_id, sizeof user_id);
 	w->core_busy++;
+	bool was = world_core_enter(w);
 	ratelimit_hit(w->rl, user_id, rl_on_done, q);
+	world_core_leave(w, was);
 }
 
 /* An INCR of "ratelimit:u<N>[-x...]" is one more count for user N; more
@@ -187,6 +190,7 @@ static void rl_bad_on_done(void *arg, enum result rc, enum ratelimit_verdict ver
 {
 	struct rl_bad *b = arg;
 	struct world *w = b->w;
+	world_core_answered(w, "ratelimit_hit");
 	ASSERT(w->core_busy > 0);
 	w->core_busy--;
 	w->h.rl_bad_calls++;
@@ -219,7 +223,9 @@ static void rl_bad_start(void *arg)
 	memset(id, 'b', RATELIMIT_USER_ID_MAX + 1);
 	id[b->kind == RL_BAD_LONG ? RATELIMIT_USER_ID_MAX + 1 : 0] = '\0';
 	w->core_busy++;
+	bool was = world_core_enter(w);
 	ratelimit_hit(w->rl, b->kind == RL_BAD_NULL ? NULL : id, rl_bad_on_done, b);
+	world_core_leave(w, was);
 }
 
 static void rl_add(struct world *w, size_t k, uint32_t user, uint32_t i, const char *suffix,

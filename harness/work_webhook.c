@@ -173,6 +173,7 @@ static void wh_on_handled(void *arg, int http_status)
 {
 	struct wh_attempt *a = arg;
 	struct world *w = a->w;
+	world_core_answered(w, "webhook_handle");
 	ASSERT(w->core_busy > 0);
 	w->core_busy--;
 	ASSERT(w->wh_events[a->event].handlers > 0);
@@ -535,7 +536,9 @@ static void wh_arrive(void *arg)
 	a->after_ack = e->acked;
 	/* The arrival's reference passes to the running handler. */
 	w->core_busy++;
+	bool was = world_core_enter(w);
 	webhook_handle(w->wh, m->header, payload, len, wh_on_handled, a);
+	world_core_leave(w, was);
 }
 
 static void wh_note_fault(struct world *w, const struct wh_attempt *a)

@@ -72,6 +72,7 @@ struct world_op_cache {
 };
 
 struct world {
+	bool in_core_call;            /* inside a call into the core */
 	const struct world_config *cfg;
 	const struct scenario *sc;
 	struct prng root, ties, net, work, corerng;
@@ -169,6 +170,13 @@ void world_name1(char *buf, size_t size, const char *prefix, uint64_t a);
 void world_name2(char *buf, size_t size, const char *prefix, uint64_t a, uint64_t b,
                   const char *suffix);
 void world_note_unhandled(struct world *w, const char *what);
+/* Every core entry promises to call done "never before returning": the
+ * harness marks its calls into the core, and a done that runs inside one
+ * is an unhandled error (the caller's state after the call is not set up
+ * yet). */
+bool world_core_enter(struct world *w);
+void world_core_leave(struct world *w, bool was);
+void world_core_answered(struct world *w, const char *entry);
 uint64_t world_now_us(const struct world *w);
 void world_request_begin(struct world *w, const char *fix, const char *id);
 void world_request_end(struct world *w, const char *fix, const char *id,

@@ -363,6 +363,27 @@ void world_request_end(struct world *w, const char *fix, const char *id,
 	}
 }
 
+bool world_core_enter(struct world *w)
+{
+	bool was = w->in_core_call;
+	w->in_core_call = true;
+	return was;
+}
+
+void world_core_leave(struct world *w, bool was)
+{
+	w->in_core_call = was;
+}
+
+void world_core_answered(struct world *w, const char *entry)
+{
+	if (w->in_core_call) {
+		char what[96];
+		snprintf(what, sizeof what, "%s called done before it returned", entry);
+		world_note_unhandled(w, what);
+	}
+}
+
 void world_note_unhandled(struct world *w, const char *what)
 {
 	if (w->h.unhandled++ == 0) {
