@@ -45,6 +45,8 @@ struct hist_dd_request {
 	bool healthy;            /* no Redis fault from the first copy's start
 	                          * to this copy's end */
 	bool refused;            /* answered RESULT_REJECT (key judged invalid) */
+	bool refused_as_duplicate; /* refused with the verdict DUPLICATE, where
+	                          * core/dedup.h promises NEW */
 	bool bad_key;            /* sent with an empty or over-long key, which
 	                          * the contract refuses (core/dedup.h) */
 	bool claimed;            /* Redis applied this copy's SET NX and said OK */

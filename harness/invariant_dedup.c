@@ -55,6 +55,13 @@ bool inv_check_no_false_duplicate(const struct history *h, struct inv_violation 
 				             r->duplicate ? "duplicate" : "new");
 				break;
 			}
+			if (r->done && r->refused_as_duplicate) {
+				ok = inv_violate(v, r->end_us, "request %s-%u was refused with the verdict "
+				             "duplicate (a refused key's verdict is new: a caller reading "
+				             "the verdict first would turn it away as a repeat)",
+				             r->bad_key ? "bad" : "req", r->request);
+				break;
+			}
 			if (r->done && r->refused && !r->bad_key) {
 				ok = inv_violate(v, r->end_us, "request req-%u was refused: its key was "
 				             "judged invalid", r->request);

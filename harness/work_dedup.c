@@ -126,6 +126,7 @@ static void dd_on_done(void *arg, enum result rc, enum dedup_verdict verdict, bo
 	r->end_us = world_now_us(w);
 	r->duplicate = rc == RESULT_OK && verdict == DEDUP_DUPLICATE;
 	r->refused = rc == RESULT_REJECT;
+	r->refused_as_duplicate = r->refused && verdict == DEDUP_DUPLICATE;
 	r->failed_open = failed_open;
 	r->healthy = r->healthy &&
 	             world_backend_faults(w, FAULT_TARGET_REDIS) == w->dd_reqs[q->request].first_faults;

@@ -131,6 +131,23 @@ START_TEST(test_no_false_duplicate_after_the_ttl)
 }
 END_TEST
 
+/* A refused key is answered with the verdict NEW (core/dedup.h). */
+START_TEST(test_no_false_duplicate_breaks_on_refusal_read_as_duplicate)
+{
+	struct history h = empty();
+	struct hist_dd_request r[1] = {
+		{.request = 9, .done = true, .bad_key = true, .refused = true, .end_us = 40},
+	};
+	h.dd = r;
+	h.ndd = 1;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	r[0].refused_as_duplicate = true;
+	ck_assert(!invariant_check(INV_NO_FALSE_DUPLICATE, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "bad-9 was refused with the verdict duplicate"));
+}
+END_TEST
+
 START_TEST(test_no_false_duplicate_breaks_on_refused_key)
 {
 	struct history h = empty();
@@ -254,6 +271,7 @@ Suite *check_invariant_dedup_suite(void)
 	tcase_add_test(tc, test_no_false_duplicate_breaks_on_bad_key_accepted);
 	tcase_add_test(tc, test_no_false_duplicate_after_the_ttl);
 	tcase_add_test(tc, test_no_false_duplicate_breaks_on_refused_key);
+	tcase_add_test(tc, test_no_false_duplicate_breaks_on_refusal_read_as_duplicate);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("dedup-effective");
 	tcase_add_test(tc, test_dedup_effective_breaks_on_healthy_duplicate_accepted);
