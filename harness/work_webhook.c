@@ -334,6 +334,7 @@ enum wh_shape {
 	SH_TRAILING_COMMA,  /* t=T,v1=H(T), */
 	SH_V1_LONG,         /* t=T,v1=H(T)00: the right digits and two more */
 	SH_V1_NINE_T_LAST,  /* v1=H(T),v1=<other> x8,t=T: t after the v1 limit */
+	SH_V0_MANY_V1_LAST, /* t=T,v0=H(T) x8,v1=H(T): the limit counts v1 only */
 	SH_COUNT
 };
 
@@ -345,7 +346,7 @@ static const char *const wh_shape_names[SH_COUNT] = {
 	"t with a sign", "v0 only", "unknown schemes only", "blanks around items",
 	"blank inside a key", "upper-case keys", "upper-case hex", "empty element",
 	"element of blanks only", "trailing comma", "v1 with two digits more",
-	"nine v1, t last",
+	"nine v1, t last", "eight v0, then the valid v1",
 };
 
 /* Bodies at the edges of what the route documents (webhook.h: at most
@@ -356,17 +357,18 @@ enum wh_body {
 	BODY_ID_SPACE,      /* an event id with a space in it */
 	BODY_INTENT_EMPTY,  /* data.object.id "" */
 	BODY_NOT_JSON,
+	BODY_TRAILING_NL,   /* the JSON and a newline, signed as sent */
 	BODY_COUNT
 };
 
 static const char *const wh_body_names[BODY_COUNT] = {
 	"body at the size limit", "body one octet over the limit", "event id with a space",
-	"empty payment intent id", "body not JSON",
+	"empty payment intent id", "body not JSON", "body ending in a newline",
 };
 
 static const char *const wh_other_types[] = {
 	"payment_intent.payment_failed", "charge.refunded", "payment_intent.canceled",
-	"payment_intent.created", "payment_intent",
+	"payment_intent.created", "payment_intent", "balance.available",
 };
 
 #define WH_TYPE_PAID "payment_intent.succeeded"
@@ -380,7 +382,10 @@ static size_t wh_payload(const struct world *w, size_t event, char *buf)
 	char id[HIST_ID_MAX + 4];
 	snprintf(id, sizeof id, ev->body == BODY_ID_SPACE ? "%s x" : "%s", e->id);
 	char object[2 * HIST_ID_MAX + 96];
-	if (strcmp(ev->type, "charge.refunded") == 0)
+	if (strcmp(ev->type, "balance.available") == 0)
+		/* Not every object has an id (a balance has none). */
+		snprintf(object, sizeof object, "{\"object\":\"balance\",\"livemode\":false}");
+	else if (strcmp(ev->type, "charge.refunded") == 0)
 		snprintf(object, sizeof object, "{\"id\":\"ch_%s\",\"object\":\"charge\","
 		         "\"payment_intent\":\"%s\"}", e->id + 4, ev->intent);
 	else
@@ -400,6 +405,10 @@ static size_t wh_payload(const struct world *w, size_t event, char *buf)
 		buf[want - 1] = '}';
 		buf[want] = '\0';
 		len = want;
+	}
+	if (ev->body == BODY_TRAILING_NL) {
+		buf[len++] = '\n';
+		buf[len] = '\0';
 	}
 	return len;
 }
@@ -464,6 +473,13 @@ static void wh_header(enum wh_shape sh, int64_t now_s, const char *payload, size
 	case SH_BLANK_ITEM: n = snprintf(out, size, "t=%lld, \t,v1=%s", T, h); break;
 	case SH_TRAILING_COMMA: n = snprintf(out, size, "t=%lld,v1=%s,", T, h); break;
 	case SH_V1_LONG: n = snprintf(out, size, "t=%lld,v1=%s00", T, h); break;
+	case SH_V0_MANY_V1_LAST:
+		n = snprintf(out, size, "t=%lld", T);
+		for (int k = 0; k < STRIPE_SIG_V1_MAX && n > 0 && (size_t)n < size; k++)
+			n += snprintf(out + n, size - (size_t)n, ",v0=%s", h);
+		if (n > 0 && (size_t)n < size)
+			n += snprintf(out + n, size - (size_t)n, ",v1=%s", h);
+		break;
 	case SH_V1_NINE_T_LAST:
 		n = snprintf(out, size, "v1=%s", h);
 		for (int k = 0; k < STRIPE_SIG_V1_MAX && n > 0 && (size_t)n < size; k++)
@@ -667,7 +683,12 @@ void wh_schedule(struct world *w)
 			wh_event_deliver(w, i, WH_REAL, copies);
 		} else if (i < stale) {
 			bool forged = i < bad;
-			wh_event_init(w, i, forged ? "forged" : "stale", i, HIST_WH_PAYMENT, WH_TYPE_PAID);
+			/* Every second forgery is of a type that needs no work: the
+			 * signature is checked before the type decides anything. */
+			bool other_type = forged && (i - real) % 2 == 1;
+			wh_event_init(w, i, forged ? "forged" : "stale", i,
+			              other_type ? HIST_WH_OTHER_TYPE : HIST_WH_PAYMENT,
+			              other_type ? wh_other_types[0] : WH_TYPE_PAID);
 			snprintf(e->shape, sizeof e->shape, "%s", forged ? "wrong secret" : "stale t");
 			wh_event_deliver(w, i, forged ? WH_BAD_SIGNATURE : WH_STALE, 1);
 		} else if (i < second) {
