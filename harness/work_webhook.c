@@ -413,6 +413,16 @@ static size_t wh_payload(const struct world *w, size_t event, char *buf)
 	return len;
 }
 
+/* Appends count items "<key><value>" to out, which holds n octets so far;
+ * returns the new length (as snprintf counts, so a cut shows as >= size). */
+static int wh_put_items(char *out, size_t size, int n, const char *key, const char *value,
+                        int count)
+{
+	for (int k = 0; k < count && n > 0 && (size_t)n < size; k++)
+		n += snprintf(out + n, size - (size_t)n, "%s%s", key, value);
+	return n;
+}
+
 /* The Stripe-Signature for one delivery of shape sh at wall time now_s. */
 static void wh_header(enum wh_shape sh, int64_t now_s, const char *payload, size_t len,
                       char *out, size_t size)
@@ -475,15 +485,12 @@ static void wh_header(enum wh_shape sh, int64_t now_s, const char *payload, size
 	case SH_V1_LONG: n = snprintf(out, size, "t=%lld,v1=%s00", T, h); break;
 	case SH_V0_MANY_V1_LAST:
 		n = snprintf(out, size, "t=%lld", T);
-		for (int k = 0; k < STRIPE_SIG_V1_MAX && n > 0 && (size_t)n < size; k++)
-			n += snprintf(out + n, size - (size_t)n, ",v0=%s", h);
-		if (n > 0 && (size_t)n < size)
-			n += snprintf(out + n, size - (size_t)n, ",v1=%s", h);
+		n = wh_put_items(out, size, n, ",v0=", h, STRIPE_SIG_V1_MAX);
+		n = wh_put_items(out, size, n, ",v1=", h, 1);
 		break;
 	case SH_V1_NINE_T_LAST:
 		n = snprintf(out, size, "v1=%s", h);
-		for (int k = 0; k < STRIPE_SIG_V1_MAX && n > 0 && (size_t)n < size; k++)
-			n += snprintf(out + n, size - (size_t)n, ",v1=%s", other);
+		n = wh_put_items(out, size, n, ",v1=", other, STRIPE_SIG_V1_MAX);
 		if (n > 0 && (size_t)n < size)
 			n += snprintf(out + n, size - (size_t)n, ",t=%lld", T);
 		break;
