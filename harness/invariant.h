@@ -26,6 +26,8 @@ struct hist_rl_request {
 	uint64_t faults;         /* Redis faults fired before it started */
 	bool healthy;            /* Redis up and no Redis fault during it */
 	bool down_throughout;    /* Redis down (restarting) from start to end */
+	bool count_failed;       /* the command that counts it (INCR, or the
+	                          * MULTI/EXEC) failed: no count was read */
 };
 
 /* The rate-limit key of a user observed while none of its requests was in

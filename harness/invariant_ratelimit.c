@@ -212,6 +212,14 @@ bool inv_check_ratelimit_window(const struct history *h, struct inv_violation *v
 		if (r->down_throughout && !h->rl_fail_open && r->verdict == HIST_RL_ALLOW)
 			return inv_violate(v, r->end_us, "user u%u was allowed while Redis was down "
 			               "although the policy is to fail closed", r->user);
+		/* The same when Redis answered, but the count failed (an error
+		 * reply, LOADING, EXECABORT, a timeout): nothing was read. */
+		if (r->count_failed && h->rl_fail_open && r->verdict == HIST_RL_REJECT)
+			return inv_violate(v, r->end_us, "user u%u was refused although its hit could not "
+			               "be counted and the policy is to fail open", r->user);
+		if (r->count_failed && !h->rl_fail_open && r->verdict == HIST_RL_ALLOW)
+			return inv_violate(v, r->end_us, "user u%u was allowed although its hit could not "
+			               "be counted and the policy is to fail closed", r->user);
 		if (r->verdict != HIST_RL_ERROR)
 			continue;
 		if (h->rl_fail_open)

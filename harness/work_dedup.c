@@ -93,6 +93,7 @@ void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *
 		w->dd_current = SIZE_MAX;
 	}
 	rl_note_incr(w, cmd);
+	rl_watch_count(w, cmd, &done, &arg);
 	w->kv_inner.command(w->kv_inner.ctx, cmd, done, arg);
 }
 
@@ -102,6 +103,7 @@ void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
 	struct world *w = ctx;
 	for (int i = 0; i < ncmds; i++)
 		rl_note_incr(w, &cmds[i]);
+	rl_watch_count(w, ncmds > 0 ? &cmds[0] : NULL, &done, &arg);
 	w->kv_inner.transaction(w->kv_inner.ctx, ncmds, cmds, done, arg);
 }
 

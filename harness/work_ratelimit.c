@@ -119,7 +119,9 @@ static void rl_start(void *arg)
 	rl_user_id(w, q->user, user_id, sizeof user_id);
 	w->core_busy++;
 	bool was = world_core_enter(w);
+	w->rl_current = q->index;
 	ratelimit_hit(w->rl, user_id, rl_on_done, q);
+	w->rl_current = SIZE_MAX;
 	world_core_leave(w, was);
 }
 
@@ -144,6 +146,44 @@ void rl_note_incr(struct world *w, const struct kv_cmd *cmd)
 		w->h.rl_incr_again_user = (uint32_t)user;
 		w->h.rl_incr_again_us = world_now_us(w);
 	}
+}
+
+/* The reply to the command that counts a hit: the INCR, or the MULTI/EXEC
+ * whose first element is the INCR's. The hit could not be counted when it
+ * failed, and then only the policy may decide it. */
+struct rl_watch {
+	struct world *w;
+	size_t index;
+	kv_done_fn *done;
+	void *arg;
+};
+
+static void rl_watch_done(void *arg, enum outcome oc, const struct kv_reply *reply)
+{
+	struct rl_watch *c = arg;
+	struct world *w = c->w;
+	bool exec = reply != NULL && reply->type == KV_REPLY_ARRAY;
+	const struct kv_reply *count = exec && reply->elements > 0 ? &reply->element[0] : reply;
+	w->h.rl[c->index].count_failed = oc != OUTCOME_OK || count == NULL ||
+	                                 count->type != KV_REPLY_INTEGER;
+	kv_done_fn *done = c->done;
+	void *darg = c->arg;
+	world_work_free(w, c);
+	done(darg, oc, reply);
+}
+
+void rl_watch_count(struct world *w, const struct kv_cmd *cmd, kv_done_fn **done, void **arg)
+{
+	if (w->rl_current == SIZE_MAX || cmd == NULL || !kv_word_is(cmd->argv[0], "incr"))
+		return;
+	struct rl_watch *c = world_work_new(w, sizeof *c);
+	c->w = w;
+	c->index = w->rl_current;
+	c->done = *done;
+	c->arg = *arg;
+	*done = rl_watch_done;
+	*arg = c;
+	w->rl_current = SIZE_MAX;
 }
 
 /* ---- user ids the API refuses ------------------------------------------------ */

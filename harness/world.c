@@ -186,6 +186,7 @@ static enum result world_build(struct world *w)
 	ASSERT(w->s != NULL);
 	w->t0_us = sched_now_us(w->s);
 	w->dd_current = SIZE_MAX;
+	w->rl_current = SIZE_MAX;
 	w->kv_inner = w->env.kv;
 	w->env.kv = (struct kv_port){.ctx = w, .command = dd_kv_command,
 	                             .transaction = dd_kv_transaction};

@@ -105,6 +105,7 @@ struct world {
 	size_t dd_token_slots;
 	size_t ndd_tokens;
 	size_t dd_current;            /* copy whose dedup_check is being called */
+	size_t rl_current;            /* hit whose ratelimit_hit is being called */
 	struct kv_port kv_inner;      /* the backend's kv port, behind the dedup wrapper */
 	uint32_t *cu_inflight;
 	uint32_t *cu_refusals;        /* per user: Stripe refused it for good; one
@@ -154,6 +155,7 @@ void qe_schedule(struct world *w);
 void qe_snapshot(struct world *w);
 void rl_schedule(struct world *w);
 void rl_note_incr(struct world *w, const struct kv_cmd *cmd);
+void rl_watch_count(struct world *w, const struct kv_cmd *cmd, kv_done_fn **done, void **arg);
 void wh_schedule(struct world *w);
 void wh_snapshot(struct world *w);
 /* Notes a [Webhook] log line: marks the events it names as logged. */

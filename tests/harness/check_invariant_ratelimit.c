@@ -332,6 +332,26 @@ START_TEST(test_window_breaks_on_a_hit_counted_twice)
 }
 END_TEST
 
+/* A hit whose count failed (an error reply) is the policy's to decide. */
+START_TEST(test_window_policy_decides_an_uncounted_hit)
+{
+	struct hist_rl_request r[1] = {hit(0, 0, HIST_RL_ALLOW)};
+	r[0].count_failed = true;
+	r[0].healthy = false;
+	struct history h = rl_history(r, 1, 2);
+	struct inv_violation v;
+	ck_assert(holds(&h, &v));
+	r[0].verdict = HIST_RL_REJECT;
+	ck_assert(!holds(&h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "could not be counted and the policy is to fail open"));
+	h.rl_fail_open = false;
+	ck_assert(holds(&h, &v));
+	r[0].verdict = HIST_RL_ALLOW;
+	ck_assert(!holds(&h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "the policy is to fail closed"));
+}
+END_TEST
+
 Suite *check_invariant_ratelimit_suite(void);
 Suite *check_invariant_ratelimit_suite(void)
 {
@@ -354,6 +374,7 @@ Suite *check_invariant_ratelimit_suite(void)
 	tcase_add_test(tc, test_window_orders_the_history_itself);
 	tcase_add_test(tc, test_window_refused_ids_are_refused);
 	tcase_add_test(tc, test_window_breaks_on_a_hit_counted_twice);
+	tcase_add_test(tc, test_window_policy_decides_an_uncounted_hit);
 	suite_add_tcase(s, tc);
 	return s;
 }
