@@ -65,6 +65,9 @@ struct hist_quote {
 	uint32_t mails;          /* messages in the outbox for this quote */
 	uint32_t port_sends;     /* messages handed to the mail port for it,
 	                          * whatever the server then answered */
+	uint32_t accepted;       /* of those, answered 2xx by the server */
+	uint64_t accepted_us;    /* the first */
+	uint32_t sent_answers;   /* requests for it answered sent */
 	bool logged;             /* an [Email] line names the quote reference */
 	bool faults_touched;     /* a mail or postgres fault fired during it */
 	uint32_t unsent_answers; /* answered sent or already sent while no send

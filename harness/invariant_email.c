@@ -198,6 +198,11 @@ bool inv_check_email_safe(const struct history *h, struct inv_violation *v)
 			return inv_violate(v, q->unsent_us, "quote %s was answered sent or already sent "
 			               "(%u times) but no attempt had handed it to the mail server",
 			               ref, q->unsent_answers);
+		/* The other way round: a mail the server accepted went, and the
+		 * attempt that sent it says so, whatever happened after. */
+		if (q->accepted > 0 && q->sent_answers == 0)
+			return inv_violate(v, q->accepted_us, "quote %s: the mail server accepted its mail "
+			               "but no request for it was answered sent", ref);
 		if (q->valid && q->mails > 1)
 			return inv_violate(v, q->last_us, "quote %s was sent %u times", ref, q->mails);
 		if (q->valid && q->mails == 0 && !q->faults_touched)

@@ -53,6 +53,8 @@ static void qe_on_done(void *arg, enum quote_email_status st)
 	}
 	if (qe_faults(w) != q->faults_at_start)
 		hq->faults_touched = true;
+	if (st == QUOTE_EMAIL_SENT)
+		hq->sent_answers++;
 	if ((st == QUOTE_EMAIL_SENT || st == QUOTE_EMAIL_ALREADY_SENT) && hq->port_sends == 0 &&
 	    hq->unsent_answers++ == 0)
 		hq->unsent_us = world_now_us(w);
@@ -112,13 +114,39 @@ static struct hist_quote *qe_quote_of(struct world *w, const char *data, size_t 
 	return NULL;
 }
 
-/* Counts what reaches the mail port, before any server may refuse it. */
+struct qe_mail_watch {
+	struct world *w;
+	struct hist_quote *hq;
+	mail_done_fn *done;
+	void *arg;
+};
+
+/* What the server answered the core: a mail it accepted went. */
+static void qe_mail_done(void *arg, enum outcome oc, int smtp_code)
+{
+	struct qe_mail_watch *c = arg;
+	struct world *w = c->w;
+	if (oc == OUTCOME_OK && smtp_code >= 200 && smtp_code < 300 && c->hq->accepted++ == 0)
+		c->hq->accepted_us = world_now_us(w);
+	mail_done_fn *done = c->done;
+	void *darg = c->arg;
+	world_work_free(w, c);
+	done(darg, oc, smtp_code);
+}
+
+/* Counts what reaches the mail port, before any server may refuse it, and
+ * what the server answered. */
 static void qe_mail_send(void *ctx, const struct mail_message *m, mail_done_fn *done, void *arg)
 {
 	struct world *w = ctx;
 	struct hist_quote *hq = qe_quote_of(w, m->data, m->len);
-	if (hq != NULL)
+	if (hq != NULL) {
 		hq->port_sends++;
+		struct qe_mail_watch *c = world_work_new(w, sizeof *c);
+		*c = (struct qe_mail_watch){.w = w, .hq = hq, .done = done, .arg = arg};
+		done = qe_mail_done;
+		arg = c;
+	}
 	w->qe_mail_inner.send(w->qe_mail_inner.ctx, m, done, arg);
 }
 

@@ -63,6 +63,25 @@ START_TEST(test_email_safe_cases)
 }
 END_TEST
 
+/* A mail the server accepted went: some request for the quote says so. */
+START_TEST(test_email_safe_breaks_when_an_accepted_mail_is_not_answered_sent)
+{
+	struct history h = empty();
+	struct quote_spec valid = {.ref = "Q-7", .name = "Ann", .name_len = 3,
+	                           .email = "ann@example.com", .email_len = 15, .expect = -1};
+	struct hist_quote q[1] = {{.spec = &valid, .valid = true, .mails = 1, .port_sends = 1,
+	                           .accepted = 1, .accepted_us = 55, .sent_answers = 1}};
+	h.quotes = q;
+	h.nquotes = 1;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_EMAIL_SAFE, &h, &v));
+	q[0].sent_answers = 0;
+	ck_assert(!invariant_check(INV_EMAIL_SAFE, &h, &v));
+	ck_assert_uint_eq(v.t_us, 55);
+	ck_assert_ptr_nonnull(strstr(v.message, "Q-7: the mail server accepted its mail"));
+}
+END_TEST
+
 START_TEST(test_always_invariants)
 {
 	struct history h = empty();
@@ -146,6 +165,7 @@ Suite *check_invariant_suite(void)
 	TCase *tc = tcase_create("checkers");
 	tcase_add_test(tc, test_empty_history_holds_everything);
 	tcase_add_test(tc, test_email_safe_cases);
+	tcase_add_test(tc, test_email_safe_breaks_when_an_accepted_mail_is_not_answered_sent);
 	tcase_add_test(tc, test_always_invariants);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("oracle");
