@@ -116,6 +116,8 @@ struct hist_wh_event {
 	long long paid_count;    /* final, of its order */
 	uint32_t effects;        /* final order_payments rows naming this event */
 	uint32_t order_effects;  /* final order_payments rows naming its order */
+	uint32_t records;        /* final stripe_events rows under its id */
+	bool processed;          /* one of them marked processed */
 };
 
 struct hist_customer_user {
@@ -178,6 +180,8 @@ struct history {
 	/* webhook */
 	struct hist_wh_event *events; size_t nevents;
 	bool wh_effects_promised;      /* the variant documents order_payments */
+	uint32_t wh_stray_records;     /* stripe_events rows under no event's id */
+	char first_stray_record[HIST_ID_MAX];
 	uint32_t wh_stray_effects;     /* order_payments rows no event explains */
 	char first_stray_effect[96];
 	/* stripe-customer */

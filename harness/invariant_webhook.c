@@ -46,8 +46,21 @@ bool inv_check_exactly_once(const struct history *h, struct inv_violation *v)
  * leaves its order paid exactly once. */
 bool inv_check_eventually_applied(const struct history *h, struct inv_violation *v)
 {
+	/* Each variant records the events it handles (core/webhook.h) under
+	 * their own ids: a record under any other id is no event's. */
+	if (h->wh_stray_records > 0)
+		return inv_violate(v, h->end_us, "%u event record(s) under no event's id; first: %s",
+		                   h->wh_stray_records, h->first_stray_record);
 	for (size_t i = 0; i < h->nevents; i++) {
 		const struct hist_wh_event *e = &h->events[i];
+		/* An acknowledged payment event, whether it found its order
+		 * pending or not, is recorded under its id and marked processed,
+		 * so what reads the table (a reconciliation, a replay) sees it. */
+		if (!e->forged && e->acked && e->kind != HIST_WH_OTHER_TYPE &&
+		    (e->records == 0 || !e->processed))
+			return inv_violate(v, h->end_us, "event %s was acknowledged but is %s", e->id,
+			                   e->records == 0 ? "not recorded under its id"
+			                                   : "not marked processed");
 		if (e->forged || e->kind != HIST_WH_PAYMENT)
 			continue;
 		if (e->ack_not_durable)

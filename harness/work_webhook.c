@@ -767,15 +767,32 @@ static void on_payment_final(void *arg, const char *event_id, const char *order_
 	w->h.events[o].order_effects++;
 }
 
+static void on_event_final(void *arg, const char *event_id, bool processed)
+{
+	struct world *w = arg;
+	size_t i = wh_index_of(w, event_id, "evt_");
+	if (i == SIZE_MAX || strcmp(w->h.events[i].id, event_id) != 0) {
+		if (w->h.wh_stray_records++ == 0)
+			snprintf(w->h.first_stray_record, sizeof w->h.first_stray_record, "%s", event_id);
+		return;
+	}
+	w->h.events[i].records++;
+	w->h.events[i].processed |= processed;
+}
+
 void wh_snapshot(struct world *w)
 {
 	for (size_t i = 0; i < w->h.nevents; i++) {
 		w->h.events[i].paid_count = 0;
 		w->h.events[i].effects = w->h.events[i].order_effects = 0;
+		w->h.events[i].records = 0;
+		w->h.events[i].processed = false;
 	}
 	w->h.wh_stray_effects = 0;
+	w->h.wh_stray_records = 0;
 	w->be.ops->foreach_order(w->be.ctx, on_order_final, w);
 	w->be.ops->foreach_payment(w->be.ctx, on_payment_final, w);
+	w->be.ops->foreach_event(w->be.ctx, on_event_final, w);
 	/* Events that name another event's order see that order's state. */
 	for (size_t i = 0; i < w->h.nevents; i++) {
 		struct hist_wh_event *e = &w->h.events[i];

@@ -593,6 +593,7 @@ static void live_close(void *ctx)
 	sched_destroy(wl->s);
 	free_rows(wl->orders, wl->norders);
 	free_rows(wl->payments, wl->npayments);
+	free_rows(wl->events, wl->nevent_rows);
 	free_rows(wl->maps, wl->nmaps);
 	for (size_t i = 0; i < wl->nmails; i++)
 		free(wl->mails[i].data);
@@ -611,6 +612,8 @@ static void live_close(void *ctx)
 	wl->norders = wl->nmaps = 0;
 	wl->payments = NULL;
 	wl->npayments = 0;
+	wl->events = NULL;
+	wl->nevent_rows = 0;
 	wl->mails = NULL;
 	wl->nmails = 0;
 	wl->custs = NULL;
@@ -628,6 +631,7 @@ static const struct world_backend_ops live_ops = {
 	.snapshot = live_snapshot,
 	.foreach_order = live_foreach_order,
 	.foreach_payment = live_foreach_payment,
+	.foreach_event = live_foreach_event,
 	.foreach_mapping = live_foreach_mapping,
 	.foreach_customer = live_foreach_customer,
 	.mail_count = live_mail_count,

@@ -173,6 +173,7 @@ struct world_live {
 	/* the snapshot */
 	struct row2 *orders; size_t norders;
 	struct row2 *payments; size_t npayments; /* order_payments: event, order */
+	struct row2 *events; size_t nevent_rows; /* stripe_events: event, "t"/"f" processed */
 	struct row2 *maps; size_t nmaps;
 	struct customer_row *custs; size_t ncusts;
 	struct kept_mail *mails; size_t nmails;
@@ -207,6 +208,7 @@ void wl_sql_release(void *ctx, struct sql_conn *conn);
 void wl_stripe_customer_create(void *ctx, const struct stripe_customer_params *p,
                                    stripe_done_fn *done, void *arg);
 void live_foreach_customer(void *ctx, world_customer_fn *fn, void *arg);
+void live_foreach_event(void *ctx, world_event_row_fn *fn, void *arg);
 void live_foreach_mapping(void *ctx, world_mapping_fn *fn, void *arg);
 void live_foreach_order(void *ctx, world_order_row_fn *fn, void *arg);
 void live_foreach_payment(void *ctx, world_payment_fn *fn, void *arg);

@@ -334,6 +334,10 @@ enum result live_snapshot(void *ctx, char *err, size_t errsize)
 		rc = read_rows(wl, pg, "SELECT event_id, order_id FROM order_payments",
 		               &wl->payments, &wl->npayments, err, errsize);
 	if (rc == RESULT_OK)
+		rc = read_rows(wl, pg, "SELECT event_id, CASE WHEN processed_at IS NULL THEN 'f' "
+		               "ELSE 't' END FROM stripe_events",
+		               &wl->events, &wl->nevent_rows, err, errsize);
+	if (rc == RESULT_OK)
 		rc = read_rows(wl, pg, "SELECT user_id, customer_id FROM stripe_customers",
 		               &wl->maps, &wl->nmaps, err, errsize);
 	PQfinish(pg);
@@ -367,6 +371,13 @@ void live_foreach_payment(void *ctx, world_payment_fn *fn, void *arg)
 	struct world_live *wl = ctx;
 	for (size_t i = 0; i < wl->npayments; i++)
 		fn(arg, wl->payments[i].a, wl->payments[i].b);
+}
+
+void live_foreach_event(void *ctx, world_event_row_fn *fn, void *arg)
+{
+	struct world_live *wl = ctx;
+	for (size_t i = 0; i < wl->nevent_rows; i++)
+		fn(arg, wl->events[i].a, strcmp(wl->events[i].b, "t") == 0);
 }
 
 void live_foreach_mapping(void *ctx, world_mapping_fn *fn, void *arg)

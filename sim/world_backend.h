@@ -90,6 +90,8 @@ typedef void world_order_row_fn(void *arg, const char *order_id, bool paid,
 /* A row of order_payments: which event paid which order. */
 typedef void world_payment_fn(void *arg, const char *event_id, const char *order_id);
 typedef void world_mapping_fn(void *arg, const char *user_id, const char *customer_id);
+/* A row of stripe_events: an event recorded, and whether marked processed. */
+typedef void world_event_row_fn(void *arg, const char *event_id, bool processed);
 /* created_us: when the customer was created, in the run's microseconds
  * (0 when the server does not say). */
 typedef void world_customer_fn(void *arg, const char *customer_id, const char *user_id,
@@ -120,6 +122,7 @@ struct world_backend_ops {
 	enum result (*snapshot)(void *ctx, char *err, size_t errsize);
 	void (*foreach_order)(void *ctx, world_order_row_fn *fn, void *arg);
 	void (*foreach_payment)(void *ctx, world_payment_fn *fn, void *arg);
+	void (*foreach_event)(void *ctx, world_event_row_fn *fn, void *arg);
 	void (*foreach_mapping)(void *ctx, world_mapping_fn *fn, void *arg);
 	void (*foreach_customer)(void *ctx, world_customer_fn *fn, void *arg);
 	size_t (*mail_count)(void *ctx);

@@ -206,6 +206,27 @@ static void sim_foreach_payment(void *ctx, world_payment_fn *fn, void *arg)
 	pg_model_foreach(ws->pg, "order_payments", on_payment_walk, &rw);
 }
 
+struct event_walk {
+	world_event_row_fn *fn;
+	void *arg;
+};
+
+/* stripe_events: event_id, event_type, first_seen_at, processed_at. */
+static void on_event_walk(void *arg, const char *const *cols, int ncols)
+{
+	struct event_walk *rw = arg;
+	if (ncols < 4 || cols[0] == NULL)
+		return;
+	rw->fn(rw->arg, cols[0], cols[3] != NULL);
+}
+
+static void sim_foreach_event(void *ctx, world_event_row_fn *fn, void *arg)
+{
+	struct world_sim *ws = ctx;
+	struct event_walk rw = {.fn = fn, .arg = arg};
+	pg_model_foreach(ws->pg, "stripe_events", on_event_walk, &rw);
+}
+
 static void on_mapping_walk(void *arg, const char *const *cols, int ncols)
 {
 	struct mapping_walk *rw = arg;
@@ -296,6 +317,7 @@ static const struct world_backend_ops sim_ops = {
 	.snapshot = sim_snapshot,
 	.foreach_order = sim_foreach_order,
 	.foreach_payment = sim_foreach_payment,
+	.foreach_event = sim_foreach_event,
 	.foreach_mapping = sim_foreach_mapping,
 	.foreach_customer = sim_foreach_customer,
 	.mail_count = sim_mail_count,

@@ -97,7 +97,7 @@ END_TEST
 START_TEST(test_eventually_applied_breaks_on_acked_but_unpaid)
 {
 	struct hist_wh_event ev = {.id = "evt_3", .order = "ord_3", .acked = true,
-	                           .paid_count = 0};
+	                           .paid_count = 0, .records = 1, .processed = true};
 	struct history h = with_events(&ev, 1);
 	assert_breaks(INV_EVENTUALLY_APPLIED, &h, "evt_3 was acknowledged");
 	ev.paid_count = 1;
@@ -121,11 +121,33 @@ START_TEST(test_eventually_applied_asks_nothing_of_events_that_pay_nothing)
 {
 	struct hist_wh_event ev[3] = {
 		{.id = "evt_other1", .order = "ord_1", .kind = HIST_WH_OTHER_TYPE, .acked = true},
-		{.id = "evt_unknown2", .kind = HIST_WH_UNKNOWN_ORDER, .acked = true},
+		{.id = "evt_unknown2", .kind = HIST_WH_UNKNOWN_ORDER, .acked = true, .records = 1,
+		 .processed = true},
 		{.id = "evt_sig3", .order = "ord_3", .forged = true, .acked = true},
 	};
 	struct history h = with_events(ev, 3);
 	assert_holds(INV_EVENTUALLY_APPLIED, &h);
+}
+END_TEST
+
+/* An acknowledged payment event, its order pending or not, is recorded
+ * under its own id and marked processed; no record names another id. */
+START_TEST(test_eventually_applied_breaks_when_an_acknowledged_event_is_not_recorded)
+{
+	struct hist_wh_event ev = {.id = "evt_unknown6", .kind = HIST_WH_UNKNOWN_ORDER,
+	                           .acked = true, .records = 1, .processed = true};
+	struct history h = with_events(&ev, 1);
+	assert_holds(INV_EVENTUALLY_APPLIED, &h);
+	ev.processed = false;
+	assert_breaks(INV_EVENTUALLY_APPLIED, &h, "evt_unknown6 was acknowledged but is not marked "
+	              "processed");
+	ev.records = 0;
+	assert_breaks(INV_EVENTUALLY_APPLIED, &h, "is not recorded under its id");
+	ev.records = 1;
+	ev.processed = true;
+	h.wh_stray_records = 1;
+	strcpy(h.first_stray_record, "pi_6");
+	assert_breaks(INV_EVENTUALLY_APPLIED, &h, "1 event record(s) under no event's id; first: pi_6");
 }
 END_TEST
 
@@ -221,6 +243,7 @@ Suite *check_invariant_webhook_suite(void)
 	tcase_add_test(tc, test_exactly_once_breaks_on_a_record_no_payment_explains);
 	tcase_add_test(tc, test_eventually_applied_breaks_on_acked_but_unpaid);
 	tcase_add_test(tc, test_eventually_applied_asks_nothing_of_events_that_pay_nothing);
+	tcase_add_test(tc, test_eventually_applied_breaks_when_an_acknowledged_event_is_not_recorded);
 	tcase_add_test(tc, test_signature_sound_breaks_when_a_refusable_delivery_is_accepted);
 	tcase_add_test(tc, test_signature_sound_breaks_when_a_refused_delivery_writes);
 	tcase_add_test(tc, test_signature_sound_breaks_when_a_valid_delivery_is_refused);
