@@ -177,6 +177,8 @@ struct history {
 	/* quote-email */
 	struct hist_quote *quotes; size_t nquotes;
 	struct hist_mail *mails; size_t nmails;
+	uint32_t email_log_raw;        /* [Email] log lines with a raw control octet */
+	uint64_t email_log_raw_us;
 	/* webhook */
 	struct hist_wh_event *events; size_t nevents;
 	bool wh_effects_promised;      /* the variant documents order_payments */

@@ -160,6 +160,9 @@ static const struct hist_quote *quote_of(const struct history *h, const char *re
 
 bool inv_check_email_safe(const struct history *h, struct inv_violation *v)
 {
+	if (h->email_log_raw > 0)
+		return inv_violate(v, h->email_log_raw_us, "%u [Email] log line(s) carry a raw control "
+		               "character (customer data must be logged escaped)", h->email_log_raw);
 	for (size_t i = 0; i < h->nmails; i++) {
 		const struct hist_mail *m = &h->mails[i];
 		const struct hist_quote *q = quote_of(h, m->quote_ref);

@@ -87,6 +87,15 @@ static void env_log(void *ctx, enum log_level level, const char *tag, const char
 			if (world_mentions(msg, w->h.quotes[i].spec->ref))
 				w->h.quotes[i].logged = true;
 		}
+		/* Customer data reaches these lines escaped: a raw CR or LF
+		 * would let a name forge a log line of its own. */
+		for (const unsigned char *p = (const unsigned char *)msg; *p != '\0'; p++) {
+			if (*p < 0x20 || *p == 0x7f) {
+				if (w->h.email_log_raw++ == 0)
+					w->h.email_log_raw_us = world_now_us(w);
+				break;
+			}
+		}
 	}
 	if (t == WT_WEBHOOK && w->wh != NULL)
 		wh_note_log(w, msg);

@@ -82,6 +82,19 @@ START_TEST(test_email_safe_breaks_when_an_accepted_mail_is_not_answered_sent)
 }
 END_TEST
 
+START_TEST(test_email_safe_breaks_on_a_raw_control_in_an_email_log_line)
+{
+	struct history h = empty();
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_EMAIL_SAFE, &h, &v));
+	h.email_log_raw = 2;
+	h.email_log_raw_us = 31;
+	ck_assert(!invariant_check(INV_EMAIL_SAFE, &h, &v));
+	ck_assert_uint_eq(v.t_us, 31);
+	ck_assert_ptr_nonnull(strstr(v.message, "2 [Email] log line(s) carry a raw control"));
+}
+END_TEST
+
 START_TEST(test_always_invariants)
 {
 	struct history h = empty();
@@ -165,6 +178,7 @@ Suite *check_invariant_suite(void)
 	TCase *tc = tcase_create("checkers");
 	tcase_add_test(tc, test_empty_history_holds_everything);
 	tcase_add_test(tc, test_email_safe_cases);
+	tcase_add_test(tc, test_email_safe_breaks_on_a_raw_control_in_an_email_log_line);
 	tcase_add_test(tc, test_email_safe_breaks_when_an_accepted_mail_is_not_answered_sent);
 	tcase_add_test(tc, test_always_invariants);
 	suite_add_tcase(s, tc);
