@@ -54,6 +54,7 @@ struct hist_dd_request {
 	bool claimed;            /* Redis applied this copy's SET NX and said OK */
 	uint32_t sets;           /* SETs sent with this copy's token: more than
 	                          * one when the check asked again */
+	bool set_ok;             /* the check received OK to one of its SETs */
 	uint64_t claimed_us;
 	uint64_t start_us, end_us;
 };

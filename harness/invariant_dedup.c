@@ -103,6 +103,11 @@ bool inv_check_dedup_effective(const struct history *h, struct inv_violation *v)
 		const struct hist_dd_request *r = &h->dd[i];
 		/* core/dedup.h: one SET, and once more after a timeout; more
 		 * only adds a client deadline of waiting per failure. */
+		/* failed_open says Redis did not confirm: counted as a duplicate
+		 * let through, it must not be claimed of a confirmed request. */
+		if (r->done && r->failed_open && r->set_ok)
+			return inv_violate(v, r->end_us, "a copy of req-%u failed open although Redis "
+			               "answered its SET OK", r->request);
 		if (r->sets > 1 + DEDUP_RETRIES_MAX)
 			return inv_violate(v, r->end_us, "a copy of req-%u sent its SET %u times, over "
 			               "its budget of %d", r->request, r->sets, 1 + DEDUP_RETRIES_MAX);

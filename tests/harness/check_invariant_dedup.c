@@ -206,6 +206,23 @@ START_TEST(test_dedup_effective_breaks_on_a_third_set)
 }
 END_TEST
 
+/* Failing open says Redis did not confirm the claim: never after an OK. */
+START_TEST(test_dedup_effective_breaks_on_failing_open_after_an_ok)
+{
+	struct history h = empty();
+	struct hist_dd_request r[1] = {
+		{.request = 8, .done = true, .failed_open = true, .sets = 2, .end_us = 90},
+	};
+	h.dd = r;
+	h.ndd = 1;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	r[0].set_ok = true;
+	ck_assert(!invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "req-8 failed open although Redis answered its SET OK"));
+}
+END_TEST
+
 /* Half the SETs applied with their replies lost; copies 20 ms apart, so a
  * copy's retry finds either its own write or its twin's. */
 static const char lost_reply_yaml[] =
@@ -277,6 +294,7 @@ Suite *check_invariant_dedup_suite(void)
 	tcase_add_test(tc, test_dedup_effective_breaks_on_healthy_duplicate_accepted);
 	tcase_add_test(tc, test_dedup_effective_counts_what_slips_through);
 	tcase_add_test(tc, test_dedup_effective_breaks_on_a_third_set);
+	tcase_add_test(tc, test_dedup_effective_breaks_on_failing_open_after_an_ok);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lost-reply outcomes");
 	tcase_add_test(tc, test_lost_reply_outcomes_count_the_questions_asked_again);
