@@ -75,31 +75,11 @@ void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
 
 /* The reply a check receives to one of its SETs: OK means Redis confirmed
  * the claim, and the check then has no reason to fail open. */
-struct dd_watch {
-	struct world *w;
-	size_t copy;
-	kv_done_fn *done;
-	void *arg;
-};
-
-static void dd_watch_done(void *arg, enum outcome oc, const struct kv_reply *reply)
+static void dd_note_set(struct world *w, size_t copy, enum outcome oc,
+                        const struct kv_reply *reply)
 {
-	struct dd_watch *c = arg;
-	struct world *w = c->w;
 	if (oc == OUTCOME_OK && reply != NULL && reply->type == KV_REPLY_STATUS)
-		w->h.dd[c->copy].set_ok = true;
-	kv_done_fn *done = c->done;
-	void *darg = c->arg;
-	world_work_free(w, c);
-	done(darg, oc, reply);
-}
-
-static void dd_watch(struct world *w, size_t copy, kv_done_fn **done, void **arg)
-{
-	struct dd_watch *c = world_work_new(w, sizeof *c);
-	*c = (struct dd_watch){.w = w, .copy = copy, .done = *done, .arg = *arg};
-	*done = dd_watch_done;
-	*arg = c;
+		w->h.dd[copy].set_ok = true;
 }
 
 void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg)
@@ -112,7 +92,7 @@ void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *
 			/* a copy asking again with its token */
 			size_t copy = w->dd_tokens[sl->token - 1].copy;
 			w->h.dd[copy].sets++;
-			dd_watch(w, copy, &done, &arg);
+			world_kv_watch(w, copy, dd_note_set, &done, &arg);
 		} else if (w->dd_current != SIZE_MAX && w->ndd_tokens < w->h.ndd) {
 			struct dd_token *t = &w->dd_tokens[w->ndd_tokens++];
 			memcpy(t->token, cmd->argv[2], strlen(cmd->argv[2]) + 1);
@@ -120,7 +100,7 @@ void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *
 			sl->hash = (uint32_t)(dd_hash(cmd->argv[2]) >> 32);
 			sl->token = (uint32_t)w->ndd_tokens;
 			w->h.dd[t->copy].sets = 1;
-			dd_watch(w, t->copy, &done, &arg);
+			world_kv_watch(w, t->copy, dd_note_set, &done, &arg);
 		}
 		w->dd_current = SIZE_MAX;
 	}

@@ -151,38 +151,20 @@ void rl_note_incr(struct world *w, const struct kv_cmd *cmd)
 /* The reply to the command that counts a hit: the INCR, or the MULTI/EXEC
  * whose first element is the INCR's. The hit could not be counted when it
  * failed, and then only the policy may decide it. */
-struct rl_watch {
-	struct world *w;
-	size_t index;
-	kv_done_fn *done;
-	void *arg;
-};
-
-static void rl_watch_done(void *arg, enum outcome oc, const struct kv_reply *reply)
+static void rl_note_count(struct world *w, size_t index, enum outcome oc,
+                          const struct kv_reply *reply)
 {
-	struct rl_watch *c = arg;
-	struct world *w = c->w;
 	bool exec = reply != NULL && reply->type == KV_REPLY_ARRAY;
 	const struct kv_reply *count = exec && reply->elements > 0 ? &reply->element[0] : reply;
-	w->h.rl[c->index].count_failed = oc != OUTCOME_OK || count == NULL ||
-	                                 count->type != KV_REPLY_INTEGER;
-	kv_done_fn *done = c->done;
-	void *darg = c->arg;
-	world_work_free(w, c);
-	done(darg, oc, reply);
+	w->h.rl[index].count_failed = oc != OUTCOME_OK || count == NULL ||
+	                              count->type != KV_REPLY_INTEGER;
 }
 
 void rl_watch_count(struct world *w, const struct kv_cmd *cmd, kv_done_fn **done, void **arg)
 {
 	if (w->rl_current == SIZE_MAX || cmd == NULL || !kv_word_is(cmd->argv[0], "incr"))
 		return;
-	struct rl_watch *c = world_work_new(w, sizeof *c);
-	c->w = w;
-	c->index = w->rl_current;
-	c->done = *done;
-	c->arg = *arg;
-	*done = rl_watch_done;
-	*arg = c;
+	world_kv_watch(w, w->rl_current, rl_note_count, done, arg);
 	w->rl_current = SIZE_MAX;
 }
 

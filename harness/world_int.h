@@ -176,6 +176,12 @@ void world_note_unhandled(struct world *w, const char *what);
  * harness marks its calls into the core, and a done that runs inside one
  * is an unhandled error (the caller's state after the call is not set up
  * yet). */
+/* Puts note(w, index, oc, reply) in front of a kv reply's done: the harness
+ * sees what the core is told, then the core is told it. */
+typedef void world_kv_note_fn(struct world *w, size_t index, enum outcome oc,
+                              const struct kv_reply *reply);
+void world_kv_watch(struct world *w, size_t index, world_kv_note_fn *note, kv_done_fn **done,
+                    void **arg);
 bool world_core_enter(struct world *w);
 void world_core_leave(struct world *w, bool was);
 void world_core_answered(struct world *w, const char *entry);

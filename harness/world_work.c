@@ -363,6 +363,34 @@ void world_request_end(struct world *w, const char *fix, const char *id,
 	}
 }
 
+struct kv_watch {
+	struct world *w;
+	size_t index;
+	world_kv_note_fn *note;
+	kv_done_fn *done;
+	void *arg;
+};
+
+static void kv_watch_done(void *arg, enum outcome oc, const struct kv_reply *reply)
+{
+	struct kv_watch *c = arg;
+	struct world *w = c->w;
+	c->note(w, c->index, oc, reply);
+	kv_done_fn *done = c->done;
+	void *darg = c->arg;
+	world_work_free(w, c);
+	done(darg, oc, reply);
+}
+
+void world_kv_watch(struct world *w, size_t index, world_kv_note_fn *note, kv_done_fn **done,
+                    void **arg)
+{
+	struct kv_watch *c = world_work_new(w, sizeof *c);
+	*c = (struct kv_watch){.w = w, .index = index, .note = note, .done = *done, .arg = *arg};
+	*done = kv_watch_done;
+	*arg = c;
+}
+
 bool world_core_enter(struct world *w)
 {
 	bool was = w->in_core_call;
