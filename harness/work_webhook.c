@@ -335,6 +335,7 @@ enum wh_shape {
 	SH_V1_LONG,         /* t=T,v1=H(T)00: the right digits and two more */
 	SH_V1_NINE_T_LAST,  /* v1=H(T),v1=<other> x8,t=T: t after the v1 limit */
 	SH_V0_MANY_V1_LAST, /* t=T,v0=H(T) x8,v1=H(T): the limit counts v1 only */
+	SH_TOO_LONG,        /* t=T,v1=H(T),v0=H(T)...: over STRIPE_SIG_HEADER_MAX */
 	SH_COUNT
 };
 
@@ -346,7 +347,7 @@ static const char *const wh_shape_names[SH_COUNT] = {
 	"t with a sign", "v0 only", "unknown schemes only", "blanks around items",
 	"blank inside a key", "upper-case keys", "upper-case hex", "empty element",
 	"element of blanks only", "trailing comma", "v1 with two digits more",
-	"nine v1, t last", "eight v0, then the valid v1",
+	"nine v1, t last", "eight v0, then the valid v1", "header over 4096 octets",
 };
 
 /* Bodies at the edges of what the route documents (webhook.h: at most
@@ -488,6 +489,10 @@ static void wh_header(enum wh_shape sh, int64_t now_s, const char *payload, size
 		n = wh_put_items(out, size, n, ",v0=", h, STRIPE_SIG_V1_MAX);
 		n = wh_put_items(out, size, n, ",v1=", h, 1);
 		break;
+	case SH_TOO_LONG:
+		n = snprintf(out, size, "t=%lld,v1=%s", T, h);
+		n = wh_put_items(out, size, n, ",v0=", h, STRIPE_SIG_HEADER_MAX / (4 + STRIPE_SIG_HEX_LEN));
+		break;
 	case SH_V1_NINE_T_LAST:
 		n = snprintf(out, size, "v1=%s", h);
 		n = wh_put_items(out, size, n, ",v1=", other, STRIPE_SIG_V1_MAX);
@@ -534,7 +539,7 @@ static void wh_arrive(void *arg)
 	size_t len = m->len;
 	int64_t now_s = WORLD_WALL_EPOCH_S + (int64_t)(world_now_us(w) / 1000000);
 	if (!m->header_valid || m->now_s != now_s || m->kind != (int)a->kind) {
-		char header[1024];
+		char header[WH_HEADER_MAX];
 		if (ev->shape >= 0) {
 			wh_header((enum wh_shape)ev->shape, now_s, payload, len, header, sizeof header);
 		} else {

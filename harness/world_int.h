@@ -52,6 +52,10 @@ struct wh_event {
 
 /* The last webhook delivery's body, header and reference verdict, reused by
  * the next delivery of the same event, kind and second (work_webhook.c). */
+/* Room for a Stripe-Signature the workload sends, the longest over the
+ * verifier's limit (STRIPE_SIG_HEADER_MAX, 4096). */
+#define WH_HEADER_MAX 4400
+
 struct wh_memo {
 	char *body;                  /* WEBHOOK_PAYLOAD_MAX + 2 octets, or NULL */
 	size_t len;
@@ -60,7 +64,7 @@ struct wh_memo {
 	int64_t now_s;               /* the second header was made for */
 	int kind;
 	bool forged;                 /* the reference refuses header */
-	char header[1024];
+	char header[WH_HEADER_MAX];
 };
 
 #define WORLD_OP_CACHE 32            /* operation names remembered for coverage */
