@@ -359,12 +359,15 @@ enum wh_body {
 	BODY_INTENT_EMPTY,  /* data.object.id "" */
 	BODY_NOT_JSON,
 	BODY_TRAILING_NL,   /* the JSON and a newline, signed as sent */
+	BODY_NUL_TAIL,      /* the JSON, a NUL and more bytes, signed as sent:
+	                     * not JSON as a whole */
 	BODY_COUNT
 };
 
 static const char *const wh_body_names[BODY_COUNT] = {
 	"body at the size limit", "body one octet over the limit", "event id with a space",
 	"empty payment intent id", "body not JSON", "body ending in a newline",
+	"JSON, a NUL, more bytes",
 };
 
 static const char *const wh_other_types[] = {
@@ -409,6 +412,11 @@ static size_t wh_payload(const struct world *w, size_t event, char *buf)
 	}
 	if (ev->body == BODY_TRAILING_NL) {
 		buf[len++] = '\n';
+		buf[len] = '\0';
+	}
+	if (ev->body == BODY_NUL_TAIL) {
+		memcpy(buf + len, "\0{\"x\":1}", 8);
+		len += 8;
 		buf[len] = '\0';
 	}
 	return len;
@@ -553,7 +561,8 @@ static void wh_arrive(void *arg)
 		memcpy(m->header, header, strlen(header) + 1);
 		/* signature-sound: the reference decides, not the shape's name. */
 		bool body_ok = len <= WEBHOOK_PAYLOAD_MAX && ev->body != BODY_ID_SPACE &&
-		               ev->body != BODY_INTENT_EMPTY && ev->body != BODY_NOT_JSON;
+		               ev->body != BODY_INTENT_EMPTY && ev->body != BODY_NOT_JSON &&
+		               ev->body != BODY_NUL_TAIL;
 		m->forged = !(body_ok && wh_ref_accepts(header, payload, len, now_s));
 		m->now_s = now_s;
 		m->kind = (int)a->kind;
