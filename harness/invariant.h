@@ -174,6 +174,8 @@ struct history {
 	uint64_t rl_bad_us;            /* when the first of either was seen */
 	/* request-dedup */
 	uint64_t dd_ttl_us;
+	uint64_t redis_restart_us[8];  /* when Redis restarted (keys may be lost) */
+	uint32_t nredis_restarts;      /* all of them, also past the array */
 	struct hist_dd_request *dd; size_t ndd;
 	/* quote-email */
 	struct hist_quote *quotes; size_t nquotes;

@@ -32,6 +32,17 @@ static size_t *dd_order(const struct history *h)
  * clock has passed its time: a key may outlive its TTL by up to 1 ms. */
 #define DD_EXPIRY_RESOLUTION_US 1000
 
+#define DD_RESTARTS_KEPT (sizeof ((struct history *)0)->redis_restart_us / sizeof (uint64_t))
+
+static bool dd_restart_between(const struct history *h, uint64_t from_us, uint64_t to_us)
+{
+	for (uint32_t i = 0; i < h->nredis_restarts && i < DD_RESTARTS_KEPT; i++) {
+		if (h->redis_restart_us[i] >= from_us && h->redis_restart_us[i] <= to_us)
+			return true;
+	}
+	return false;
+}
+
 /* A copy may be rejected as a duplicate only when another copy of the same
  * request had claimed the key (its SET NX applied and answered OK) before
  * the rejection, and that claim had not expired when the copy arrived. A
@@ -101,13 +112,13 @@ bool inv_check_dedup_effective(const struct history *h, struct inv_violation *v)
 {
 	for (size_t i = 0; i < h->ndd; i++) {
 		const struct hist_dd_request *r = &h->dd[i];
-		/* core/dedup.h: one SET, and once more after a timeout; more
-		 * only adds a client deadline of waiting per failure. */
 		/* failed_open says Redis did not confirm: counted as a duplicate
 		 * let through, it must not be claimed of a confirmed request. */
 		if (r->done && r->failed_open && r->set_ok)
 			return inv_violate(v, r->end_us, "a copy of req-%u failed open although Redis "
 			               "answered its SET OK", r->request);
+		/* core/dedup.h: one SET, and once more after a timeout; more
+		 * only adds a client deadline of waiting per failure. */
 		if (r->sets > 1 + DEDUP_RETRIES_MAX)
 			return inv_violate(v, r->end_us, "a copy of req-%u sent its SET %u times, over "
 			               "its budget of %d", r->request, r->sets, 1 + DEDUP_RETRIES_MAX);
@@ -122,6 +133,22 @@ bool inv_check_dedup_effective(const struct history *h, struct inv_violation *v)
 		size_t e = g;
 		while (e < h->ndd && h->dd[idx[e]].request == h->dd[idx[g]].request)
 			e++;
+		/* SET ... NX: while one copy's claim lives, no other copy's SET
+		 * writes the key; one that did overwrote a live claim, and its
+		 * "new" is a duplicate let through uncounted. (A restart of Redis
+		 * in between may have lost the claim.) */
+		for (size_t a = g; a < e && ok && h->nredis_restarts <= DD_RESTARTS_KEPT; a++) {
+			const struct hist_dd_request *r = &h->dd[idx[a]];
+			for (size_t b = g; b < e && ok && r->claimed; b++) {
+				const struct hist_dd_request *o = &h->dd[idx[b]];
+				if (b != a && o->claimed && o->claimed_us < r->claimed_us &&
+				    r->claimed_us + DD_EXPIRY_RESOLUTION_US < o->claimed_us + h->dd_ttl_us &&
+				    !dd_restart_between(h, o->claimed_us, r->claimed_us))
+					ok = inv_violate(v, r->claimed_us, "two copies of req-%u wrote its key "
+					             "within the TTL: the second overwrote a live claim",
+					             r->request);
+			}
+		}
 		const struct hist_dd_request *first = &h->dd[idx[g]];
 		for (size_t a = g + 1; a < e && ok; a++) {
 			const struct hist_dd_request *r = &h->dd[idx[a]];

@@ -118,6 +118,11 @@ static void on_fault(void *arg, enum fault_target target, enum fault_kind kind,
 	w->out->fault_fired = true;
 	w->out->faults[kind]++;
 	w->out->cov.faults[target][coverage_op_index(target, op)][kind]++;
+	if (target == FAULT_TARGET_REDIS && kind == FAULT_RESTART) {
+		uint32_t n = w->h.nredis_restarts++;
+		if (n < sizeof w->h.redis_restart_us / sizeof w->h.redis_restart_us[0])
+			w->h.redis_restart_us[n] = world_now_us(w);
+	}
 }
 
 /* Operation names come from a few static tables, so a small cache keyed

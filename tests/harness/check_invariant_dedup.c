@@ -91,8 +91,10 @@ START_TEST(test_dedup_effective_breaks_on_healthy_duplicate_accepted)
 	struct inv_violation v;
 	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
 	r[1].duplicate = false;
-	r[1].claimed = true; /* (a key lost in between would let it claim) */
+	r[1].claimed = true; /* a restart in between lost the key: it may claim */
 	r[1].claimed_us = 250;
+	h.redis_restart_us[0] = 150;
+	h.nredis_restarts = 1;
 	ck_assert(!invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
 	ck_assert_ptr_nonnull(strstr(v.message, "true duplicate of req-1 was accepted"));
 	/* Not a violation while Redis was failing, or after the TTL. */
@@ -223,6 +225,31 @@ START_TEST(test_dedup_effective_breaks_on_failing_open_after_an_ok)
 }
 END_TEST
 
+/* With NX no second copy writes the key while the first one's claim
+ * lives, unless Redis restarted in between (and lost it). */
+START_TEST(test_dedup_effective_breaks_when_a_live_claim_is_overwritten)
+{
+	struct history h = empty();
+	h.dd_ttl_us = 10000000;
+	struct hist_dd_request r[2] = {
+		{.request = 2, .seq = 0, .done = true, .claimed = true, .claimed_us = 100, .end_us = 200},
+		{.request = 2, .seq = 1, .done = true, .duplicate = true, .start_us = 300, .end_us = 400},
+	};
+	h.dd = r;
+	h.ndd = 2;
+	struct inv_violation v;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	r[1].duplicate = false;
+	r[1].claimed = true;
+	r[1].claimed_us = 350;
+	ck_assert(!invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+	ck_assert_ptr_nonnull(strstr(v.message, "the second overwrote a live claim"));
+	h.redis_restart_us[0] = 320;
+	h.nredis_restarts = 1;
+	ck_assert(invariant_check(INV_DEDUP_EFFECTIVE, &h, &v));
+}
+END_TEST
+
 /* Half the SETs applied with their replies lost; copies 20 ms apart, so a
  * copy's retry finds either its own write or its twin's. */
 static const char lost_reply_yaml[] =
@@ -295,6 +322,7 @@ Suite *check_invariant_dedup_suite(void)
 	tcase_add_test(tc, test_dedup_effective_counts_what_slips_through);
 	tcase_add_test(tc, test_dedup_effective_breaks_on_a_third_set);
 	tcase_add_test(tc, test_dedup_effective_breaks_on_failing_open_after_an_ok);
+	tcase_add_test(tc, test_dedup_effective_breaks_when_a_live_claim_is_overwritten);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lost-reply outcomes");
 	tcase_add_test(tc, test_lost_reply_outcomes_count_the_questions_asked_again);
