@@ -83,7 +83,7 @@ expect_output 'expected and caught: the legacy variant is meant to break exactly
 
 # A single file whose legacy bug it does not catch: the reason is named.
 expect_output '^verdict: FAIL: legacy webhook never caught$' "subset names the uncaught fix" \
-	"$bin" matrix -q scenarios/webhook-lost-after-claim.yaml
+	"$bin" matrix -q scenarios/webhook-signature-shapes.yaml
 
 # Counts are computed, never subtracted: an IDLE result next to a violated one.
 idle=tests/data/scenarios/idle/idle.yaml
