@@ -396,7 +396,7 @@ void cu_schedule(struct world *w)
 		world_name1(id, sizeof w->h.cust[u].user, "cu", u);
 		size_t want = sc->customer.user_id_octets, len = strlen(id);
 		ASSERT(want < sizeof w->h.cust[u].user);
-		if (want > len) { /* "cu<N>-xxx...", exactly want octets */
+		if (want > len) { /* "cu<N>-" then filler, exactly want octets */
 			memset(id + len, 'x', want - len);
 			id[len] = '-';
 			id[want] = '\0';

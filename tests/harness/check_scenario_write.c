@@ -94,16 +94,22 @@ START_TEST(test_good_test_files_round_trip_with_identical_traces)
 }
 END_TEST
 
+/* yaml loaded as a file "t.yaml"; it must load. */
+static struct scenario *load_text(const char *yaml, size_t len)
+{
+	struct scenario *sc;
+	struct scenario_error se;
+	ck_assert_int_eq(scenario_load_buffer("t.yaml", yaml, len, &sc, &se), RESULT_OK);
+	return sc;
+}
+
 START_TEST(test_dedup_workload_round_trips)
 {
 	static const char yaml[] =
 		"fixes: [request-dedup]\n"
 		"workload:\n"
 		"  request-dedup: {requests: 7, duplicates: 2, ttl: 1ms, key_octets: 40, bad_keys: 3}\n";
-	struct scenario *sc;
-	struct scenario_error se;
-	ck_assert_int_eq(scenario_load_buffer("t.yaml", yaml, sizeof yaml - 1, &sc, &se),
-	                 RESULT_OK);
+	struct scenario *sc = load_text(yaml, sizeof yaml - 1);
 	char *text;
 	size_t len;
 	struct scenario *back = reload(sc, &text, &len);
@@ -125,10 +131,7 @@ START_TEST(test_refused_and_padded_ids_round_trip)
 		"workload:\n"
 		"  ratelimit: {users: 2, invalid_ids: true}\n"
 		"  stripe-customer: {users: 3, user_id_octets: 64, invalid_ids: true}\n";
-	struct scenario *sc;
-	struct scenario_error se;
-	ck_assert_int_eq(scenario_load_buffer("t.yaml", yaml, sizeof yaml - 1, &sc, &se),
-	                 RESULT_OK);
+	struct scenario *sc = load_text(yaml, sizeof yaml - 1);
 	char *text;
 	size_t len;
 	struct scenario *back = reload(sc, &text, &len);
@@ -150,10 +153,7 @@ START_TEST(test_quote_text_with_every_kind_of_character_round_trips)
 		"    quotes:\n"
 		"      - {ref: Q-1, name: \"a\\0b\\r\\nc\\t\\\"q\\\\ \\u0085\\u00a0\\u2028\\u00e9\\U0001F600 \\u007f\", email: null}\n"
 		"      - {ref: Q-2, name: null, email: \"x@y.test\", sends: 3, clicks: 2, expect: send}\n";
-	struct scenario *sc;
-	struct scenario_error se;
-	ck_assert_int_eq(scenario_load_buffer("t.yaml", yaml, sizeof yaml - 1, &sc, &se),
-	                 RESULT_OK);
+	struct scenario *sc = load_text(yaml, sizeof yaml - 1);
 	char *text;
 	size_t len;
 	struct scenario *back = reload(sc, &text, &len);
