@@ -38,6 +38,7 @@ struct customer_req {
 	char found_id[CUSTOMER_ID_MAX + 1];   /* what a SELECT found */
 	bool found;
 	uint32_t stripe_retries;
+	uint32_t find_retries;
 	uint32_t insert_retries;
 	/* the autocommit statement in flight */
 	enum sql_stmt stmt;
@@ -225,9 +226,11 @@ static void customer_after_insert(struct customer_req *req, enum outcome oc, con
 		return;
 	}
 	/* legacy: every insert error lands here and orphans the customer; the
-	 * next attempt creates another. */
-	core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: mapping insert failed (%s); customer %s orphaned",
-	         req->user_id, customer_why(oc, sqlstate), req->created_id);
+	 * next attempt creates another. hardened: the next call's search finds
+	 * it. */
+	core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: mapping insert failed (%s); customer %s %s",
+	         req->user_id, customer_why(oc, sqlstate), req->created_id,
+	         c->cfg.variant == VARIANT_HARDENED ? "unmapped until the user's next call" : "orphaned");
 	customer_finish(req, customer_failure(c, transient), "");
 }
 
@@ -252,6 +255,28 @@ static bool customer_stripe_retryable(enum outcome oc, const struct stripe_reply
 	return r->http_status == 409 || r->http_status == 429 || r->http_status >= 500;
 }
 
+static void customer_stripe_why(enum outcome oc, const struct stripe_reply *r, char *why,
+                                size_t size)
+{
+	if (oc == OUTCOME_ERROR && r != NULL)
+		snprintf(why, size, "HTTP %d %s", r->http_status, r->error_type);
+	else
+		snprintf(why, size, "%s", outcome_name(oc));
+}
+
+/* One more try of a Stripe step after the back-off; *retries counts them. */
+static void customer_retry_later(struct customer_req *req, uint32_t *retries, const char *step,
+                                 const char *why, clock_fn *fn)
+{
+	struct customer *c = req->c;
+	const struct core_env *env = c->env;
+	uint64_t delay_us = customer_backoff_us(c, *retries);
+	++*retries;
+	core_log(env, LOG_WARN, CUSTOMER_TAG, "user %s: %s failed (%s); retry %u of %u", req->user_id,
+	         step, why, *retries, c->cfg.retries_max);
+	env->clock.after(env->clock.ctx, delay_us, fn, req);
+}
+
 static void customer_on_stripe_reply(void *arg, enum outcome oc, const struct stripe_reply *r)
 {
 	struct customer_req *req = arg;
@@ -272,17 +297,11 @@ static void customer_on_stripe_reply(void *arg, enum outcome oc, const struct st
 		return;
 	}
 	char why[64];
-	if (oc == OUTCOME_ERROR && r != NULL)
-		snprintf(why, sizeof why, "HTTP %d %s", r->http_status, r->error_type);
-	else
-		snprintf(why, sizeof why, "%s", outcome_name(oc));
+	customer_stripe_why(oc, r, why, sizeof why);
 	if (c->cfg.variant == VARIANT_HARDENED && customer_stripe_retryable(oc, r) &&
 	    req->stripe_retries < c->cfg.retries_max) {
-		uint64_t delay_us = customer_backoff_us(c, req->stripe_retries);
-		req->stripe_retries++;
-		core_log(env, LOG_WARN, CUSTOMER_TAG, "user %s: customer create failed (%s); retry %u of %u",
-		         req->user_id, why, req->stripe_retries, c->cfg.retries_max);
-		env->clock.after(env->clock.ctx, delay_us, customer_retry_create, req);
+		customer_retry_later(req, &req->stripe_retries, "customer create", why,
+		                     customer_retry_create);
 		return;
 	}
 	core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: customer create failed (%s)", req->user_id, why);
@@ -303,6 +322,57 @@ static void customer_send_create(struct customer_req *req)
 	env->stripe.customer_create(env->stripe.ctx, &p, customer_on_stripe_reply, req);
 }
 
+static void customer_send_find(void *arg);
+
+/* hardened: the search before a create. A customer Stripe already holds
+ * for this user (made by a call whose mapping insert failed for good, more
+ * than a day ago, so that its Idempotency-Key is gone) is mapped instead of
+ * making a second one. */
+static void customer_on_find_reply(void *arg, enum outcome oc, const struct stripe_reply *r)
+{
+	struct customer_req *req = arg;
+	struct customer *c = req->c;
+	const struct core_env *env = c->env;
+
+	if (oc == OUTCOME_OK) {
+		size_t len = strnlen(r->customer_id, CUSTOMER_ID_MAX + 1);
+		if (len == 0) {
+			customer_send_create(req);
+			return;
+		}
+		if (len > CUSTOMER_ID_MAX) {
+			core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: Stripe's search answered "
+			         "a customer id longer than %d octets", req->user_id, CUSTOMER_ID_MAX);
+			customer_finish(req, RESULT_ERROR, "");
+			return;
+		}
+		memcpy(req->created_id, r->customer_id, len);
+		req->created_id[len] = '\0';
+		core_log(env, LOG_WARN, CUSTOMER_TAG, "user %s: Stripe already holds customer %s, "
+		         "unmapped; mapping it", req->user_id, req->created_id);
+		customer_run(req, SQL_CUSTOMER_INSERT, customer_after_insert);
+		return;
+	}
+	char why[64];
+	customer_stripe_why(oc, r, why, sizeof why);
+	bool retryable = customer_stripe_retryable(oc, r);
+	if (retryable && req->find_retries < c->cfg.retries_max) {
+		customer_retry_later(req, &req->find_retries, "customer search", why, customer_send_find);
+		return;
+	}
+	/* Creating without the search could make a second customer: the
+	 * caller is told to come back instead. */
+	core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: customer search failed (%s)", req->user_id, why);
+	customer_finish(req, customer_failure(c, retryable), "");
+}
+
+static void customer_send_find(void *arg)
+{
+	struct customer_req *req = arg;
+	const struct core_env *env = req->c->env;
+	env->stripe.customer_find(env->stripe.ctx, req->user_id, customer_on_find_reply, req);
+}
+
 static void customer_after_select(struct customer_req *req, enum outcome oc, const char *sqlstate)
 {
 	const struct core_env *env = req->c->env;
@@ -317,7 +387,10 @@ static void customer_after_select(struct customer_req *req, enum outcome oc, con
 		customer_finish(req, RESULT_OK, req->found_id);
 		return;
 	}
-	customer_send_create(req);
+	if (req->c->cfg.variant == VARIANT_HARDENED)
+		customer_send_find(req);
+	else
+		customer_send_create(req);
 }
 
 void customer_get_or_create(struct customer *c, const char *user_id, const char *email,

@@ -52,7 +52,13 @@ void customer_destroy(struct customer *c);
  *   hardened: seed plus Idempotency-Key "customer-create-<user_id>" with the
  *             same parameters on every attempt, and the Stripe call retried
  *             on timeout, connection loss, 409, 429 and 5xx: racing
- *             requests get one customer, so no orphan. */
+ *             requests get one customer. Before creating, Stripe is
+ *             searched for a customer already made for the user (one whose
+ *             mapping insert failed for good, its key since expired); one
+ *             found is mapped instead (`[Stripe]` log), so no orphan
+ *             however late the user comes back. The search is retried as
+ *             the create is; when it cannot be done, nothing is created and
+ *             the call answers RETRY (transient) or RESULT_ERROR. */
 void customer_get_or_create(struct customer *c, const char *user_id, const char *email,
                             customer_done_fn *done, void *arg);
 

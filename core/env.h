@@ -141,6 +141,12 @@ struct stripe_port {
 	void *ctx;
 	void (*customer_create)(void *ctx, const struct stripe_customer_params *p,
 	                        stripe_done_fn *done, void *arg);
+	/* Searches Stripe for the customer made for user_id (its
+	 * metadata[user_id]); r->customer_id is the oldest such customer, ""
+	 * when Stripe has none. Stripe's search is eventually consistent: a
+	 * customer made in the last minute may not be found yet. */
+	void (*customer_find)(void *ctx, const char *user_id, stripe_done_fn *done,
+	                      void *arg);
 };
 
 /* ---- Mail port -------------------------------------------------------- */

@@ -14,7 +14,7 @@
 static const char *const redis_ops[] = {"other", "incr", "expire", "pexpire", "set",
                                         "get", "del", "ttl", "pttl", "exec"};
 static const char *const pg_fixed_ops[] = {"other", "acquire", "begin", "commit", "rollback"};
-static const char *const stripe_ops[] = {"other", "customers.create"};
+static const char *const stripe_ops[] = {"other", "customers.create", "customers.search"};
 static const char *const mail_ops[] = {"other", "send"};
 static const char *const webhook_ops[] = {"other", "deliver"};
 

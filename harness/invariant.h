@@ -131,6 +131,7 @@ struct hist_customer_user {
 	uint32_t requests;                  /* get-or-create calls in the run */
 	uint32_t stripe_calls;              /* creates that reached Stripe */
 	uint32_t insert_calls;              /* mapping inserts that reached Postgres */
+	uint32_t search_calls;              /* customer searches that reached Stripe */
 };
 
 enum hist_cu_answer { HIST_CU_OK, HIST_CU_RETRY, HIST_CU_ERROR, HIST_CU_REJECT };
@@ -153,6 +154,7 @@ struct hist_cu_request {
 	                          * the counts below are its own */
 	uint32_t stripe_calls;   /* creates of its user sent while it ran */
 	uint32_t insert_calls;   /* mapping inserts of its user while it ran */
+	uint32_t search_calls;   /* customer searches of its user while it ran */
 	uint32_t calls_after_refusal; /* creates sent after a refusal it got */
 	uint64_t start_us, end_us;
 };

@@ -108,6 +108,9 @@ static bool cu_check_budget(const struct history *h, size_t i, struct inv_violat
 	if (r->insert_calls > bound)
 		return inv_violate(v, r->end_us, "user %s: one call sent %u mapping inserts, over "
 		               "its budget of %llu", u->user, r->insert_calls, (unsigned long long)bound);
+	if (r->search_calls > bound)
+		return inv_violate(v, r->end_us, "user %s: one call sent %u customer searches, over "
+		               "its budget of %llu", u->user, r->search_calls, (unsigned long long)bound);
 	/* Stripe's 4xx (but 409 and 429) says the request itself is wrong:
 	 * sending it again cannot succeed. */
 	if (r->calls_after_refusal > 0)
@@ -130,11 +133,11 @@ bool inv_check_customer_liveness(const struct history *h, struct inv_violation *
 	for (size_t i = 0; i < h->ncust; i++) {
 		const struct hist_customer_user *u = &h->cust[i];
 		uint64_t bound = per_call * u->requests;
-		if (u->stripe_calls > bound || u->insert_calls > bound)
-			return inv_violate(v, h->end_us, "user %s: %u customer creates and %u mapping "
-			               "inserts for %u call(s), over the budget of %llu each", u->user,
-			               u->stripe_calls, u->insert_calls, u->requests,
-			               (unsigned long long)bound);
+		if (u->stripe_calls > bound || u->insert_calls > bound || u->search_calls > bound)
+			return inv_violate(v, h->end_us, "user %s: %u customer creates, %u searches and "
+			               "%u mapping inserts for %u call(s), over the budget of %llu each",
+			               u->user, u->stripe_calls, u->search_calls, u->insert_calls,
+			               u->requests, (unsigned long long)bound);
 	}
 	return true;
 }

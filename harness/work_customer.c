@@ -29,7 +29,7 @@ struct cu_req {
 	uint32_t refusals_at_start;
 	bool overlapped;             /* another call of its user was in flight at its start */
 	uint32_t starts_at_start;
-	uint32_t stripe_at_start, insert_at_start, after_refusal_at_start;
+	uint32_t stripe_at_start, insert_at_start, after_refusal_at_start, search_at_start;
 	uint32_t permanent_at_start;
 	uint32_t replayed_at_start;
 	char id[32];
@@ -126,6 +126,36 @@ static void cu_stripe_create(void *ctx, const struct stripe_customer_params *p,
 	w->cu_stripe_inner.customer_create(w->cu_stripe_inner.ctx, p, cu_on_stripe_reply, c);
 }
 
+/* A search Stripe refused for good (a 4xx but 409 and 429) is a cause no
+ * retry mends; unlike a refused create it forbids nothing after it. */
+static void cu_on_find_reply(void *arg, enum outcome oc, const struct stripe_reply *r)
+{
+	struct cu_call *c = arg;
+	struct world *w = c->w;
+	if (c->u != NULL && oc == OUTCOME_ERROR && r != NULL && r->http_status >= 400 &&
+	    r->http_status < 500 && r->http_status != 409 && r->http_status != 429)
+		w->cu_permanent[c->user]++;
+	stripe_done_fn *done = c->done;
+	void *darg = c->arg;
+	world_work_free(w, c);
+	done(darg, oc, r);
+}
+
+static void cu_stripe_find(void *ctx, const char *user_id, stripe_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	struct cu_call *c = world_work_new(w, sizeof *c);
+	c->w = w;
+	c->u = cu_user(w, user_id, &c->user);
+	c->done = done;
+	c->arg = arg;
+	if (c->u == NULL)
+		w->h.cu_invalid_calls++;
+	else
+		c->u->search_calls++;
+	w->cu_stripe_inner.customer_find(w->cu_stripe_inner.ctx, user_id, cu_on_find_reply, c);
+}
+
 static void cu_sql_acquire(void *ctx, sql_acquire_fn *done, void *arg)
 {
 	struct world *w = ctx;
@@ -187,12 +217,55 @@ static void cu_sql_release(void *ctx, struct sql_conn *conn)
 	w->cu_sql_inner.release(w->cu_sql_inner.ctx, conn);
 }
 
+/* The earlier deploy's ports: what they issue is the state the run starts
+ * from, so the operations they send are not the run's coverage. */
+static void cu_earlier_create(void *ctx, const struct stripe_customer_params *p,
+                              stripe_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	w->unwatched = true;
+	w->env.stripe.customer_create(w->env.stripe.ctx, p, done, arg);
+	w->unwatched = false;
+}
+
+static void cu_earlier_find(void *ctx, const char *user_id, stripe_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	w->unwatched = true;
+	w->env.stripe.customer_find(w->env.stripe.ctx, user_id, done, arg);
+	w->unwatched = false;
+}
+
+static void cu_earlier_acquire(void *ctx, sql_acquire_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	w->unwatched = true;
+	w->env.sql.acquire(w->env.sql.ctx, done, arg);
+	w->unwatched = false;
+}
+
+static void cu_earlier_exec(void *ctx, struct sql_conn *conn, enum sql_stmt stmt, int nparams,
+                            const char *const *params, sql_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	w->unwatched = true;
+	w->env.sql.exec(w->env.sql.ctx, conn, stmt, nparams, params, done, arg);
+	w->unwatched = false;
+}
+
+static void cu_earlier_release(void *ctx, struct sql_conn *conn)
+{
+	struct world *w = ctx;
+	w->env.sql.release(w->env.sql.ctx, conn);
+}
+
 bool cu_build(struct world *w, enum variant v)
 {
 	w->cu_env = w->env;
 	w->cu_stripe_inner = w->env.stripe;
 	w->cu_sql_inner = w->env.sql;
-	w->cu_env.stripe = (struct stripe_port){.ctx = w, .customer_create = cu_stripe_create};
+	w->cu_env.stripe = (struct stripe_port){.ctx = w, .customer_create = cu_stripe_create,
+	                                        .customer_find = cu_stripe_find};
 	w->cu_env.sql = (struct sql_port){.ctx = w, .acquire = cu_sql_acquire, .exec = cu_sql_exec,
 	                                  .release = cu_sql_release};
 	struct customer_config c = {.variant = v, .retries_max = CU_RETRIES_MAX,
@@ -205,9 +278,15 @@ bool cu_build(struct world *w, enum variant v)
 	/* The earlier deploy talks to the servers unwatched: what it sent is
 	 * the state the run starts from, not part of the run. */
 	static const enum variant earlier[2] = {VARIANT_SEED, VARIANT_HARDENED};
+	w->cu_earlier_env = w->env;
+	w->cu_earlier_env.stripe = (struct stripe_port){.ctx = w, .customer_create = cu_earlier_create,
+	                                                .customer_find = cu_earlier_find};
+	w->cu_earlier_env.sql = (struct sql_port){.ctx = w, .acquire = cu_earlier_acquire,
+	                                          .exec = cu_earlier_exec,
+	                                          .release = cu_earlier_release};
 	for (int i = 0; i < 2; i++) {
 		c.variant = earlier[i];
-		if ((w->cu_earlier[i] = customer_create(&w->env, &c)) == NULL)
+		if ((w->cu_earlier[i] = customer_create(&w->cu_earlier_env, &c)) == NULL)
 			return false;
 	}
 	return true;
@@ -279,6 +358,7 @@ static void cu_on_done(void *arg, enum result rc, const char *customer_id)
 			r->exclusive = !q->overlapped && w->cu_starts[q->user] == q->starts_at_start;
 			r->stripe_calls = u->stripe_calls - q->stripe_at_start;
 			r->insert_calls = u->insert_calls - q->insert_at_start;
+			r->search_calls = u->search_calls - q->search_at_start;
 			r->calls_after_refusal = w->cu_after_refusal[q->user] - q->after_refusal_at_start;
 		}
 	}
@@ -335,6 +415,7 @@ static void cu_start(void *arg)
 		q->starts_at_start = ++w->cu_starts[q->user];
 		q->stripe_at_start = u->stripe_calls;
 		q->insert_at_start = u->insert_calls;
+		q->search_at_start = u->search_calls;
 		q->after_refusal_at_start = w->cu_after_refusal[q->user];
 		q->permanent_at_start = w->cu_permanent[q->user];
 		q->replayed_at_start = w->cu_replayed[q->user];

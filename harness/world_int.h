@@ -124,6 +124,9 @@ struct world {
 	struct stripe_port cu_stripe_inner;
 	struct sql_port cu_sql_inner;
 	struct customer *cu_earlier[2]; /* the earlier deploy: no key, keyed */
+	struct core_env cu_earlier_env; /* its ports: unwatched, not counted */
+	bool unwatched;               /* an earlier deploy's operation is being
+	                               * issued: coverage does not count it */
 	struct core_env qe_env;       /* env with the watched mail port */
 	struct mail_port qe_mail_inner;
 	size_t cap_rl, cap_rl_ttl, cap_dd;

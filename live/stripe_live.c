@@ -29,12 +29,14 @@ struct sreq {
 	enum outcome oc;
 	int http_status;
 	const char *error_type;
+	bool search;                   /* a customer search, not a create */
 };
 
 struct stripe_live {
 	struct curl_loop *cl;
 	struct sched *s;
 	char url[STRIPE_LIVE_URL_MAX + sizeof "/v1/customers"];
+	char search_url[STRIPE_LIVE_URL_MAX + sizeof "/v1/customers/search"];
 	char key[STRIPE_LIVE_KEY_MAX];
 	long timeout_ms;
 	int in_callback;
@@ -137,6 +139,8 @@ struct stripe_live *stripe_live_create(struct curl_loop *cl, struct sched *s,
 		n--;
 	snprintf(sl->url, sizeof sl->url, "%.*s/v1/customers", (int)n,
 	         cfg->base_url);
+	snprintf(sl->search_url, sizeof sl->search_url, "%.*s/v1/customers/search",
+	         (int)n, cfg->base_url);
 	snprintf(sl->key, sizeof sl->key, "%s", cfg->api_key);
 	sl->timeout_ms = (long)(cfg->timeout_us / 1000);
 	return sl;
@@ -253,7 +257,29 @@ static void sreq_on_response(void *arg, CURL *easy,
 	reply.idempotent_replay = header_says_true(easy, "Idempotent-Replayed");
 	json_error_t jerr;
 	json_t *doc = json_loadb(resp->body, resp->body_len, 0, &jerr);
-	if (resp->status >= 200 && resp->status < 300) {
+	if (resp->status >= 200 && resp->status < 300 && r->search) {
+		/* The oldest customer found, "" for none. Lists come newest
+		 * first, so of two made in the same second the later one is. */
+		const json_t *data = json_object_get(doc, "data");
+		const char *best = NULL;
+		json_int_t best_created = 0;
+		size_t i;
+		const json_t *c;
+		json_array_foreach(data, i, c) {
+			const char *id = json_string_value(json_object_get(c, "id"));
+			json_int_t created = json_integer_value(json_object_get(c, "created"));
+			if (id != NULL && (best == NULL || created <= best_created)) {
+				best = id;
+				best_created = created;
+			}
+		}
+		if (json_is_array(data)) {
+			reply.customer_id = best != NULL ? best : "";
+		} else {
+			oc = OUTCOME_ERROR;
+			reply.error_type = "invalid_response";
+		}
+	} else if (resp->status >= 200 && resp->status < 300) {
 		const char *id = json_string_value(json_object_get(doc, "id"));
 		if (id != NULL) {
 			reply.customer_id = id;
@@ -302,14 +328,27 @@ static bool form_add(CURL *easy, char *body, size_t *len, const char *name,
 	return true;
 }
 
-static void stripe_port_customer_create(void *ctx,
-                                        const struct stripe_customer_params *p,
-                                        stripe_done_fn *done, void *arg)
+/* What every request sets (url is copied by curl), then hands easy to the
+ * loop. */
+static void sreq_start(struct sreq *r, CURL *easy, const char *url)
 {
-	struct stripe_live *sl = ctx;
-	ASSERT(p != NULL);
-	ASSERT(done != NULL);
+	struct stripe_live *sl = r->sl;
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+	curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, sl->key);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "faultline");
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, sl->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, sl->timeout_ms);
+	r->easy = easy;
+	if (curl_loop_start(sl->cl, easy, sreq_on_response, r) != RESULT_OK) {
+		r->easy = NULL; /* curl_loop cleaned it up */
+		sreq_fail_early(r, OUTCOME_CONN_LOST, "");
+	}
+}
 
+static struct sreq *sreq_new(struct stripe_live *sl, stripe_done_fn *done, void *arg)
+{
 	struct sreq *r = calloc(1, sizeof *r);
 	ASSERT(r != NULL); /* out of memory in the harness is fatal */
 	r->sl = sl;
@@ -320,7 +359,18 @@ static void stripe_port_customer_create(void *ctx,
 		sl->reqs->prev = r;
 	sl->reqs = r;
 	sl->pending++;
+	return r;
+}
 
+static void stripe_port_customer_create(void *ctx,
+                                        const struct stripe_customer_params *p,
+                                        stripe_done_fn *done, void *arg)
+{
+	struct stripe_live *sl = ctx;
+	ASSERT(p != NULL);
+	ASSERT(done != NULL);
+
+	struct sreq *r = sreq_new(sl, done, arg);
 	if (p->idempotency_key != NULL && !idem_key_is_usable(p->idempotency_key)) {
 		sreq_fail_early(r, OUTCOME_ERROR, "invalid_request_error");
 		return;
@@ -354,20 +404,45 @@ static void stripe_port_customer_create(void *ctx,
 		                ok ? "" : "invalid_request_error");
 		return;
 	}
-	curl_easy_setopt(easy, CURLOPT_URL, sl->url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
-	curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, sl->key);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "faultline");
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, sl->timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, sl->timeout_ms);
-	r->easy = easy;
-	if (curl_loop_start(sl->cl, easy, sreq_on_response, r) != RESULT_OK) {
-		r->easy = NULL; /* curl_loop cleaned it up */
-		sreq_fail_early(r, OUTCOME_CONN_LOST, "");
+	sreq_start(r, easy, sl->url);
+}
+
+/* GET /v1/customers/search?query=metadata['user_id']:'<id>'. A user id
+ * with a quote or a backslash, which the query would need escaped, is
+ * refused before sending. */
+static void stripe_port_customer_find(void *ctx, const char *user_id, stripe_done_fn *done,
+                                      void *arg)
+{
+	struct stripe_live *sl = ctx;
+	ASSERT(done != NULL);
+	struct sreq *r = sreq_new(sl, done, arg);
+	r->search = true;
+	if (user_id == NULL || user_id[0] == '\0' || strlen(user_id) > STRIPE_LIVE_BODY_MAX / 4 ||
+	    strpbrk(user_id, "'\\") != NULL) {
+		sreq_fail_early(r, OUTCOME_ERROR, "invalid_request_error");
+		return;
 	}
+	CURL *easy = curl_easy_init();
+	if (easy == NULL) {
+		sreq_fail_early(r, OUTCOME_CONN_LOST, "");
+		return;
+	}
+	char query[STRIPE_LIVE_BODY_MAX];
+	snprintf(query, sizeof query, "metadata['user_id']:'%s'", user_id);
+	char *esc = curl_easy_escape(easy, query, 0);
+	char url[sizeof sl->search_url + 3 * STRIPE_LIVE_BODY_MAX + 32];
+	int n = esc != NULL ? snprintf(url, sizeof url, "%s?query=%s&limit=10", sl->search_url, esc)
+	                    : -1;
+	curl_free(esc);
+	if (n < 0 || (size_t)n >= sizeof url) {
+		curl_easy_cleanup(easy);
+		sreq_fail_early(r, OUTCOME_ERROR, "invalid_request_error");
+		return;
+	}
+	curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	sreq_start(r, easy, url);
 }
 
 void stripe_live_port(struct stripe_live *sl, struct stripe_port *out)
@@ -376,4 +451,5 @@ void stripe_live_port(struct stripe_live *sl, struct stripe_port *out)
 	ASSERT(out != NULL);
 	out->ctx = sl;
 	out->customer_create = stripe_port_customer_create;
+	out->customer_find = stripe_port_customer_find;
 }

@@ -490,7 +490,8 @@ static enum result live_open(void *ctx, const struct world_seed *seed, struct sc
 	                           .transaction = wl_kv_transaction};
 	env->sql = (struct sql_port){.ctx = wl, .acquire = wl_sql_acquire, .exec = wl_sql_exec,
 	                             .release = wl_sql_release};
-	env->stripe = (struct stripe_port){.ctx = wl, .customer_create = wl_stripe_customer_create};
+	env->stripe = (struct stripe_port){.ctx = wl, .customer_create = wl_stripe_customer_create,
+	                                   .customer_find = wl_stripe_customer_find};
 	env->mail = (struct mail_port){.ctx = wl, .send = wl_mail_send};
 	*s = wl->s;
 	return RESULT_OK;

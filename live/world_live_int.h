@@ -205,6 +205,7 @@ void wl_sql_acquire(void *ctx, sql_acquire_fn *done, void *arg);
 void wl_sql_exec(void *ctx, struct sql_conn *conn, enum sql_stmt stmt, int nparams,
                      const char *const *params, sql_done_fn *done, void *arg);
 void wl_sql_release(void *ctx, struct sql_conn *conn);
+void wl_stripe_customer_find(void *ctx, const char *user_id, stripe_done_fn *done, void *arg);
 void wl_stripe_customer_create(void *ctx, const struct stripe_customer_params *p,
                                    stripe_done_fn *done, void *arg);
 void live_foreach_customer(void *ctx, world_customer_fn *fn, void *arg);

@@ -280,12 +280,12 @@ static void stripe_hold(struct lop *op, enum outcome oc, const struct stripe_rep
 	}
 }
 
-static void stripe_on_inner(void *arg, enum outcome oc, const struct stripe_reply *r)
+static void stripe_answer_inner(struct lop *op, enum outcome oc, const struct stripe_reply *r,
+                                const char *name)
 {
-	struct lop *op = arg;
 	struct world_live *wl = op->wl;
 	op->inner_pending = false;
-	fault_plan_note(wl->seed.plan, FAULT_TARGET_STRIPE, "customers.create");
+	fault_plan_note(wl->seed.plan, FAULT_TARGET_STRIPE, name);
 	if (op->answered) {
 		wl_lop_maybe_free(op);
 		return;
@@ -316,52 +316,95 @@ static void stripe_on_inner(void *arg, enum outcome oc, const struct stripe_repl
 	lop_deliver(op);
 }
 
-void wl_stripe_customer_create(void *ctx, const struct stripe_customer_params *p,
-                                   stripe_done_fn *done, void *arg)
+static void stripe_on_inner(void *arg, enum outcome oc, const struct stripe_reply *r)
 {
-	struct world_live *wl = ctx;
+	stripe_answer_inner(arg, oc, r, "customers.create");
+}
+
+static void stripe_find_on_inner(void *arg, enum outcome oc, const struct stripe_reply *r)
+{
+	stripe_answer_inner(arg, oc, r, "customers.search");
+}
+
+/* A Stripe call's fault, decided before it is sent: NULL when that already
+ * answered it (down, lost, a timeout or stall that never reaches Stripe),
+ * else the op to send, with its decision. */
+static struct lop *stripe_wrap_begin(struct world_live *wl, const char *name,
+                                     stripe_done_fn *done, void *arg)
+{
 	struct lop *op = wl_lop_new(wl, LOP_STRIPE, arg);
 	op->done.stripe = done;
 	if (wl->shutdown || wrap_down(wl, FAULT_TARGET_STRIPE)) {
 		wl_lop_fail(op, OUTCOME_CONN_LOST);
-		return;
+		return NULL;
 	}
-	wrap_decide(wl, op, FAULT_TARGET_STRIPE, "customers.create");
+	wrap_decide(wl, op, FAULT_TARGET_STRIPE, name);
 	switch (lop_kind(op)) {
 	case FAULT_ERROR:
 	case FAULT_CONN_LOST:
 	case FAULT_RESTART:
 	case FAULT_POOL_EXHAUSTED:
 		wl_lop_fail(op, OUTCOME_CONN_LOST);
-		return;
+		return NULL;
+	case FAULT_STALL:
 	case FAULT_TIMEOUT_NOT_APPLIED:
+		if (lop_kind(op) == FAULT_STALL && op->fd.rule->stall_applied)
+			return op;
+		/* never reaches Stripe */
 		stripe_hold(op, OUTCOME_TIMEOUT, NULL);
 		wl_lop_answer_later(op, wl_emulated_timeout_us(wl, FAULT_TARGET_STRIPE));
+		return NULL;
+	default:
+		return op;
+	}
+}
+
+/* A server-error answered in place of the call (nothing saved at Stripe). */
+static void stripe_answer_refusal(struct lop *op, int status)
+{
+	struct stripe_reply r = {
+		.http_status = status,
+		.error_type = op->fd.rule->error[0] ? op->fd.rule->error
+		              : status == 429 ? "rate_limit_error"
+		              : status >= 500 ? "api_error" : "invalid_request_error",
+		.customer_id = "",
+	};
+	stripe_hold(op, OUTCOME_ERROR, &r);
+	wl_lop_answer_later(op, 0);
+}
+
+/* A search is a read: a server-error is answered instead of it, and a
+ * stall or timeout-applied one runs with its answer withheld. */
+void wl_stripe_customer_find(void *ctx, const char *user_id, stripe_done_fn *done, void *arg)
+{
+	struct world_live *wl = ctx;
+	struct lop *op = stripe_wrap_begin(wl, "customers.search", done, arg);
+	if (op == NULL)
 		return;
-	case FAULT_STALL:
-		if (!op->fd.rule->stall_applied) {
-			stripe_hold(op, OUTCOME_TIMEOUT, NULL);
-			wl_lop_answer_later(op, wl_emulated_timeout_us(wl, FAULT_TARGET_STRIPE));
-			return;
-		}
-		break;
-	case FAULT_SERVER_ERROR: {
-		int status = op->fd.rule->status ? op->fd.rule->status : 500;
-		if (status == 500 || status == 502 || status == 503)
-			break;
-		/* Refused before Stripe's API ran (429, 409, 400): nothing saved. */
-		struct stripe_reply r = {
-			.http_status = status,
-			.error_type = op->fd.rule->error[0] ? op->fd.rule->error
-			              : status == 429 ? "rate_limit_error" : "api_error",
-			.customer_id = "",
-		};
-		stripe_hold(op, OUTCOME_ERROR, &r);
-		wl_lop_answer_later(op, 0);
+	if (lop_kind(op) == FAULT_SERVER_ERROR) {
+		stripe_answer_refusal(op, op->fd.rule->status ? op->fd.rule->status : 500);
 		return;
 	}
-	default:
-		break;
+	op->inner_pending = true;
+	wl->stripe_port.customer_find(wl->stripe_port.ctx, user_id, stripe_find_on_inner, op);
+}
+
+void wl_stripe_customer_create(void *ctx, const struct stripe_customer_params *p,
+                                   stripe_done_fn *done, void *arg)
+{
+	struct world_live *wl = ctx;
+	struct lop *op = stripe_wrap_begin(wl, "customers.create", done, arg);
+	if (op == NULL)
+		return;
+	if (lop_kind(op) == FAULT_SERVER_ERROR) {
+		int status = op->fd.rule->status ? op->fd.rule->status : 500;
+		/* 500, 502, 503: Stripe ran it and saved the error under the
+		 * key (stripe_answer_inner). Else refused before Stripe's API
+		 * ran (429, 409, 400): nothing saved. */
+		if (status != 500 && status != 502 && status != 503) {
+			stripe_answer_refusal(op, status);
+			return;
+		}
 	}
 	op->inner_pending = true;
 	wl->stripe_port.customer_create(wl->stripe_port.ctx, p, stripe_on_inner, op);

@@ -637,6 +637,39 @@ static void stripe_copy_reply(struct op *op, const struct stripe_reply *r)
 	op->oc = r->http_status >= 200 && r->http_status < 300 ? OUTCOME_OK : OUTCOME_ERROR;
 }
 
+/* A request that arrives while its server is down: the connection is lost
+ * (its reference dropped); true when so. */
+static bool op_arrives_down(struct op *op, enum fault_target t)
+{
+	if (!target_down(op->net, t))
+		return false;
+	if (!op->answered) {
+		op->oc = OUTCOME_CONN_LOST;
+		op_reply_later(op);
+	}
+	op_unref(op);
+	return true;
+}
+
+/* Stripe ran op: counted, traced and noted for rules armed after it. The
+ * coverage count reads the status Stripe itself answered. */
+static void stripe_applied(struct op *op, const char *name)
+{
+	struct simnet *n = op->net;
+	note_applied(n, FAULT_TARGET_STRIPE, name, status_class(op->sr.http_status));
+	if (TRACE_ON(n->tr)) {
+		trace_begin(n->tr, sched_now_us(n->s), "apply");
+		trace_str(n->tr, "target", "stripe");
+		trace_str(n->tr, "op", name);
+		trace_str(n->tr, "user", op->sp.user_id);
+		trace_int(n->tr, "status", op->sr.http_status);
+		trace_str(n->tr, "customer", op->sr.customer_id);
+		trace_end(n->tr);
+	}
+	if (n->plan != NULL)
+		fault_plan_note(n->plan, FAULT_TARGET_STRIPE, name);
+}
+
 static void stripe_on_finish(void *arg)
 {
 	struct op *op = arg;
@@ -649,20 +682,9 @@ static void stripe_on_finish(void *arg)
 	stripe_model_customer_finish(n->m.stripe, op->stripe_token, sched_now_us(n->s),
 	                             status, true, &r);
 	stripe_copy_reply(op, &r);
-	note_applied(n, FAULT_TARGET_STRIPE, "customers.create", status_class(op->sr.http_status));
 	if (k == FAULT_SERVER_ERROR && op->fd.rule->error[0])
 		op->sr.error_type = reply_copy(op, op->fd.rule->error, strlen(op->fd.rule->error));
-	if (TRACE_ON(n->tr)) {
-		trace_begin(n->tr, sched_now_us(n->s), "apply");
-		trace_str(n->tr, "target", "stripe");
-		trace_str(n->tr, "op", "customers.create");
-		trace_str(n->tr, "user", op->sp.user_id);
-		trace_int(n->tr, "status", op->sr.http_status);
-		trace_str(n->tr, "customer", op->sr.customer_id);
-		trace_end(n->tr);
-	}
-	if (n->plan != NULL)
-		fault_plan_note(n->plan, FAULT_TARGET_STRIPE, "customers.create");
+	stripe_applied(op, "customers.create");
 	if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL && !op->answered)
 		op_reply_later(op);
 	op_unref(op);
@@ -673,14 +695,8 @@ static void stripe_on_arrive(void *arg)
 	struct op *op = arg;
 	struct simnet *n = op->net;
 	enum fault_kind k = op_kind(op);
-	if (target_down(n, FAULT_TARGET_STRIPE)) {
-		if (!op->answered) {
-			op->oc = OUTCOME_CONN_LOST;
-			op_reply_later(op);
-		}
-		op_unref(op);
+	if (op_arrives_down(op, FAULT_TARGET_STRIPE))
 		return;
-	}
 	if (k == FAULT_SERVER_ERROR) {
 		int status = op->fd.rule->status ? op->fd.rule->status : 500;
 		if (status != 500 && status != 502 && status != 503) {
@@ -738,6 +754,51 @@ static void stripe_customer_create(void *ctx, const struct stripe_customer_param
 	op_send(op, leg_us(n, FAULT_TARGET_STRIPE), stripe_on_arrive);
 }
 
+/* A search is a read: it runs where it arrives, and a server-error is
+ * answered instead of it. */
+static void stripe_find_on_arrive(void *arg)
+{
+	struct op *op = arg;
+	struct simnet *n = op->net;
+	enum fault_kind k = op_kind(op);
+	if (op_arrives_down(op, FAULT_TARGET_STRIPE))
+		return;
+	struct stripe_reply r = {.http_status = 200, .error_type = "", .customer_id = ""};
+	if (k == FAULT_SERVER_ERROR) {
+		r.http_status = op->fd.rule->status ? op->fd.rule->status : 500;
+		r.error_type = op->fd.rule->error[0] ? op->fd.rule->error
+		               : r.http_status == 429 ? "rate_limit_error"
+		               : r.http_status >= 500 ? "api_error" : "invalid_request_error";
+	} else {
+		r.customer_id = stripe_model_customer_find(n->m.stripe, sched_now_us(n->s),
+		                                           op->sp.user_id);
+	}
+	stripe_copy_reply(op, &r);
+	stripe_applied(op, "customers.search");
+	if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL && !op->answered)
+		op_reply_later(op);
+	op_unref(op);
+}
+
+static void stripe_customer_find(void *ctx, const char *user_id, stripe_done_fn *done,
+                                 void *arg)
+{
+	struct simnet *n = ctx;
+	struct op *op = op_new(n, OP_STRIPE, FAULT_TARGET_STRIPE, "customers.search", arg);
+	op->done.stripe = done;
+	size_t len = user_id != NULL ? strlen(user_id) : 0;
+	op_alloc_args(op, len + 1);
+	size_t used = 0;
+	op->sp.user_id = arg_copy(op, &used, user_id != NULL ? user_id : "", len);
+	op_arm_deadline(op);
+	if (target_down(n, FAULT_TARGET_STRIPE)) {
+		op_fail_conn(op, leg_us(n, FAULT_TARGET_STRIPE));
+		return;
+	}
+	op_decide(op, "customers.search");
+	op_send(op, leg_us(n, FAULT_TARGET_STRIPE), stripe_find_on_arrive);
+}
+
 /* ---- Mail --------------------------------------------------------------- */
 
 static void mail_on_apply(void *arg)
@@ -745,14 +806,8 @@ static void mail_on_apply(void *arg)
 	struct op *op = arg;
 	struct simnet *n = op->net;
 	enum fault_kind k = op_kind(op);
-	if (target_down(n, FAULT_TARGET_MAIL)) {
-		if (!op->answered) {
-			op->oc = OUTCOME_CONN_LOST;
-			op_reply_later(op);
-		}
-		op_unref(op);
+	if (op_arrives_down(op, FAULT_TARGET_MAIL))
 		return;
-	}
 	op->smtp_code = mail_model_accept(n->m.mail, sched_now_us(n->s), &op->msg);
 	op->oc = op->smtp_code == 250 ? OUTCOME_OK : OUTCOME_ERROR;
 	note_applied(n, FAULT_TARGET_MAIL, "send", status_class(op->smtp_code));
@@ -860,7 +915,8 @@ void simnet_ports(struct simnet *n, struct core_env *env)
 	                           .transaction = kv_transaction};
 	env->sql = (struct sql_port){.ctx = n, .acquire = sql_acquire, .exec = sql_exec,
 	                             .release = sql_release};
-	env->stripe = (struct stripe_port){.ctx = n, .customer_create = stripe_customer_create};
+	env->stripe = (struct stripe_port){.ctx = n, .customer_create = stripe_customer_create,
+	                                   .customer_find = stripe_customer_find};
 	env->mail = (struct mail_port){.ctx = n, .send = mail_send};
 }
 

@@ -83,6 +83,11 @@ struct stripe_model {
 
 	struct stripe_customer *customers;
 	uint32_t ncustomers, customers_cap;
+	/* Search by metadata[user_id]: open addressing over user ids, each slot
+	 * 1 + the index of that user's oldest customer, 0 when empty. */
+	uint32_t *by_user;
+	uint32_t by_user_mask;     /* slots - 1; slots a power of 2, or 0 */
+	uint32_t nusers;
 
 	char reply_id[STRIPE_MODEL_CUSTOMER_ID_LEN + 1];
 };
@@ -495,6 +500,45 @@ bool stripe_model_customer_begin(struct stripe_model *m, uint64_t now_us,
 	return false;
 }
 
+static const char *customer_user(const struct stripe_customer *c)
+{
+	return c->blob + c->email_len + 1;
+}
+
+/* The slot of user_id in by_user: the one holding it or the empty one where
+ * it would go. The table is never full. */
+static uint32_t by_user_slot(const struct stripe_model *m, const char *user_id)
+{
+	uint32_t i = (uint32_t)stripe_hash(user_id, strlen(user_id)) & m->by_user_mask;
+	while (m->by_user[i] != 0 &&
+	       strcmp(customer_user(&m->customers[m->by_user[i] - 1]), user_id) != 0)
+		i = (i + 1) & m->by_user_mask;
+	return i;
+}
+
+/* Room for one more user in by_user at half load; false out of memory. */
+static bool by_user_room(struct stripe_model *m)
+{
+	uint32_t slots = m->by_user_mask + 1;
+	if (m->by_user != NULL && 2 * (m->nusers + 1) <= slots)
+		return true;
+	uint32_t nslots = m->by_user != NULL ? 2 * slots : 64;
+	uint32_t *old = m->by_user;
+	uint32_t old_mask = m->by_user_mask;
+	m->by_user = calloc(nslots, sizeof *m->by_user);
+	if (m->by_user == NULL) {
+		m->by_user = old;
+		return false;
+	}
+	m->by_user_mask = nslots - 1;
+	for (uint32_t i = 0; old != NULL && i <= old_mask; i++) {
+		if (old[i] != 0)
+			m->by_user[by_user_slot(m, customer_user(&m->customers[old[i] - 1]))] = old[i];
+	}
+	free(old);
+	return true;
+}
+
 /* Appends a customer; false at the bound or out of memory. */
 static bool customer_add(struct stripe_model *m, uint64_t now_us,
                          const char *email, size_t elen, const char *user_id)
@@ -511,6 +555,8 @@ static bool customer_add(struct stripe_model *m, uint64_t now_us,
 		m->customers = c;
 		m->customers_cap = cap;
 	}
+	if (user_id[0] != '\0' && !by_user_room(m))
+		return false;
 	char *blob = blob_of(email, elen, user_id, strlen(user_id), "", 0);
 	if (blob == NULL)
 		return false;
@@ -519,7 +565,35 @@ static bool customer_add(struct stripe_model *m, uint64_t now_us,
 	c->blob = blob;
 	c->email_len = (uint16_t)elen;
 	c->created_us = now_us;
+	if (user_id[0] != '\0') {
+		uint32_t slot = by_user_slot(m, user_id);
+		if (m->by_user[slot] == 0) {
+			m->by_user[slot] = m->ncustomers; /* 1 + its index */
+			m->nusers++;
+		}
+	}
 	return true;
+}
+
+const char *stripe_model_customer_find(struct stripe_model *m, uint64_t now_us,
+                                       const char *user_id)
+{
+	ASSERT(m != NULL);
+	ASSERT(user_id != NULL);
+	ASSERT(now_us >= m->last_now_us);
+	m->last_now_us = now_us;
+	if (m->by_user == NULL || user_id[0] == '\0')
+		return "";
+	uint32_t slot = by_user_slot(m, user_id);
+	if (m->by_user[slot] == 0)
+		return "";
+	/* The oldest is the first to become searchable: if it is not yet,
+	 * no later one is. */
+	const struct stripe_customer *c = &m->customers[m->by_user[slot] - 1];
+	if (now_us - c->created_us < STRIPE_MODEL_SEARCH_LAG_US)
+		return "";
+	memcpy(m->reply_id, c->id, sizeof m->reply_id);
+	return m->reply_id;
 }
 
 void stripe_model_customer_finish(struct stripe_model *m, uint32_t token,
@@ -710,6 +784,7 @@ void stripe_model_destroy(struct stripe_model *m)
 	for (uint32_t i = 0; i < m->ncustomers; i++)
 		free(m->customers[i].blob);
 	free(m->customers);
+	free(m->by_user);
 	free(m->slots);
 	free(m->ring);
 	free(m);

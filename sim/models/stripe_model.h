@@ -22,6 +22,9 @@
 #define STRIPE_MODEL_USER_ID_MAX 500            /* Stripe's metadata value limit */
 #define STRIPE_MODEL_KEY_TTL_US (24ULL * 3600 * 1000000) /* key lifetime */
 #define STRIPE_MODEL_CUSTOMER_ID_LEN 18         /* "cus_" + 14 base62 */
+/* How long a new customer stays out of search results: Stripe's search is
+ * eventually consistent, "usually under a minute". */
+#define STRIPE_MODEL_SEARCH_LAG_US (60ULL * 1000000)
 
 struct stripe_model; /* opaque */
 
@@ -100,6 +103,13 @@ bool stripe_model_request_begin(struct stripe_model *m, uint64_t now_us,
 void stripe_model_request_finish(struct stripe_model *m, uint32_t token,
                                  uint64_t now_us, int status, bool save,
                                  const char *body);
+
+/* A customer search by metadata[user_id] at now_us (monotonic, as above):
+ * the id of the oldest customer made for user_id, or "" when there is none
+ * or it was made less than STRIPE_MODEL_SEARCH_LAG_US ago. "" for an empty
+ * user_id. The id is valid until the next call on m. */
+const char *stripe_model_customer_find(struct stripe_model *m, uint64_t now_us,
+                                       const char *user_id);
 
 size_t stripe_model_customer_count(const struct stripe_model *m);
 /* Requests begun and not finished. */

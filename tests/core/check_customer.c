@@ -94,16 +94,20 @@ START_TEST(test_customer_creates_customer_then_stores_mapping)
 	ck_assert_str_eq(fake_env_mapping(f.fe, "u1"), "cus_fake001");
 	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 1);
 	ck_assert_int_eq(fake_env_stripe_orphans(f.fe), 0);
-	ck_assert_int_eq(fake_env_calls(f.fe), 7);
-	ck_assert_str_eq(fake_env_call(f.fe, 3),
+	/* hardened searches Stripe before it creates */
+	int h = v == VARIANT_HARDENED;
+	ck_assert_int_eq(fake_env_calls(f.fe), 7 + h);
+	if (h)
+		ck_assert_str_eq(fake_env_call(f.fe, 3), "stripe customer_find user=u1");
+	ck_assert_str_eq(fake_env_call(f.fe, 3 + h),
 	                 v == VARIANT_HARDENED ?
 	                 "stripe customer_create user=u1 email=ann@example.com key=customer-create-u1" :
 	                 "stripe customer_create user=u1 email=ann@example.com key=-");
-	ck_assert_str_eq(fake_env_call(f.fe, 5), "sql customer_insert u1 cus_fake001");
-	ck_assert_str_eq(fake_env_call(f.fe, 6), "sql release");
+	ck_assert_str_eq(fake_env_call(f.fe, 5 + h), "sql customer_insert u1 cus_fake001");
+	ck_assert_str_eq(fake_env_call(f.fe, 6 + h), "sql release");
 	/* the second call finds the mapping */
 	assert_ok(get(&f, "u1"), "cus_fake001");
-	ck_assert_int_eq(fake_env_count(f.fe, "stripe"), 1);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1);
 	ck_assert_int_eq(fake_env_log_count(f.fe, "Stripe"), 0);
 	teardown(&f);
 }
@@ -185,9 +189,9 @@ START_TEST(test_customer_legacy_and_seed_stripe_failure_is_an_error_without_retr
 	int statuses[] = {409, 429, 500};
 	for (int k = 0; k < 3; k++) {
 		struct fixture f = setup((enum variant)_i);
-		fake_env_fail_stripe(f.fe, "stripe", 1, 1, statuses[k]);
+		fake_env_fail_stripe(f.fe, "stripe customer_create", 1, 1, statuses[k]);
 		ck_assert_int_eq(get(&f, "u1").rc, RESULT_ERROR);
-		ck_assert_int_eq(fake_env_count(f.fe, "stripe"), 1);
+		ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1);
 		ck_assert_int_eq(fake_env_count(f.fe, "sql customer_insert"), 0);
 		teardown(&f);
 	}
@@ -197,7 +201,7 @@ END_TEST
 START_TEST(test_customer_legacy_and_seed_lost_stripe_reply_orphans_the_customer)
 {
 	struct fixture f = setup((enum variant)_i);
-	fake_env_fail_applied(f.fe, "stripe", 1, 1);
+	fake_env_fail_applied(f.fe, "stripe customer_create", 1, 1);
 	ck_assert_int_eq(get(&f, "u1").rc, RESULT_ERROR);
 	ck_assert_int_eq(fake_env_stripe_orphans(f.fe), 1);
 	/* the retry by the user creates a second customer */
@@ -334,12 +338,12 @@ END_TEST
 START_TEST(test_customer_hardened_race_waits_out_stripe_409_in_flight)
 {
 	struct fixture f = setup(VARIANT_HARDENED);
-	fake_env_fail_stripe(f.fe, "stripe", 2, 1, 409);
+	fake_env_fail_stripe(f.fe, "stripe customer_create", 2, 1, 409);
 	struct call_result a = {0}, b = {0};
 	race(&f, &a, &b);
 	assert_ok(a, "cus_fake001");
 	assert_ok(b, "cus_fake001");
-	ck_assert_int_eq(fake_env_count(f.fe, "stripe"), 3);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 3);
 	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 1);
 	ck_assert(fake_env_log_has(f.fe, "Stripe", "HTTP 409 idempotency_error"));
 	teardown(&f);
@@ -352,12 +356,12 @@ START_TEST(test_customer_hardened_retries_stripe_with_the_same_key_and_params)
 	 * 3: 429; 4: 500; 5: 503 */
 	struct fixture f = setup(VARIANT_HARDENED);
 	switch (_i) {
-	case 0: fake_env_fail(f.fe, "stripe", 1, 1, OUTCOME_TIMEOUT); break;
-	case 1: fake_env_fail_applied(f.fe, "stripe", 1, 1); break;
-	case 2: fake_env_fail(f.fe, "stripe", 1, 1, OUTCOME_CONN_LOST); break;
-	case 3: fake_env_fail_stripe(f.fe, "stripe", 1, 1, 429); break;
-	case 4: fake_env_fail_stripe(f.fe, "stripe", 1, 1, 500); break;
-	default: fake_env_fail_stripe(f.fe, "stripe", 1, 1, 503); break;
+	case 0: fake_env_fail(f.fe, "stripe customer_create", 1, 1, OUTCOME_TIMEOUT); break;
+	case 1: fake_env_fail_applied(f.fe, "stripe customer_create", 1, 1); break;
+	case 2: fake_env_fail(f.fe, "stripe customer_create", 1, 1, OUTCOME_CONN_LOST); break;
+	case 3: fake_env_fail_stripe(f.fe, "stripe customer_create", 1, 1, 429); break;
+	case 4: fake_env_fail_stripe(f.fe, "stripe customer_create", 1, 1, 500); break;
+	default: fake_env_fail_stripe(f.fe, "stripe customer_create", 1, 1, 503); break;
 	}
 	assert_ok(get(&f, "u1"), "cus_fake001");
 	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 1);
@@ -372,9 +376,9 @@ END_TEST
 START_TEST(test_customer_hardened_does_not_retry_stripe_400)
 {
 	struct fixture f = setup(VARIANT_HARDENED);
-	fake_env_fail_stripe(f.fe, "stripe", 1, 1, 400);
+	fake_env_fail_stripe(f.fe, "stripe customer_create", 1, 1, 400);
 	ck_assert_int_eq(get(&f, "u1").rc, RESULT_ERROR);
-	ck_assert_int_eq(fake_env_count(f.fe, "stripe"), 1);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1);
 	ck_assert(fake_env_log_has(f.fe, "Stripe", "HTTP 400 invalid_request_error"));
 	teardown(&f);
 }
@@ -383,9 +387,9 @@ END_TEST
 START_TEST(test_customer_hardened_gives_up_on_stripe_after_retries_max)
 {
 	struct fixture f = setup(VARIANT_HARDENED);
-	fake_env_fail_stripe(f.fe, "stripe", 1, FAKE_FOREVER, 500);
+	fake_env_fail_stripe(f.fe, "stripe customer_create", 1, FAKE_FOREVER, 500);
 	ck_assert_int_eq(get(&f, "u1").rc, RESULT_RETRY);
-	ck_assert_int_eq(fake_env_count(f.fe, "stripe"), 1 + RETRIES);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1 + RETRIES);
 	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 0);
 	teardown(&f);
 }
@@ -412,6 +416,70 @@ START_TEST(test_customer_hardened_failed_request_leaves_no_orphan_after_retry)
 	assert_ok(get(&f, "u1"), "cus_fake001");
 	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 1);
 	ck_assert_int_eq(fake_env_stripe_orphans(f.fe), 0);
+	teardown(&f);
+}
+END_TEST
+
+/* The same fault, and the user comes back a day later, when Stripe has
+ * forgotten the Idempotency-Key: the search finds the customer the first
+ * call made, and it is mapped rather than a second one made. */
+START_TEST(test_customer_hardened_maps_the_customer_found_a_day_later)
+{
+	struct fixture f = setup(VARIANT_HARDENED);
+	fake_env_fail_sql(f.fe, "sql customer_insert", 1, 1 + RETRIES, SQLSTATE_SERIALIZATION);
+	ck_assert_int_eq(get(&f, "u1").rc, RESULT_RETRY);
+	ck_assert_int_eq(fake_env_stripe_orphans(f.fe), 1);
+	ck_assert(fake_env_log_has(f.fe, "Stripe", "cus_fake001 unmapped until the user's next call"));
+	fake_env_advance_ms(f.fe, 25ULL * 3600 * 1000);
+	assert_ok(get(&f, "u1"), "cus_fake001");
+	ck_assert_str_eq(fake_env_mapping(f.fe, "u1"), "cus_fake001");
+	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 1);
+	ck_assert_int_eq(fake_env_stripe_orphans(f.fe), 0);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_find user=u1"), 2);
+	ck_assert(fake_env_log_has(f.fe, "Stripe", "Stripe already holds customer cus_fake001"));
+	teardown(&f);
+}
+END_TEST
+
+/* The seed fix has no search: a day later it makes a second customer. */
+START_TEST(test_customer_seed_orphans_when_the_user_comes_back_a_day_later)
+{
+	struct fixture f = setup(VARIANT_SEED);
+	fake_env_fail_sql(f.fe, "sql customer_insert", 1, 1 + RETRIES, SQLSTATE_SERIALIZATION);
+	ck_assert_int_eq(get(&f, "u1").rc, RESULT_ERROR);
+	fake_env_advance_ms(f.fe, 25ULL * 3600 * 1000);
+	assert_ok(get(&f, "u1"), "cus_fake002");
+	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 2);
+	ck_assert_int_eq(fake_env_stripe_orphans(f.fe), 1);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_find"), 0);
+	teardown(&f);
+}
+END_TEST
+
+/* A search that cannot be done creates nothing: 0 timeout, 1 lost
+ * connection, 2 500, 3 429 (retried, then "retry"); 4 400 (not retried,
+ * "permanent"). */
+START_TEST(test_customer_hardened_creates_nothing_without_a_search)
+{
+	struct fixture f = setup(VARIANT_HARDENED);
+	const char *m = "stripe customer_find";
+	switch (_i) {
+	case 0: fake_env_fail(f.fe, m, 1, FAKE_FOREVER, OUTCOME_TIMEOUT); break;
+	case 1: fake_env_fail(f.fe, m, 1, FAKE_FOREVER, OUTCOME_CONN_LOST); break;
+	case 2: fake_env_fail_stripe(f.fe, m, 1, FAKE_FOREVER, 500); break;
+	case 3: fake_env_fail_stripe(f.fe, m, 1, FAKE_FOREVER, 429); break;
+	default: fake_env_fail_stripe(f.fe, m, 1, FAKE_FOREVER, 400); break;
+	}
+	struct call_result r = get(&f, "u1");
+	ck_assert_int_eq(r.rc, _i < 4 ? RESULT_RETRY : RESULT_ERROR);
+	ck_assert_int_eq(fake_env_count(f.fe, m), _i < 4 ? 1 + RETRIES : 1);
+	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 0);
+	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 0);
+	ck_assert(fake_env_log_has(f.fe, "Stripe", "customer search failed"));
+	/* once it can search again, the call goes through */
+	fake_env_heal(f.fe);
+	assert_ok(get(&f, "u1"), "cus_fake001");
 	teardown(&f);
 }
 END_TEST
@@ -508,6 +576,9 @@ Suite *check_customer_suite(void)
 	tcase_add_test(tc, test_customer_hardened_gives_up_on_stripe_after_retries_max);
 	tcase_add_test(tc, test_customer_hardened_lost_insert_reply_ends_with_our_own_mapping);
 	tcase_add_test(tc, test_customer_hardened_failed_request_leaves_no_orphan_after_retry);
+	tcase_add_test(tc, test_customer_hardened_maps_the_customer_found_a_day_later);
+	tcase_add_test(tc, test_customer_seed_orphans_when_the_user_comes_back_a_day_later);
+	tcase_add_loop_test(tc, test_customer_hardened_creates_nothing_without_a_search, 0, 5);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");

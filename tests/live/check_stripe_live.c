@@ -146,6 +146,46 @@ static struct answer create(struct fixture *f, const char *email,
 	return a;
 }
 
+static struct answer find(struct fixture *f, const char *user_id)
+{
+	struct answer a = {.s = f->s};
+	f->stripe.customer_find(f->stripe.ctx, user_id, on_answer, &a);
+	ck_assert_int_eq(a.calls, 0); /* never before the call returns */
+	loop_until(f, &a.calls, 3000000);
+	ck_assert_int_eq(a.calls, 1);
+	return a;
+}
+
+/* The search by metadata[user_id]: the user's oldest customer, "" for a
+ * user Stripe does not know, and a user id the query cannot carry refused
+ * before anything is sent. */
+START_TEST(test_stripe_live_finds_the_users_oldest_customer)
+{
+	struct fixture f;
+	fixture_init(&f);
+	struct answer none = find(&f, "user_7");
+	ck_assert_int_eq(none.oc, OUTCOME_OK);
+	ck_assert_int_eq(none.status, 200);
+	ck_assert_str_eq(none.customer_id, "");
+	struct answer a = create(&f, "cy@example.org", "user_7", NULL);
+	struct answer b = create(&f, "cy@example.org", "user_7", NULL);
+	struct answer other = create(&f, "di@example.org", "user_77", NULL);
+	ck_assert_int_eq(a.oc, OUTCOME_OK);
+	ck_assert_int_eq(b.oc, OUTCOME_OK);
+	ck_assert_int_eq(other.oc, OUTCOME_OK);
+	struct answer got = find(&f, "user_7");
+	ck_assert_int_eq(got.oc, OUTCOME_OK);
+	ck_assert_str_eq(got.customer_id, a.customer_id);
+	got = find(&f, "user_77");
+	ck_assert_str_eq(got.customer_id, other.customer_id);
+	struct answer bad = find(&f, "o'brien");
+	ck_assert_int_eq(bad.oc, OUTCOME_ERROR);
+	ck_assert_str_eq(bad.error_type, "invalid_request_error");
+	ck_assert_uint_eq(fake_stripe_customer_count(f.fake), 3);
+	fixture_fini(&f);
+}
+END_TEST
+
 START_TEST(test_stripe_live_creates_customer)
 {
 	struct fixture f;
@@ -475,6 +515,7 @@ Suite *check_stripe_live_suite(void)
 	TCase *tc = tcase_create("idempotency");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_stripe_live_creates_customer);
+	tcase_add_test(tc, test_stripe_live_finds_the_users_oldest_customer);
 	tcase_add_test(tc, test_stripe_live_same_key_same_params_replays_first_customer);
 	tcase_add_test(tc, test_stripe_live_same_key_other_params_is_400_idempotency_error);
 	tcase_add_test(tc, test_stripe_live_racing_requests_with_one_key_make_one_customer);

@@ -1290,6 +1290,53 @@ START_TEST(test_simnet_stripe_timeout_applied_creates_customer)
 }
 END_TEST
 
+static void find_issue(struct fixture *f, struct stripe_got *g, const char *user)
+{
+	memset(g, 0, sizeof *g);
+	g->c.f = f;
+	f->env.stripe.customer_find(f->env.stripe.ctx, user, on_stripe, g);
+	call_issued(f, &g->c);
+}
+
+static void on_nothing(void *arg)
+{
+	(void)arg;
+}
+
+/* customers.search: a server-error is answered in its place, nothing is
+ * created; a customer shows up once the search lag has passed. */
+START_TEST(test_simnet_stripe_search_faults_and_lag)
+{
+	struct fixture *f = fixture_new(1, 4);
+	struct fault_rule *r = fixture_rule(f, FAULT_TARGET_STRIPE, "customers.search",
+	                                    FAULT_SERVER_ERROR);
+	r->status = 503;
+	r->max_fires = 1;
+	struct stripe_got g, c;
+	find_issue(f, &g, "u1");
+	fixture_run(f);
+	ck_assert_int_eq(g.c.oc, OUTCOME_ERROR);
+	ck_assert_int_eq(g.status, 503);
+	ck_assert_str_eq(g.error_type, "api_error");
+	stripe_issue(f, &c, "u1", "customer-u1");
+	fixture_run(f);
+	ck_assert_int_eq(c.c.oc, OUTCOME_OK);
+	find_issue(f, &g, "u1");
+	fixture_run(f);
+	ck_assert_int_eq(g.c.oc, OUTCOME_OK);
+	ck_assert_int_eq(g.status, 200);
+	ck_assert_str_eq(g.customer_id, ""); /* not searchable yet */
+	sched_after(f->s, STRIPE_MODEL_SEARCH_LAG_US, on_nothing, NULL);
+	fixture_run(f);
+	find_issue(f, &g, "u1");
+	fixture_run(f);
+	ck_assert_int_eq(g.c.oc, OUTCOME_OK);
+	ck_assert_str_eq(g.customer_id, c.customer_id);
+	ck_assert_uint_eq(stripe_model_customer_count(f->stripe), 1);
+	fixture_free(f);
+}
+END_TEST
+
 START_TEST(test_simnet_stripe_error_creates_nothing)
 {
 	struct fixture *f = fixture_new(1, 4);
@@ -1489,6 +1536,7 @@ Suite *check_simnet_suite(void)
 	tcase_add_test(other, test_simnet_stripe_429_is_not_saved_retry_creates);
 	tcase_add_test(other, test_simnet_stripe_timeout_applied_creates_customer);
 	tcase_add_test(other, test_simnet_stripe_error_creates_nothing);
+	tcase_add_test(other, test_simnet_stripe_search_faults_and_lag);
 	tcase_add_test(other, test_simnet_mail_timeout_applied_outbox_holds_message);
 	tcase_add_test(other, test_simnet_mail_server_error_carries_status_and_sends_nothing);
 	tcase_add_test(other, test_simnet_mail_ok_is_250_and_stored);

@@ -1,6 +1,7 @@
 /* tests/check_stripe_model.c - the Stripe model's customers and its
  * Idempotency-Key contract: replay, mismatch, concurrent 409, saved errors,
- * unsaved failures, 24-hour expiry, bounds and deterministic ids. */
+ * unsaved failures, 24-hour expiry, bounds and deterministic ids; the search
+ * by user id. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,6 +116,36 @@ START_TEST(test_stripe_create_stores_email_and_user_id)
 	ck_assert_str_eq(l.user[0], "u1");
 	ck_assert_str_eq(l.email[0], "ann@example.com");
 	ck_assert_uint_eq(l.created_us[0], 3 * SEC);
+}
+END_TEST
+
+/* The search: the user's oldest customer, once STRIPE_MODEL_SEARCH_LAG_US
+ * old; nothing for a user without one, for "" or before the lag; and still
+ * found after the index has grown past many users. */
+START_TEST(test_stripe_find_answers_the_oldest_customer_after_the_lag)
+{
+	const uint64_t lag = STRIPE_MODEL_SEARCH_LAG_US;
+	char first[STRIPE_MODEL_CUSTOMER_ID_LEN + 1], second[STRIPE_MODEL_CUSTOMER_ID_LEN + 1];
+	ck_assert_str_eq(stripe_model_customer_find(m, 0, "u1"), "");
+	create_ok(1 * SEC, params("a@x.io", "u1", NULL), first);
+	create_ok(2 * SEC, params("a@x.io", "u1", NULL), second);
+	ck_assert_str_eq(stripe_model_customer_find(m, 1 * SEC + lag - 1, "u1"), "");
+	ck_assert_str_eq(stripe_model_customer_find(m, 1 * SEC + lag, "u1"), first);
+	ck_assert_str_eq(stripe_model_customer_find(m, DAY_US, "u1"), first);
+	ck_assert_str_eq(stripe_model_customer_find(m, DAY_US, "u2"), "");
+	ck_assert_str_eq(stripe_model_customer_find(m, DAY_US, ""), "");
+	char ids[300][STRIPE_MODEL_CUSTOMER_ID_LEN + 1];
+	for (int i = 0; i < 300; i++) {
+		char user[16];
+		snprintf(user, sizeof user, "v%d", i);
+		create_ok(DAY_US + (uint64_t)i, params(NULL, user, NULL), ids[i]);
+	}
+	for (int i = 0; i < 300; i++) {
+		char user[16];
+		snprintf(user, sizeof user, "v%d", i);
+		ck_assert_str_eq(stripe_model_customer_find(m, 2 * DAY_US, user), ids[i]);
+	}
+	ck_assert_str_eq(stripe_model_customer_find(m, 2 * DAY_US, "u1"), first);
 }
 END_TEST
 
@@ -474,6 +505,7 @@ Suite *check_stripe_model_suite(void)
 	TCase *tc = tcase_create("customers");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_stripe_create_stores_email_and_user_id);
+	tcase_add_test(tc, test_stripe_find_answers_the_oldest_customer_after_the_lag);
 	tcase_add_test(tc, test_stripe_customer_ids_are_well_formed_distinct_and_seeded);
 	tcase_add_test(tc, test_stripe_requests_without_key_always_create);
 	tcase_add_test(tc, test_stripe_foreach_lists_customers_in_creation_order);

@@ -103,6 +103,7 @@ struct fake_customer {
 	char id[FAKE_STR_MAX];
 	char user_id[FAKE_STR_MAX];
 	char email[FAKE_STR_MAX];
+	uint64_t created_us;
 };
 
 struct fake_idem {
@@ -110,6 +111,7 @@ struct fake_idem {
 	char user_id[FAKE_STR_MAX];
 	char email[FAKE_STR_MAX];
 	int customer;
+	uint64_t created_us;
 };
 
 struct fake_mail {
@@ -1166,7 +1168,8 @@ static void fake_stripe_apply(struct fake_env *fe, const struct stripe_customer_
 	if (p->idempotency_key != NULL) {
 		for (int i = 0; i < fe->nidem; i++) {
 			struct fake_idem *k = &fe->idem[i];
-			if (strcmp(k->key, p->idempotency_key) != 0)
+			if (strcmp(k->key, p->idempotency_key) != 0 ||
+			    fe->now_us - k->created_us >= FAKE_STRIPE_KEY_TTL_US)
 				continue;
 			if (strcmp(k->email, email) != 0 || strcmp(k->user_id, user) != 0) {
 				it->oc = OUTCOME_ERROR;
@@ -1185,8 +1188,10 @@ static void fake_stripe_apply(struct fake_env *fe, const struct stripe_customer_
 	snprintf(cu->id, sizeof cu->id, "cus_fake%03d", n + 1);
 	fake_copy(cu->user_id, sizeof cu->user_id, user);
 	fake_copy(cu->email, sizeof cu->email, email);
+	cu->created_us = fe->now_us;
 	if (p->idempotency_key != NULL) {
 		struct fake_idem *k = &fe->idem[fe->nidem++];
+		k->created_us = fe->now_us;
 		fake_copy(k->key, sizeof k->key, p->idempotency_key);
 		fake_copy(k->user_id, sizeof k->user_id, user);
 		fake_copy(k->email, sizeof k->email, email);
@@ -1224,6 +1229,46 @@ static void fake_stripe_customer_create(void *ctx, const struct stripe_customer_
 		return;
 	}
 	fake_stripe_apply(fe, p, it);
+}
+
+/* A search by metadata[user_id]: the oldest customer of the user, once
+ * FAKE_STRIPE_SEARCH_LAG_US old. */
+static void fake_stripe_customer_find(void *ctx, const char *user_id, stripe_done_fn *done,
+                                      void *arg)
+{
+	struct fake_env *fe = ctx;
+	char text[FAKE_TEXT_MAX];
+
+	snprintf(text, sizeof text, "stripe customer_find user=%s", user_id != NULL ? user_id : "-");
+	const struct fake_rule_slot *rs = fake_op(fe, text);
+	struct fake_item *it = fake_enqueue(fe, FAKE_ITEM_STRIPE, arg, rs != NULL ? rs->r.delay_us : 0);
+	it->stripe_fn = done;
+	it->oc = OUTCOME_OK;
+	if (fake_lost(rs)) {
+		it->oc = rs->r.oc;
+		return;
+	}
+	it->sreply.customer_id = "";
+	if (rs != NULL && rs->r.oc == OUTCOME_ERROR) {
+		int status = rs->r.code != 0 ? rs->r.code : 500;
+		it->oc = OUTCOME_ERROR;
+		fake_copy(it->error_type, sizeof it->error_type, fake_stripe_error_type(status));
+		it->sreply.http_status = status;
+		it->sreply.error_type = it->error_type;
+		return;
+	}
+	it->sreply.http_status = 200;
+	it->sreply.error_type = "";
+	for (int i = 0; user_id != NULL && i < fe->ncustomers; i++) {
+		const struct fake_customer *cu = &fe->customers[i];
+		if (strcmp(cu->user_id, user_id) == 0) {
+			if (fe->now_us - cu->created_us >= FAKE_STRIPE_SEARCH_LAG_US) {
+				fake_copy(it->customer_id, sizeof it->customer_id, cu->id);
+				it->sreply.customer_id = it->customer_id;
+			}
+			break;
+		}
+	}
 }
 
 int fake_env_stripe_customers(const struct fake_env *fe)
@@ -1315,7 +1360,7 @@ struct fake_env *fake_env_create(uint64_t seed)
 	fe->wall_base_s = FAKE_WALL_S_DEFAULT;
 	fe->env.kv = (struct kv_port){fe, fake_kv_command, fake_kv_transaction};
 	fe->env.sql = (struct sql_port){fe, fake_sql_acquire, fake_sql_exec, fake_sql_release};
-	fe->env.stripe = (struct stripe_port){fe, fake_stripe_customer_create};
+	fe->env.stripe = (struct stripe_port){fe, fake_stripe_customer_create, fake_stripe_customer_find};
 	fe->env.mail = (struct mail_port){fe, fake_mail_send};
 	fe->env.clock = (struct clock_port){fe, fake_now_us, fake_wall_s, fake_after, fake_random};
 	fe->env.log = (struct log_port){fe, fake_log_write};

@@ -23,6 +23,8 @@
                                     * (WEBHOOK_ID_MAX) fits whole */
 #define FAKE_KEYS_MAX 32           /* keys in the key-value store */
 #define FAKE_ROWS_MAX 32           /* rows in each table (never reused) */
+#define FAKE_STRIPE_KEY_TTL_US (24ULL * 3600 * 1000000) /* an Idempotency-Key's life */
+#define FAKE_STRIPE_SEARCH_LAG_US (60ULL * 1000000)     /* until a customer is searchable */
 #define FAKE_CONNS_MAX 4           /* SQL pool; acquire beyond it: 53300 */
 #define FAKE_UNDO_MAX 8            /* row writes in one transaction */
 #define FAKE_CUSTOMERS_MAX 32      /* Stripe customers */
@@ -55,6 +57,8 @@ int fake_env_pending(const struct fake_env *fe);
  *   "kv MULTI INCR k | PEXPIRE k 60000 NX"   a transaction
  *   "sql acquire", "sql customer_insert u1 cus_1" (catalogue name, params)
  *   "stripe customer_create user=u1 email=a@b.c key=customer-create-u1"
+ *   "stripe customer_find user=u1"  (a search: the user's oldest customer
+ *                                    once FAKE_STRIPE_SEARCH_LAG_US old)
  *   "mail send to=a@b.c"
  * and, not scriptable, "sql release" and "clock after <us>".
  * A rule fires on the calls whose text starts with match ("" matches every
