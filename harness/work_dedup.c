@@ -82,41 +82,30 @@ static void dd_note_set(struct world *w, size_t copy, enum outcome oc,
 		w->h.dd[copy].set_ok = true;
 }
 
-void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg)
+/* A SET on its way to Redis: a copy's claim is counted and its reply
+ * watched (dd_note_set). The first SET with a token that is not yet known
+ * names it for the copy the harness has just started. */
+void dd_watch_set(struct world *w, const struct kv_cmd *cmd, kv_done_fn **done, void **arg)
 {
-	struct world *w = ctx;
-	if (w->h.ndd > 0 && cmd->argc >= 3 && kv_word_is(cmd->argv[0], "set") &&
-	    cmd->argv[2][0] != '\0' && strlen(cmd->argv[2]) < DD_TOKEN_MAX) {
-		struct dd_token_slot *sl = dd_token_find(w, cmd->argv[2]);
-		if (sl->token != 0) {
-			/* a copy asking again with its token */
-			size_t copy = w->dd_tokens[sl->token - 1].copy;
-			w->h.dd[copy].sets++;
-			world_kv_watch(w, copy, dd_note_set, &done, &arg);
-		} else if (w->dd_current != SIZE_MAX && w->ndd_tokens < w->h.ndd) {
-			struct dd_token *t = &w->dd_tokens[w->ndd_tokens++];
-			memcpy(t->token, cmd->argv[2], strlen(cmd->argv[2]) + 1);
-			t->copy = w->dd_current;
-			sl->hash = (uint32_t)(dd_hash(cmd->argv[2]) >> 32);
-			sl->token = (uint32_t)w->ndd_tokens;
-			w->h.dd[t->copy].sets = 1;
-			world_kv_watch(w, t->copy, dd_note_set, &done, &arg);
-		}
-		w->dd_current = SIZE_MAX;
+	if (w->h.ndd == 0 || cmd->argc < 3 || !kv_word_is(cmd->argv[0], "set") ||
+	    cmd->argv[2][0] == '\0' || strlen(cmd->argv[2]) >= DD_TOKEN_MAX)
+		return;
+	struct dd_token_slot *sl = dd_token_find(w, cmd->argv[2]);
+	if (sl->token != 0) {
+		/* a copy asking again with its token */
+		size_t copy = w->dd_tokens[sl->token - 1].copy;
+		w->h.dd[copy].sets++;
+		world_kv_watch(w, copy, dd_note_set, done, arg);
+	} else if (w->dd_current != SIZE_MAX && w->ndd_tokens < w->h.ndd) {
+		struct dd_token *t = &w->dd_tokens[w->ndd_tokens++];
+		memcpy(t->token, cmd->argv[2], strlen(cmd->argv[2]) + 1);
+		t->copy = w->dd_current;
+		sl->hash = (uint32_t)(dd_hash(cmd->argv[2]) >> 32);
+		sl->token = (uint32_t)w->ndd_tokens;
+		w->h.dd[t->copy].sets = 1;
+		world_kv_watch(w, t->copy, dd_note_set, done, arg);
 	}
-	rl_note_incr(w, cmd);
-	rl_watch_count(w, cmd, &done, &arg);
-	w->kv_inner.command(w->kv_inner.ctx, cmd, done, arg);
-}
-
-void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
-                              kv_done_fn *done, void *arg)
-{
-	struct world *w = ctx;
-	for (int i = 0; i < ncmds; i++)
-		rl_note_incr(w, &cmds[i]);
-	rl_watch_count(w, ncmds > 0 ? &cmds[0] : NULL, &done, &arg);
-	w->kv_inner.transaction(w->kv_inner.ctx, ncmds, cmds, done, arg);
+	w->dd_current = SIZE_MAX;
 }
 
 /* ---- request-dedup --------------------------------------------------------- */

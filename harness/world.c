@@ -203,8 +203,8 @@ static enum result world_build(struct world *w)
 	w->dd_current = SIZE_MAX;
 	w->rl_current = SIZE_MAX;
 	w->kv_inner = w->env.kv;
-	w->env.kv = (struct kv_port){.ctx = w, .command = dd_kv_command,
-	                             .transaction = dd_kv_transaction};
+	w->env.kv = (struct kv_port){.ctx = w, .command = world_kv_command,
+	                             .transaction = world_kv_transaction};
 	w->env.clock = (struct clock_port){.ctx = w, .now_us = env_now_us, .wall_s = env_wall_s,
 	                                   .after = env_after, .random = env_random};
 	w->env.log = (struct log_port){.ctx = w, .write = env_log};

@@ -110,7 +110,7 @@ struct world {
 	size_t ndd_tokens;
 	size_t dd_current;            /* copy whose dedup_check is being called */
 	size_t rl_current;            /* hit whose ratelimit_hit is being called */
-	struct kv_port kv_inner;      /* the backend's kv port, behind the dedup wrapper */
+	struct kv_port kv_inner;      /* the backend's kv port, behind world_kv_command */
 	uint32_t *cu_inflight;
 	uint32_t *cu_refusals;        /* per user: Stripe refused it for good; one
 	                               * allocation with the three below */
@@ -150,9 +150,13 @@ void cu_snapshot(struct world *w);
 void dd_count_let_through(struct world *w);
 /* Destroys the dedup instances besides w->dd (their checks all done). */
 void dd_destroy_instances(struct world *w);
-void dd_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg);
-void dd_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds,
-                              kv_done_fn *done, void *arg);
+/* A SET on its way: counted for the copy it claims for, its reply watched. */
+void dd_watch_set(struct world *w, const struct kv_cmd *cmd, kv_done_fn **done, void **arg);
+/* The watched kv port (world_work.c): dd_watch_set and the rate limiter's
+ * notes, then the backend's port (kv_inner). */
+void world_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg);
+void world_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds, kv_done_fn *done,
+                          void *arg);
 void dd_on_set_applied(struct world *w, const struct kv_cmd *cmd,
                               const struct kv_reply *reply, uint64_t at_us);
 void dd_schedule(struct world *w);

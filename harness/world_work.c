@@ -391,6 +391,27 @@ void world_kv_watch(struct world *w, size_t index, world_kv_note_fn *note, kv_do
 	*arg = c;
 }
 
+/* The kv port the cores see: what the de-duplicator and the rate limiter
+ * send is noted and their replies watched, then it goes to the backend. */
+void world_kv_command(void *ctx, const struct kv_cmd *cmd, kv_done_fn *done, void *arg)
+{
+	struct world *w = ctx;
+	dd_watch_set(w, cmd, &done, &arg);
+	rl_note_incr(w, cmd);
+	rl_watch_count(w, cmd, &done, &arg);
+	w->kv_inner.command(w->kv_inner.ctx, cmd, done, arg);
+}
+
+void world_kv_transaction(void *ctx, int ncmds, const struct kv_cmd *cmds, kv_done_fn *done,
+                          void *arg)
+{
+	struct world *w = ctx;
+	for (int i = 0; i < ncmds; i++)
+		rl_note_incr(w, &cmds[i]);
+	rl_watch_count(w, ncmds > 0 ? &cmds[0] : NULL, &done, &arg);
+	w->kv_inner.transaction(w->kv_inner.ctx, ncmds, cmds, done, arg);
+}
+
 bool world_core_enter(struct world *w)
 {
 	bool was = w->in_core_call;
