@@ -12,12 +12,17 @@
 #include "core/fmt.h"
 
 #include "harness/world_int.h"
+#include "sim/trace.h"
 
 /* ---- stripe-customer -------------------------------------------------------- */
 
 #define CU_RETRIES_MAX 5
 #define CU_BACKOFF_MS 100
 #define CU_SHARED_EMAIL "family@example.com"
+/* After the run, a user whose customer is left unmapped comes back once this
+ * much later, past Stripe's 24 h key lifetime; the call gets this long. */
+#define CU_COME_BACK_US (25ULL * 3600 * 1000000)
+#define CU_COME_BACK_SLACK_US (10ULL * 60 * 1000000)
 
 struct cu_req {
 	struct world *w;
@@ -32,6 +37,7 @@ struct cu_req {
 	uint32_t stripe_at_start, insert_at_start, after_refusal_at_start, search_at_start;
 	uint32_t permanent_at_start;
 	uint32_t replayed_at_start;
+	bool comes_back;             /* the call after the run (cu_comes_back) */
 	char id[32];
 };
 
@@ -334,7 +340,7 @@ static void cu_on_done(void *arg, enum result rc, const char *customer_id)
 		world_note_unhandled(w, "stripe-customer request died");
 	world_request_end(w, "stripe-customer", q->id, q->start_us,
 	            rc == RESULT_OK ? WO_CU_OK : WO_CU_ERROR);
-	if (!w->draining) {
+	if (!w->draining || q->comes_back) {
 		r->done = true;
 		r->answer = cu_answer_of(rc);
 		if (rc == RESULT_OK)
@@ -386,7 +392,7 @@ static void cu_start(void *arg)
 {
 	struct cu_req *q = arg;
 	struct world *w = q->w;
-	if (w->draining) {
+	if (w->draining && !q->comes_back) {
 		world_work_free(w, q);
 		return;
 	}
@@ -438,7 +444,7 @@ static void cu_start(void *arg)
 	world_core_leave(w, was);
 }
 
-static void cu_add(struct world *w, uint32_t user, bool valid, uint64_t at_us, uint32_t copy)
+static struct cu_req *cu_new(struct world *w, uint32_t user, bool valid, uint32_t copy)
 {
 	struct cu_req *q = world_work_new(w, sizeof *q);
 	q->w = w;
@@ -447,7 +453,12 @@ static void cu_add(struct world *w, uint32_t user, bool valid, uint64_t at_us, u
 	w->h.cu[q->hist].user = user;
 	w->h.cu[q->hist].valid_id = valid;
 	world_name2(q->id, sizeof q->id, valid ? "cu" : "bad", user, copy, "");
-	world_arrival_add(w, at_us, cu_start, q);
+	return q;
+}
+
+static void cu_add(struct world *w, uint32_t user, bool valid, uint64_t at_us, uint32_t copy)
+{
+	world_arrival_add(w, at_us, cu_start, cu_new(w, user, valid, copy));
 }
 
 void cu_schedule(struct world *w)
@@ -467,7 +478,8 @@ void cu_schedule(struct world *w)
 	w->cu_permanent = w->cu_starts + (users ? users : 1);
 	w->cu_replayed = w->cu_permanent + (users ? users : 1);
 	w->h.cust = calloc(users ? users : 1, sizeof *w->h.cust);
-	w->h.cu = calloc(calls ? calls : 1, sizeof *w->h.cu);
+	/* and room for one call per user after the run (cu_comes_back) */
+	w->h.cu = calloc(calls + users + 1, sizeof *w->h.cu);
 	ASSERT(w->cu_inflight != NULL && w->cu_refusals != NULL && w->h.cust != NULL &&
 	       w->h.cu != NULL);
 	w->h.ncust = users;
@@ -530,4 +542,57 @@ void cu_snapshot(struct world *w)
 {
 	w->be.ops->foreach_mapping(w->be.ctx, on_mapping_row, w);
 	w->be.ops->foreach_customer(w->be.ctx, on_customer, w);
+}
+
+/* A user left with one Stripe customer, none mapped, and never answered
+ * ok: what the run made for it is not lost only if its next call gets it. */
+static bool cu_pending(const struct world *w, uint32_t u)
+{
+	const struct hist_customer_user *cu = &w->h.cust[u];
+	if (cu->ncustomers != 1 || cu->mapped[0] != '\0')
+		return false;
+	for (size_t i = 0; i < w->h.ncu; i++) {
+		const struct hist_cu_request *r = &w->h.cu[i];
+		if (r->valid_id && r->user == u && r->done && r->answer == HIST_CU_OK)
+			return false;
+	}
+	return true;
+}
+
+bool cu_comes_back(struct world *w)
+{
+	if (w->be.real_clock)
+		return false;
+	uint32_t users = w->sc->customer.users, pending = 0;
+	for (uint32_t u = 0; u < users; u++)
+		pending += cu_pending(w, u);
+	if (pending == 0)
+		return false;
+	if (TRACE_ON(w->tr)) {
+		trace_begin(w->tr, world_now_us(w), "comes_back");
+		trace_uint(w->tr, "users", pending);
+		trace_uint(w->tr, "after_us", CU_COME_BACK_US);
+		trace_end(w->tr);
+	}
+	/* Every fault is over, and every other workload stops. */
+	w->plan.nrules = 0;
+	w->draining = true;
+	uint32_t copy = (w->sc->customer.concurrent ? w->sc->customer.concurrent : 1) +
+	                (w->sc->customer.again_us ? 1 : 0);
+	for (uint32_t u = 0; u < users; u++) {
+		if (!cu_pending(w, u))
+			continue;
+		struct cu_req *q = cu_new(w, u, true, copy);
+		q->comes_back = true;
+		sched_after(w->s, CU_COME_BACK_US, cu_start, q);
+	}
+	sched_run(w->s, world_now_us(w) + CU_COME_BACK_US + CU_COME_BACK_SLACK_US);
+	for (uint32_t u = 0; u < users; u++) {
+		struct hist_customer_user *cu = &w->h.cust[u];
+		cu->mapped[0] = '\0';
+		cu->ncustomers = 0;
+		cu->last_created_us = 0;
+	}
+	cu_snapshot(w);
+	return true;
 }

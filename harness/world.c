@@ -280,10 +280,13 @@ static enum result world_check(struct world *w)
 		qe_snapshot(w);
 	if (world_fix_on(w, FIX_WEBHOOK))
 		wh_snapshot(w);
-	if (world_fix_on(w, FIX_CUSTOMER))
-		cu_snapshot(w);
 	if (world_fix_on(w, FIX_DEDUP))
 		dd_count_let_through(w);
+	/* Last: the users who come back stop every other workload. */
+	if (world_fix_on(w, FIX_CUSTOMER)) {
+		cu_snapshot(w);
+		cu_comes_back(w);
+	}
 	for (int i = 0; i < INV_COUNT; i++) {
 		if (!(sc->invariants & (1u << i)))
 			continue;

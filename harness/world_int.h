@@ -147,6 +147,12 @@ bool cu_build(struct world *w, enum variant v);
 void cu_destroy(struct world *w);
 void cu_schedule(struct world *w);
 void cu_snapshot(struct world *w);
+/* Simulator only, after cu_snapshot: every user the run left with one
+ * Stripe customer, unmapped and never answered ok, calls once more 25 h
+ * later with every fault over and every other workload stopped, and the
+ * snapshot is taken again. false (nothing done) when no user is so left or
+ * the clock is real. */
+bool cu_comes_back(struct world *w);
 void dd_count_let_through(struct world *w);
 /* Destroys the dedup instances besides w->dd (their checks all done). */
 void dd_destroy_instances(struct world *w);
