@@ -10,11 +10,14 @@ stripe_node_inside() {
 	root=$(pwd)
 	dir=$root/build/stripe_node
 	log=$(mktemp -d /tmp/faultline-stripe-node.XXXXXX)
-	local pids=()
+	# not local: the EXIT trap runs after this function has returned, when
+	# its locals are gone (the fakes used to outlive the test)
+	stripe_node_pids=()
+	stripe_node_log=$log
 	cleanup_stripe_node() {
 		local p
-		for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-		rm -rf "$log"
+		for p in "${stripe_node_pids[@]}"; do kill "$p" 2>/dev/null; done
+		rm -rf "$stripe_node_log"
 	}
 	trap cleanup_stripe_node EXIT
 	command -v node >/dev/null && command -v npm >/dev/null ||
@@ -36,7 +39,7 @@ stripe_node_inside() {
 		local name=$1 i
 		shift
 		"$bin" stripe --listen 127.0.0.1:0 "$@" >"$log/$name" 2>&1 &
-		pids+=($!)
+		stripe_node_pids+=($!)
 		for i in $(seq 50); do
 			grep -q 'listening on' "$log/$name" && break
 			sleep 0.1
