@@ -3,7 +3,7 @@
 # fault over: the hardened core maps the customer the run made (its search),
 # the seed makes a second one. --swarm on mixed-all-faults used to call the
 # hardened core's unmapped customers orphaned. Sourced by tests/cli_test.sh.
-cb_dir=$(mktemp -d /tmp/faultline-comes-back.XXXXXX)
+cb_dir=$(mktemp -d)
 cat >"$cb_dir/never-back.yaml" <<'YAML'
 name: never-back
 fixes: [stripe-customer]
