@@ -335,34 +335,105 @@ static bool email_check_put_word(char *out, size_t size, size_t *pos, const char
 	       email_check_put(out, size, pos, "?=", 2);
 }
 
-/* name is valid UTF-8 without controls. */
+/* One RFC 2047 "Q" encoded-word of n octets: letters and digits as they
+ * are, a space as '_', every other octet as =XX (the phrase rule of RFC 2047
+ * 5(3), kept to its safest subset). */
+static bool email_check_put_qword(char *out, size_t size, size_t *pos, const char *chunk, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (!email_check_put(out, size, pos, "=?UTF-8?Q?", 10))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)chunk[i];
+		char unit[3];
+		size_t u = 1;
+		if (email_check_ascii_alnum(c)) {
+			unit[0] = (char)c;
+		} else if (c == ' ') {
+			unit[0] = '_';
+		} else {
+			unit[0] = '=';
+			unit[1] = hex[c >> 4];
+			unit[2] = hex[c & 0x0F];
+			u = 3;
+		}
+		if (!email_check_put(out, size, pos, unit, u))
+			return false;
+	}
+	return email_check_put(out, size, pos, "?=", 2);
+}
+
+static size_t email_check_qlen(unsigned char c)
+{
+	return email_check_ascii_alnum(c) || c == ' ' ? 1 : 3;
+}
+
+/* The octets of the next B word: whole characters while they fit one
+ * word, cut back, when more text follows, to the last multiple of 3 octets
+ * (no base64 padding inside the name: readers that join adjacent words
+ * before decoding them, GMime among them, stop at the first '=' and drop
+ * the rest). 0 when no character boundary gives one. */
+static size_t email_check_b_chunk(const char *s, size_t len)
+{
+	size_t chunk = 0, whole3 = 0;
+	uint32_t cp;
+	while (chunk < len) {
+		size_t n = email_check_utf8_next(s + chunk, len - chunk, &cp);
+		ASSERT(n > 0); /* the caller checked the name */
+		if (chunk + n > EMAIL_CHECK_WORD_OCTETS)
+			break;
+		chunk += n;
+		if (chunk % 3 == 0)
+			whole3 = chunk;
+	}
+	ASSERT(chunk > 0);
+	return chunk < len ? whole3 : chunk;
+}
+
+/* The octets of the next Q word: whole characters while the word stays
+ * within EMAIL_CHECK_WORD_MAX characters. */
+static size_t email_check_q_chunk(const char *s, size_t len)
+{
+	size_t chunk = 0, qlen = 0;
+	uint32_t cp;
+	while (chunk < len) {
+		size_t n = email_check_utf8_next(s + chunk, len - chunk, &cp);
+		ASSERT(n > 0);
+		size_t q = 0;
+		for (size_t k = 0; k < n; k++)
+			q += email_check_qlen((unsigned char)s[chunk + k]);
+		if (12 + qlen + q > EMAIL_CHECK_WORD_MAX)
+			break;
+		chunk += n;
+		qlen += q;
+	}
+	ASSERT(chunk > 0);
+	return chunk;
+}
+
+/* name is valid UTF-8 without controls. Encoded-words of whole characters
+ * folded with CRLF SP: B words, or, for a name where no character boundary
+ * lets a B word end without padding (an ASCII letter then CJK: 1, 4, 7 ...
+ * octets), Q words throughout, which have no padding. */
 static size_t email_check_encode_words(const char *name, size_t len, char *out, size_t size)
 {
-	/* Whole characters while the chunk fits one word. A word that is not
-	 * the last ends, where a character boundary allows, on a multiple of 3
-	 * octets, so its base64 has no '=' padding: readers that join adjacent
-	 * words before decoding them (GMime does) stop at the first '=' and
-	 * drop the rest of the name. */
+	bool q = false;
 	size_t pos = 0;
 	size_t i = 0;
 	while (i < len) {
-		size_t chunk = 0, whole3 = 0;
-		uint32_t cp;
-		while (i + chunk < len) {
-			size_t n = email_check_utf8_next(name + i + chunk, len - i - chunk, &cp);
-			ASSERT(n > 0); /* the caller checked the name */
-			if (chunk + n > EMAIL_CHECK_WORD_OCTETS)
-				break;
-			chunk += n;
-			if (chunk % 3 == 0)
-				whole3 = chunk;
+		size_t chunk = q ? email_check_q_chunk(name + i, len - i)
+		                 : email_check_b_chunk(name + i, len - i);
+		if (chunk == 0) {
+			q = true;
+			pos = 0;
+			i = 0;
+			continue;
 		}
-		ASSERT(chunk > 0);
-		if (i + chunk < len && whole3 > 0)
-			chunk = whole3;
 		if (i > 0 && !email_check_put(out, size, &pos, "\r\n ", 3))
 			return 0;
-		if (!email_check_put_word(out, size, &pos, name + i, chunk))
+		if (!(q ? email_check_put_qword(out, size, &pos, name + i, chunk)
+		        : email_check_put_word(out, size, &pos, name + i, chunk)))
 			return 0;
 		i += chunk;
 	}

@@ -78,8 +78,9 @@ void email_check_first_word(const char *s, size_t len, bool unicode, size_t *sta
  * else (an encoded-word look-alike included) becomes
  * RFC 2047 encoded-words =?UTF-8?B?...?= of at most EMAIL_CHECK_WORD_MAX
  * characters, split on character boundaries and folded with CRLF SP;
- * every word but the last carries a multiple of 3 octets where a character
- * boundary allows (no base64 padding inside the name).
+ * every word but the last carries a multiple of 3 octets (no base64
+ * padding inside the name). A name where no character boundary allows that
+ * (one ASCII letter, then CJK) is written as =?UTF-8?Q?...?= words instead.
  * Writes a NUL-terminated string; returns its length, or 0 (out is then "")
  * when out is too small or name is not valid UTF-8 or holds a control
  * character. */

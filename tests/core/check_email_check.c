@@ -260,6 +260,8 @@ START_TEST(test_email_check_first_word_table)
 }
 END_TEST
 
+#define SHAN "\xe5\xb1\xb1" /* U+5C71, 3 octets */
+
 struct encode_case {
 	const char *name;
 	const char *want;
@@ -295,6 +297,14 @@ static const struct encode_case encode_cases[] = {
 	 "Ann\xe2\x82\xac" "Ann\xe2\x82\xac",
 	 "=?UTF-8?B?QW5u4oKsQW5u4oKsQW5u4oKsQW5u4oKsQW5u4oKsQW5u4oKsQW5u4oKsQW5u?=\r\n"
 	 " =?UTF-8?B?4oKsQW5u4oKsQW5u4oKsQW5u4oKsQW5u4oKs?="},
+	/* "A" and 15 CJK letters: 46 octets, and every character boundary
+	 * falls on 1, 4, 7 ... octets, so no first word of base64 could end
+	 * without padding (GMime read this name as "A" and 14 letters): the
+	 * name is Q-encoded, in words of whole characters */
+	{"A" SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN SHAN,
+	 "=?UTF-8?Q?A=E5=B1=B1=E5=B1=B1=E5=B1=B1=E5=B1=B1=E5=B1=B1=E5=B1=B1?=\r\n"
+	 " =?UTF-8?Q?=E5=B1=B1=E5=B1=B1=E5=B1=B1=E5=B1=B1=E5=B1=B1=E5=B1=B1=E5=B1=B1?=\r\n"
+	 " =?UTF-8?Q?=E5=B1=B1=E5=B1=B1?="},
 };
 
 START_TEST(test_email_check_encode_name_vectors)
@@ -307,6 +317,18 @@ START_TEST(test_email_check_encode_name_vectors)
 }
 END_TEST
 
+/* Every encoded-word in out is at most EMAIL_CHECK_WORD_MAX characters. */
+static void assert_words_fit(const char *out)
+{
+	const char *p = out;
+	while (p != NULL) {
+		const char *end = strstr(p, "?=");
+		ck_assert_ptr_nonnull(end);
+		ck_assert_uint_le((size_t)(end + 2 - p), EMAIL_CHECK_WORD_MAX);
+		p = strstr(end, "=?UTF-8?");
+	}
+}
+
 START_TEST(test_email_check_encoded_words_never_exceed_75_chars)
 {
 	/* Every length of a name of 2-octet characters, up to the name max. */
@@ -317,12 +339,37 @@ START_TEST(test_email_check_encoded_words_never_exceed_75_chars)
 			memcpy(name + 2 * i, "\xc3\xa9", 2);
 		size_t n = email_check_encode_name(name, 2 * chars, out, sizeof out);
 		ck_assert_uint_gt(n, 0);
-		const char *p = out;
-		while (p != NULL) {
-			const char *end = strstr(p, "?=");
-			ck_assert_ptr_nonnull(end);
-			ck_assert_uint_le((size_t)(end + 2 - p), EMAIL_CHECK_WORD_MAX);
-			p = strstr(end, "=?UTF-8?B?");
+		assert_words_fit(out);
+	}
+}
+END_TEST
+
+/* Names whose character boundaries never fall on a multiple of 3 octets
+ * (a head of 1 or 2 octets, then a repeated unit of 3 octets, or of 1 and
+ * 2, or of 4 and 2), at every length up to the name max: each is encoded
+ * into the quote's 1024-octet display buffer, in words of at most 75
+ * characters. */
+START_TEST(test_email_check_q_fallback_fits)
+{
+	static const struct {
+		const char *head, *unit;
+	} shapes[] = {
+		{"A", SHAN}, {"Ab", SHAN}, {"\xc3\xa9", SHAN}, {"A", "A\xc3\xa9"},
+		{"A", "\xf0\x9f\x98\x80\xc3\xa9"},
+	};
+	char name[EMAIL_CHECK_NAME_MAX];
+	char out[1024];
+	for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+		size_t hl = strlen(shapes[s].head), ul = strlen(shapes[s].unit);
+		memcpy(name, shapes[s].head, hl);
+		for (size_t len = hl + ul; len <= EMAIL_CHECK_NAME_MAX; len += ul) {
+			memcpy(name + len - ul, shapes[s].unit, ul);
+			size_t n = email_check_encode_name(name, len, out, sizeof out);
+			ck_assert_msg(n > 0, "shape %zu, %zu octets: did not fit", s, len);
+			assert_words_fit(out);
+			if (len > EMAIL_CHECK_WORD_OCTETS)
+				ck_assert_msg(strstr(out, "=?UTF-8?B?") == NULL, "shape %zu, %zu octets: "
+				              "B words where none can end without padding", s, len);
 		}
 	}
 }
@@ -386,6 +433,7 @@ Suite *check_email_check_suite(void)
 	tcase_add_loop_test(tc, test_email_check_encode_name_vectors, 0,
 	                    (int)(sizeof encode_cases / sizeof encode_cases[0]));
 	tcase_add_test(tc, test_email_check_encoded_words_never_exceed_75_chars);
+	tcase_add_test(tc, test_email_check_q_fallback_fits);
 	tcase_add_test(tc, test_email_check_encode_name_refuses_bad_input_and_small_buffers);
 	tcase_add_test(tc, test_email_check_escape_makes_log_safe_text);
 	suite_add_tcase(s, tc);
