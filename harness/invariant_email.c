@@ -41,6 +41,26 @@ static bool mail_fail(char *why, size_t size, const char *fmt, const char *a)
 	return false;
 }
 
+/* The length of the first encoded-word (=?charset?enc?text?=) in a raw
+ * header value longer than the 75 characters RFC 2047 section 2 allows;
+ * 0 when none is. */
+static size_t encoded_word_over_limit(const char *raw)
+{
+	const char *p = raw;
+	while (p != NULL && (p = strstr(p, "=?")) != NULL) {
+		const char *q = strchr(p + 2, '?');             /* after the charset */
+		q = q != NULL ? strchr(q + 1, '?') : NULL;      /* after the encoding */
+		const char *end = q != NULL ? strstr(q + 1, "?=") : NULL;
+		if (end == NULL)
+			return 0;
+		size_t len = (size_t)(end + 2 - p);
+		if (len > 75)
+			return len;
+		p = end + 2;
+	}
+	return 0;
+}
+
 /* Each field once, only the expected ones, each with exactly its own value. */
 static bool mail_headers_ok(GMimeMessage *msg, const struct quote_spec *q, char *why, size_t size)
 {
@@ -62,6 +82,13 @@ static bool mail_headers_ok(GMimeMessage *msg, const struct quote_spec *q, char 
 		if (seen & (1u << k))
 			return mail_fail(why, size, "header '%.60s' appears twice", name);
 		seen |= 1u << k;
+		size_t over = encoded_word_over_limit(g_mime_header_get_raw_value(hd));
+		if (over > 0) {
+			int w = snprintf(why, size, "header '%.30s' holds an encoded-word of %zu "
+			                 "characters, over RFC 2047's 75", name, over);
+			(void)w; /* a cut message still names the fault */
+			return false;
+		}
 	}
 	if ((seen & 7u) != 7u)
 		return mail_fail(why, size, "%s", "missing From, To or Subject");

@@ -96,6 +96,15 @@ START_TEST(test_email_breaks_when_name_does_not_decode_back)
 }
 END_TEST
 
+START_TEST(test_email_breaks_on_encoded_word_over_75_characters)
+{
+	/* One B word of 92 characters for 60 octets: GMime reads it, RFC 2047
+	 * section 2 allows 75. */
+	assert_breaks(GOOD_HEAD "To: =?UTF-8?B?QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB?= <zoe@example.com>\r\n" GOOD_TAIL,
+	              "holds an encoded-word of 92 characters, over RFC 2047's 75");
+}
+END_TEST
+
 START_TEST(test_email_breaks_on_injected_header)
 {
 	assert_breaks(GOOD_HEAD GOOD_TO "Bcc: eve@evil.test\r\n" GOOD_TAIL,
@@ -208,6 +217,7 @@ Suite *check_invariant_email_suite(void)
 	Suite *s = suite_create("invariant_email");
 	TCase *tc = tcase_create("as-a-mail-client");
 	tcase_add_test(tc, test_email_good_message_holds);
+	tcase_add_test(tc, test_email_breaks_on_encoded_word_over_75_characters);
 	tcase_add_test(tc, test_email_breaks_on_two_recipients);
 	tcase_add_test(tc, test_email_breaks_on_group);
 	tcase_add_test(tc, test_email_breaks_on_other_address);
