@@ -121,9 +121,15 @@ $(BUILD)/bench_sched: bench/bench_sched.c $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
+# The webhook load generator needs only libcrypto, not the library.
+$(BUILD)/bench_webhooks: bench/bench_webhooks.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS)
+
 bench: deps
 	$(Q)scripts/deps.sh bench
-	$(Q)$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_sched
+	$(Q)$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_sched $(BUILD)/bench_webhooks
 	$(Q)scripts/bench.sh $(BIN) $(BUILD)/bench_sched
 
 # What a user needs besides the binary: the manual page, the standard

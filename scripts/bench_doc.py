@@ -41,6 +41,7 @@ rows = [
     ("reference: HAProxy 2.6, one thread, pgbench select-only, throughput ratio", b.get("reference_haproxy_pg_select_throughput_ratio"), ""),
     ("live: signed webhooks/s to faultline serve", b["webhook_live_per_s"], ""),
     ("live: the same, 4 copies of each event", b.get("webhook_live_dup_per_s"), ""),
+    ("live: signed webhooks/s, Python client threads (the client of runs before 2026-12-07)", b.get("webhook_live_python_per_s"), ""),
     ("proxy: pgbench select-only ratio / HAProxy ratio (`proxy_pg_vs_haproxy`)", b.get("proxy_pg_vs_haproxy"), ">= 1.1"),
     ("pgbench: claim + mark-paid transaction, tps", b["pgbench_tps"], ""),
     ("live: webhooks/s / pgbench tps (`webhook_live_vs_pgbench`)", b.get("webhook_live_vs_pgbench"), ">= 0.6"),

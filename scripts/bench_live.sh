@@ -82,6 +82,7 @@ cpu_s() {
 median() { python3 -c 'import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 3))' "$@"; }
 
 r_ratio=null r_p50=null r_p99=null r1_p50=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
+whr=null whp=null
 h_ratio=null h_p50=null hpgs_ratio=null p_cpu=null h_cpu=null
 if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null; then
 	if pport=$(proxy_start "$rport"); then
@@ -153,31 +154,49 @@ INSERT INTO bench_events VALUES (md5(random()::text)) ON CONFLICT DO NOTHING;
 UPDATE bench_orders SET paid = paid + 1 WHERE id = :o;
 COMMIT;
 SQL
-t=$(pg_bench "$pgport" -f "$work/txn.sql")
-[ -n "$t" ] && tps=$t
-
-if "$bin" serve --help >/dev/null 2>&1 && [ -x scripts/bench_webhooks.py ]; then
-	wh=$(python3 scripts/bench_webhooks.py "$bin" 1 2>/dev/null || echo null)
-	whd=$(python3 scripts/bench_webhooks.py "$bin" 4 2>/dev/null || echo null)
+# The webhook client: build/bench_webhooks (C, one process on epoll, as
+# pgbench's client is C) beside $bin; the Python threads of
+# scripts/bench_webhooks.py are measured once more, for comparison with older
+# runs, since they need most of a core of their own on a two-core machine.
+client=$(dirname "$bin")/bench_webhooks
+if "$bin" serve --help >/dev/null 2>&1 && [ -x scripts/bench_webhooks.py ] && [ -x "$client" ]; then
+	# Three rounds of pgbench and webhooks back to back, medians kept,
+	# and the ratio taken within each round (the machine drifts).
+	tt=() ww=() wr=()
+	for _ in 1 2 3; do
+		t=$(pg_bench "$pgport" -f "$work/txn.sql")
+		w=$(python3 scripts/bench_webhooks.py "$bin" 1 8 16 "$client" 2>/dev/null)
+		[ -n "$t" ] && tt+=("$t")
+		[ -n "$w" ] && ww+=("$w")
+		[ -n "$t" ] && [ -n "$w" ] && wr+=("$(python3 -c "print($w / $t)")")
+	done
+	[ ${#tt[@]} -gt 0 ] && tps=$(median "${tt[@]}")
+	[ ${#ww[@]} -gt 0 ] && wh=$(median "${ww[@]}")
+	[ ${#wr[@]} -gt 0 ] && whr=$(median "${wr[@]}")
+	whd=$(python3 scripts/bench_webhooks.py "$bin" 4 8 16 "$client" 2>/dev/null || echo null)
+	whp=$(python3 scripts/bench_webhooks.py "$bin" 1 2>/dev/null || echo null)
 else
-	notes+=("faultline serve or scripts/bench_webhooks.py missing: webhook figures are null")
+	t=$(pg_bench "$pgport" -f "$work/txn.sql")
+	[ -n "$t" ] && tps=$t
+	notes+=("faultline serve, scripts/bench_webhooks.py or $client missing: webhook figures are null")
 fi
 
 python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" \
-	"$h_ratio" "$h_p50" "$hpgs_ratio" "$p_cpu" "$h_cpu" "${notes[@]}" <<'PY'
+	"$h_ratio" "$h_p50" "$hpgs_ratio" "$p_cpu" "$h_cpu" "$whr" "$whp" "${notes[@]}" <<'PY'
 import json, sys
 def num(s):
     try: return float(s)
     except ValueError: return None
-o, *v = sys.argv[1:16]
-notes = sys.argv[16:]
+o, *v = sys.argv[1:18]
+notes = sys.argv[18:]
 keys = ["proxy_redis_throughput_ratio", "proxy_redis_p50_added_us", "proxy_redis_p99_added_us",
         "proxy_redis_p50_added_us_1client",
         "proxy_pg_throughput_ratio", "proxy_pg_select_throughput_ratio", "pgbench_tps",
         "webhook_live_per_s", "webhook_live_dup_per_s",
         "reference_haproxy_redis_throughput_ratio", "reference_haproxy_redis_p50_added_us",
         "reference_haproxy_pg_select_throughput_ratio",
-        "proxy_cpu_us_per_request", "haproxy_cpu_us_per_request"]
+        "proxy_cpu_us_per_request", "haproxy_cpu_us_per_request",
+        "webhook_live_vs_pgbench", "webhook_live_python_per_s"]
 d = {k: num(x) for k, x in zip(keys, v)}
 # Judged against HAProxy in the same rounds: the proxy, the server and the
 # client share the cores, so the ratio to direct says as much about them.
