@@ -335,38 +335,39 @@ static bool email_check_put_word(char *out, size_t size, size_t *pos, const char
 	       email_check_put(out, size, pos, "?=", 2);
 }
 
-/* One RFC 2047 "Q" encoded-word of n octets: letters and digits as they
- * are, a space as '_', every other octet as =XX (the phrase rule of RFC 2047
- * 5(3), kept to its safest subset). */
-static bool email_check_put_qword(char *out, size_t size, size_t *pos, const char *chunk, size_t n)
+/* The Q form of octet c into unit (the phrase rule of RFC 2047 5(3), kept
+ * to its safest subset): letters and digits as they are, a space as '_',
+ * every other octet as =XX. Returns its length, 1 or 3. */
+static size_t email_check_q_unit(unsigned char c, char unit[3])
 {
 	static const char hex[] = "0123456789ABCDEF";
 
+	if (email_check_ascii_alnum(c)) {
+		unit[0] = (char)c;
+		return 1;
+	}
+	if (c == ' ') {
+		unit[0] = '_';
+		return 1;
+	}
+	unit[0] = '=';
+	unit[1] = hex[c >> 4];
+	unit[2] = hex[c & 0x0F];
+	return 3;
+}
+
+/* One RFC 2047 "Q" encoded-word of n octets. */
+static bool email_check_put_qword(char *out, size_t size, size_t *pos, const char *chunk, size_t n)
+{
 	if (!email_check_put(out, size, pos, "=?UTF-8?Q?", 10))
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)chunk[i];
 		char unit[3];
-		size_t u = 1;
-		if (email_check_ascii_alnum(c)) {
-			unit[0] = (char)c;
-		} else if (c == ' ') {
-			unit[0] = '_';
-		} else {
-			unit[0] = '=';
-			unit[1] = hex[c >> 4];
-			unit[2] = hex[c & 0x0F];
-			u = 3;
-		}
+		size_t u = email_check_q_unit((unsigned char)chunk[i], unit);
 		if (!email_check_put(out, size, pos, unit, u))
 			return false;
 	}
 	return email_check_put(out, size, pos, "?=", 2);
-}
-
-static size_t email_check_qlen(unsigned char c)
-{
-	return email_check_ascii_alnum(c) || c == ' ' ? 1 : 3;
 }
 
 /* The octets of the next B word: whole characters while they fit one
@@ -401,8 +402,9 @@ static size_t email_check_q_chunk(const char *s, size_t len)
 		size_t n = email_check_utf8_next(s + chunk, len - chunk, &cp);
 		ASSERT(n > 0);
 		size_t q = 0;
+		char unit[3];
 		for (size_t k = 0; k < n; k++)
-			q += email_check_qlen((unsigned char)s[chunk + k]);
+			q += email_check_q_unit((unsigned char)s[chunk + k], unit);
 		if (12 + qlen + q > EMAIL_CHECK_WORD_MAX)
 			break;
 		chunk += n;
