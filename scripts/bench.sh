@@ -220,6 +220,9 @@ b = {
     "webhook_live_vs_pgbench": round(live["webhook_live_vs_pgbench"], 3)
         if live.get("webhook_live_vs_pgbench") else None,
     "webhook_live_python_per_s": live.get("webhook_live_python_per_s"),
+    # perf over one more redis-benchmark round through each proxy.
+    **{k: v for k, v in live.items()
+       if k.endswith("_profile") or k.endswith("_syscalls_per_request")},
     "live_notes": live.get("notes", []) + prof.get("notes", []),
     **shrink,
 }

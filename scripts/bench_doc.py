@@ -70,6 +70,30 @@ if b.get("sim_profile_top10"):
     for t in b["sim_profile_top10"]:
         print(f"| `{t['function']}` | {t['percent']} |")
 
+if b.get("proxy_profile"):
+    pp, hp = b["proxy_profile"], b.get("haproxy_profile") or {"top10": []}
+    print("\nThe proxies' profiles over one more redis-benchmark round (perf, cpu-clock "
+          f"samples, self): faultline proxy {pp['kernel_percent']}% in the kernel, "
+          f"HAProxy {hp.get('kernel_percent', 'not measured')}%; their ten costliest symbols:\n")
+    print("| faultline proxy | % | HAProxy | % |")
+    print("|---|---|---|---|")
+    for i in range(max(len(pp["top10"]), len(hp["top10"]))):
+        a = pp["top10"][i] if i < len(pp["top10"]) else None
+        h = hp["top10"][i] if i < len(hp["top10"]) else None
+        cell = lambda t: (f"`{t['function']}` ({t['where'].strip('[]')})", t["percent"]) if t else ("", "")
+        print("| %s | %s | %s | %s |" % (*cell(a), *cell(h)))
+
+if b.get("proxy_syscalls_per_request"):
+    print("\nSystem calls per proxied request, the same kind of round (perf's syscall "
+          "tracepoints):\n")
+    print("| proxy | reads | writes | epoll_wait |")
+    print("|---|---|---|---|")
+    for name, k in (("faultline proxy", "proxy_syscalls_per_request"),
+                    ("HAProxy 2.6", "haproxy_syscalls_per_request")):
+        v = b.get(k)
+        if v:
+            print(f"| {name} | {v['reads']} | {v['writes']} | {v['epoll_waits']} |")
+
 if b.get("scaling_concurrent"):
     print("\nScale: concurrent requests in one seed (request-dedup, every request and its "
           "copy within 10 ms, 2 seeds), one and two jobs:\n")

@@ -79,6 +79,61 @@ cpu_s() {
 	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# Where a process's time goes while one more redis-benchmark round runs
+# through it (perf, software clock, so it works in a VM without hardware
+# counters): the share in the kernel and the ten costliest symbols, self.
+# Appends "NAME": {...} to $work/profiles. perf missing: nothing.
+perf_profile() { # name pid port
+	command -v perf >/dev/null || return 0
+	perf record -q -F 2000 -e cpu-clock -o "$work/perf.$1" -p "$2" >/dev/null 2>&1 &
+	local rec=$!
+	sleep 0.3
+	redis_bench "$3" >/dev/null
+	kill -INT "$rec" 2>/dev/null
+	wait "$rec" 2>/dev/null
+	perf report -i "$work/perf.$1" --no-children --sort dso,symbol --stdio 2>/dev/null |
+		python3 -c '
+import json, re, sys
+name = sys.argv[1]
+rows = []
+for line in sys.stdin:
+    m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(\S+)", line)
+    if m:
+        rows.append((float(m[1]), m[2], m[3], m[4]))
+kernel = sum(r[0] for r in rows if r[2] == "k")
+top = [{"function": r[3], "where": r[1], "percent": r[0]} for r in rows[:10]]
+print(json.dumps({name: {"kernel_percent": round(kernel, 1), "top10": top}}))' "$1" >>"$work/profiles"
+}
+
+# System calls per request of a process over one more redis-benchmark round
+# (400,000 requests), from perf's syscall tracepoints: reads, writes and
+# epoll_wait (each wait that finds nothing ready puts the process to sleep).
+# Appends "NAME": {...} to $work/syscalls. perf or the tracepoints missing:
+# nothing.
+perf_syscalls() { # name pid port
+	command -v perf >/dev/null || return 0
+	local ev=syscalls:sys_enter_recvfrom,syscalls:sys_enter_read,syscalls:sys_enter_writev
+	ev=$ev,syscalls:sys_enter_sendto,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait
+	perf stat -x, -e "$ev" -o "$work/stat.$1" -p "$2" >/dev/null 2>&1 &
+	local st=$!
+	sleep 0.3
+	redis_bench "$3" >/dev/null
+	kill -INT "$st" 2>/dev/null
+	wait "$st" 2>/dev/null
+	python3 -c '
+import json, sys
+name, path = sys.argv[1:3]
+n = {}
+for line in open(path):
+    f = line.strip().split(",")
+    if len(f) > 2 and f[2].startswith("syscalls:sys_enter_") and f[0].isdigit():
+        n[f[2].rsplit("_", 1)[-1] if "epoll" not in f[2] else "epoll_wait"] = int(f[0])
+if n:
+    per = lambda *k: round(sum(n.get(x, 0) for x in k) / 400000, 2)
+    print(json.dumps({name: {"reads": per("recvfrom", "read"), "writes": per("writev", "sendto", "write"),
+                             "epoll_waits": per("epoll_wait")}}))' "$1" "$work/stat.$1" >>"$work/syscalls" 2>/dev/null
+}
+
 median() { python3 -c 'import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:]), 3))' "$@"; }
 
 r_ratio=null r_p50=null r_p99=null r1_p50=null pg_ratio=null pgs_ratio=null tps=null wh=null whd=null
@@ -121,6 +176,10 @@ if "$bin" proxy --help >/dev/null 2>&1 && command -v redis-benchmark >/dev/null;
 			h_ratio=$(median "${hr[@]}")
 			h_p50=$(median "${hp50[@]}")
 		fi
+		perf_profile proxy "$ppid" "$pport"
+		[ -n "$hport" ] && perf_profile haproxy "$hpid" "$hport"
+		perf_syscalls proxy "$ppid" "$pport"
+		[ -n "$hport" ] && perf_syscalls haproxy "$hpid" "$hport"
 		# One client: the latency the proxy adds when nothing queues.
 		read -r _ d1_p50 _ < <(redis_bench "$rport" 1 20000)
 		read -r _ p1_p50 _ < <(redis_bench "$pport" 1 20000)
@@ -181,7 +240,8 @@ else
 	notes+=("faultline serve, scripts/bench_webhooks.py or $client missing: webhook figures are null")
 fi
 
-python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" \
+touch "$work/profiles" "$work/syscalls"
+PROFILES="$work/profiles" SYSCALLS="$work/syscalls" python3 - "$out" "$r_ratio" "$r_p50" "$r_p99" "$r1_p50" "$pg_ratio" "$pgs_ratio" "$tps" "$wh" "$whd" \
 	"$h_ratio" "$h_p50" "$hpgs_ratio" "$p_cpu" "$h_cpu" "$whr" "$whp" "${notes[@]}" <<'PY'
 import json, sys
 def num(s):
@@ -207,6 +267,13 @@ d["proxy_pg_vs_haproxy"] = over("proxy_pg_select_throughput_ratio", "reference_h
 for k in ("proxy_cpu_us_per_request", "haproxy_cpu_us_per_request"):
     if d[k] is not None:
         d[k] = round(d[k], 2)
+import os
+for line in open(os.environ["PROFILES"]):
+    for k, v in json.loads(line).items():
+        d[k + "_profile"] = v
+for line in open(os.environ["SYSCALLS"]):
+    for k, v in json.loads(line).items():
+        d[k + "_syscalls_per_request"] = v
 d["notes"] = notes
 json.dump(d, open(o, "w"))
 PY
