@@ -285,10 +285,19 @@ static void customer_on_stripe_reply(void *arg, enum outcome oc, const struct st
 
 	if (oc == OUTCOME_OK) {
 		size_t len = strnlen(r->customer_id, CUSTOMER_ID_MAX + 1);
+		/* A 200 whose id did not reach us (a body cut short): Stripe
+		 * may well have made the customer. Under the same key its saved
+		 * answer names it, so hardened asks again. */
+		if (len == 0 && c->cfg.variant == VARIANT_HARDENED &&
+		    req->stripe_retries < c->cfg.retries_max) {
+			customer_retry_later(req, &req->stripe_retries, "customer create",
+			                     "a 200 without a customer id", customer_retry_create);
+			return;
+		}
 		if (len == 0 || len > CUSTOMER_ID_MAX) {
 			core_log(env, LOG_ERROR, CUSTOMER_TAG, "user %s: Stripe answered without a usable customer id",
 			         req->user_id);
-			customer_finish(req, RESULT_ERROR, "");
+			customer_finish(req, len == 0 ? customer_failure(c, true) : RESULT_ERROR, "");
 			return;
 		}
 		memcpy(req->created_id, r->customer_id, len);

@@ -907,6 +907,26 @@ static bool load_server_error(struct loader *ld, const struct ynode *n, const ch
 	return true;
 }
 
+/* A kind that applies to one op of one target only: checks the rule's
+ * target and op (op_node, NULL when the rule left op out, gets op). */
+static bool fault_kind_pinned(struct loader *ld, const struct ynode *n, const char *path,
+                              const struct ynode *op_node, struct fault_rule *r,
+                              enum fault_target target, const char *op)
+{
+	char p[SCENARIO_PATH_MAX];
+	const char *kind = fault_kind_name(r->kind);
+	scn_path_join(p, path, "target");
+	if (r->target != target)
+		return scn_fail(ld, scn_map_get(ld, n, "target", NULL), p,
+		            "%s applies only to target %s", kind, fault_target_name(target));
+	scn_path_join(p, path, "op");
+	if (op_node == NULL)
+		snprintf(r->op, sizeof r->op, "%s", op);
+	else if (strcmp(r->op, op) != 0)
+		return scn_fail(ld, op_node, p, "%s applies only to op %s, not '%s'", kind, op, r->op);
+	return true;
+}
+
 static bool load_fault(struct loader *ld, const struct ynode *n, const char *path,
                        struct fault_rule *r)
 {
@@ -962,18 +982,15 @@ static bool load_fault(struct loader *ld, const struct ynode *n, const char *pat
 		if (!get_op(ld, v, p, r->target, r->op))
 			return false;
 	}
-	if (r->kind == FAULT_POOL_EXHAUSTED) {
-		scn_path_join(p, path, "target");
-		if (r->target != FAULT_TARGET_POSTGRES)
-			return scn_fail(ld, scn_map_get(ld, n, "target", NULL), p,
-			            "pool-exhausted applies only to target postgres");
-		scn_path_join(p, path, "op");
-		if (v == NULL)
-			strcpy(r->op, "acquire");
-		else if (strcmp(r->op, "acquire") != 0)
-			return scn_fail(ld, v, p, "pool-exhausted applies only to op acquire, "
-			                      "not '%s'", r->op);
-	}
+	/* Kinds that exist for one operation of one server: the pool asked
+	 * on acquire; the one unusable success modelled, a customer made at
+	 * Stripe whose id is missing from the answer. */
+	if (r->kind == FAULT_POOL_EXHAUSTED &&
+	    !fault_kind_pinned(ld, n, path, v, r, FAULT_TARGET_POSTGRES, "acquire"))
+		return false;
+	if (r->kind == FAULT_BAD_REPLY &&
+	    !fault_kind_pinned(ld, n, path, v, r, FAULT_TARGET_STRIPE, "customers.create"))
+		return false;
 	if (r->kind == FAULT_RESTART && strcmp(r->op, "*") != 0) {
 		scn_path_join(p, path, "op");
 		return scn_fail(ld, v, p, "a restart takes the whole server down; leave op out");
@@ -1043,6 +1060,7 @@ static bool load_fault(struct loader *ld, const struct ynode *n, const char *pat
 	case FAULT_TIMEOUT_APPLIED:
 	case FAULT_TIMEOUT_NOT_APPLIED:
 	case FAULT_POOL_EXHAUSTED:
+	case FAULT_BAD_REPLY:
 		return true;
 	case FAULT_KIND_COUNT:
 		break;

@@ -46,6 +46,7 @@ struct fcall {
 	char *key;                      /* Idempotency-Key, or NULL */
 	enum fcall_end end;
 	bool apply;                     /* executes (else only the fault) */
+	bool spoil;                     /* bad-reply: a 200's "id" sent empty */
 	bool begun;                     /* token names a pending model request */
 	uint32_t token;
 	struct sched_timer timer;
@@ -173,10 +174,19 @@ static void fcall_on_reset(void *arg)
 static void fcall_deliver(struct fcall *c, int status, const char *text, bool replayed)
 {
 	switch (c->end) {
-	case END_REPLY:
-		reply_text(c->fs, c->req, status, text, c->key, replayed);
+	case END_REPLY: {
+		/* bad-reply: Stripe did the work; the answer that arrives has
+		 * lost the object's id. */
+		json_t *doc = c->spoil && status == 200 && text != NULL ? json_loads(text, 0, NULL) : NULL;
+		char *spoilt = NULL;
+		if (json_is_object(doc) && json_object_set_new(doc, "id", json_string("")) == 0)
+			spoilt = json_dumps(doc, JSON_COMPACT);
+		json_decref(doc);
+		reply_text(c->fs, c->req, status, spoilt != NULL ? spoilt : text, c->key, replayed);
+		free(spoilt);
 		fcall_free(c);
 		return;
+	}
 	case END_HOLD:
 		fcall_after(c, c->fs->hold_us, fcall_on_reset);
 		return;
@@ -385,6 +395,9 @@ static bool fault_decide(struct fake_stripe *fs, struct fcall *c, uint64_t *dela
 		return false;
 	case FAULT_CONN_LOST:
 		c->end = END_RESET; /* applied, then the connection dies */
+		return false;
+	case FAULT_BAD_REPLY:
+		c->spoil = true; /* applied, answered without the id */
 		return false;
 	default:                /* error, and kinds without an HTTP meaning */
 		c->end = END_RESET, c->apply = false;

@@ -310,6 +310,11 @@ static void stripe_answer_inner(struct lop *op, enum outcome oc, const struct st
 	case FAULT_LATENCY:
 		op->deliver_at_us += op->fd.latency_us;
 		break;
+	case FAULT_BAD_REPLY:
+		/* Stripe made it; the answer the client reads lost the id. */
+		if (op->oc == OUTCOME_OK && op->sr.http_status == 200)
+			op->sr_customer[0] = '\0';
+		break;
 	default:
 		break;
 	}

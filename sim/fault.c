@@ -29,6 +29,7 @@ static const char *const fault_kind_names[FAULT_KIND_COUNT] = {
 	[FAULT_STALL] = "stall",
 	[FAULT_POOL_EXHAUSTED] = "pool-exhausted",
 	[FAULT_RESTART] = "restart",
+	[FAULT_BAD_REPLY] = "bad-reply",
 };
 
 const char *fault_target_name(enum fault_target t)

@@ -40,6 +40,9 @@ enum fault_kind {
 	FAULT_RESTART,            /* server down for duration_us from the rule's
 	                           * window start; Redis without persistence
 	                           * loses every key */
+	FAULT_BAD_REPLY,          /* applied, answered as a success whose body
+	                           * the client cannot use: Stripe's 200 for a
+	                           * customer create without the customer's id */
 	FAULT_KIND_COUNT
 };
 

@@ -670,6 +670,14 @@ static void stripe_applied(struct op *op, const char *name)
 		fault_plan_note(n->plan, FAULT_TARGET_STRIPE, name);
 }
 
+/* bad-reply: Stripe did the work and answered 200, but the answer the
+ * client reads carries no customer id (a body cut short, a proxy's page). */
+static void stripe_spoil_reply(struct op *op)
+{
+	if (op_kind(op) == FAULT_BAD_REPLY && op->sr.http_status == 200)
+		op->sr.customer_id = reply_copy(op, "", 0);
+}
+
 static void stripe_on_finish(void *arg)
 {
 	struct op *op = arg;
@@ -685,6 +693,7 @@ static void stripe_on_finish(void *arg)
 	if (k == FAULT_SERVER_ERROR && op->fd.rule->error[0])
 		op->sr.error_type = reply_copy(op, op->fd.rule->error, strlen(op->fd.rule->error));
 	stripe_applied(op, "customers.create");
+	stripe_spoil_reply(op);
 	if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL && !op->answered)
 		op_reply_later(op);
 	op_unref(op);
@@ -719,6 +728,7 @@ static void stripe_on_arrive(void *arg)
 	if (stripe_model_customer_begin(n->m.stripe, sched_now_us(n->s), &op->sp,
 	                                &op->stripe_token, &r)) {
 		stripe_copy_reply(op, &r);
+		stripe_spoil_reply(op);
 		if (k != FAULT_TIMEOUT_APPLIED && k != FAULT_STALL && !op->answered)
 			op_reply_later(op);
 		op_unref(op);

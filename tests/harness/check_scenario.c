@@ -560,6 +560,10 @@ static const struct bad_case bad_inline[] = {
 	{"fixes: [ratelimit]\nfaults:\n  - {target: redis, kind: pool-exhausted}\n", 3, 14,
 	 "faults[0].target: pool-exhausted applies only to target postgres"},
 	{"fixes: [ratelimit]\nfaults:\n  - {target: postgres, op: commit, kind: pool-exhausted}\n", 3, 28, "faults[0].op: pool-exhausted applies only to op acquire"},
+	{"fixes: [stripe-customer]\nfaults:\n  - {target: redis, kind: bad-reply}\n", 3, 14,
+	 "faults[0].target: bad-reply applies only to target stripe"},
+	{"fixes: [stripe-customer]\nfaults:\n  - {target: stripe, op: customers.search, kind: bad-reply}\n", 3, 26,
+	 "faults[0].op: bad-reply applies only to op customers.create"},
 	{"fixes: [ratelimit]\nfaults:\n  - {target: redis, kind: error, and_after: true}\n", 3, 34,
 	 "faults[0].and_after: needs nth"},
 	/* windows */

@@ -421,6 +421,32 @@ START_TEST(test_http_fault_rules_answer_429_and_reset_after_applying)
 }
 END_TEST
 
+/* bad-reply: the customer is made and answered 200, but the answer has an
+ * empty id; a retry under the same key replays the saved answer, id and all. */
+START_TEST(test_http_bad_reply_makes_the_customer_and_loses_its_id)
+{
+	struct fault_plan plan = {.nrules = 1};
+	plan.rules[0] = (struct fault_rule){.target = FAULT_TARGET_STRIPE, .op = "customers.create",
+	                                    .nth = 1, .kind = FAULT_BAD_REPLY,
+	                                    .until_us = UINT64_MAX, .probability = 1};
+	struct http h;
+	http_init(&h, &plan);
+	struct got a = post(&h, "/v1/customers", "email=a@b.c", "k");
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(str(a.doc, "id"), "");
+	ck_assert_str_eq(str(a.doc, "object"), "customer");
+	ck_assert_uint_eq(fake_stripe_customer_count(h.fake), 1);
+	struct got b = post(&h, "/v1/customers", "email=a@b.c", "k");
+	ck_assert_int_eq(b.status, 200);
+	ck_assert(b.replayed);
+	ck_assert_str_ne(str(b.doc, "id"), "");
+	ck_assert_uint_eq(fake_stripe_customer_count(h.fake), 1);
+	ck_assert_uint_eq(fake_stripe_faults_fired(h.fake), 1);
+	json_decref(a.doc), json_decref(b.doc);
+	http_fini(&h);
+}
+END_TEST
+
 Suite *check_fake_stripe_suite(void);
 Suite *check_fake_stripe_suite(void)
 {
@@ -437,6 +463,7 @@ Suite *check_fake_stripe_suite(void)
 	suite_add_tcase(s, idem);
 	TCase *http = tcase_create("http");
 	tcase_set_timeout(http, 20);
+	tcase_add_test(http, test_http_bad_reply_makes_the_customer_and_loses_its_id);
 	tcase_add_test(http, test_http_replays_with_header_and_does_not_save_validation_errors);
 	tcase_add_test(http, test_http_fault_rules_answer_429_and_reset_after_applying);
 	suite_add_tcase(s, http);

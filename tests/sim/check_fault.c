@@ -57,7 +57,8 @@ START_TEST(test_fault_names_round_trip_with_their_spelling)
 	}
 	const char *kinds[] = {"error",  "timeout-applied", "timeout-not-applied",
 	                       "conn-lost", "server-error",  "latency",
-	                       "stall", "pool-exhausted", "restart"};
+	                       "stall", "pool-exhausted", "restart", "bad-reply"};
+	ck_assert_int_eq(sizeof kinds / sizeof kinds[0], FAULT_KIND_COUNT);
 	for (int i = 0; i < FAULT_KIND_COUNT; i++) {
 		enum fault_kind k;
 		ck_assert_str_eq(fault_kind_name((enum fault_kind)i), kinds[i]);
