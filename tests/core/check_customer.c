@@ -70,6 +70,18 @@ static void assert_ok(struct call_result r, const char *id)
 	ck_assert_str_eq(r.id, id);
 }
 
+/* u1 got cus_fake001, the one customer Stripe holds, after a second
+ * create under the same key and parameters. */
+static void assert_mapped_after_one_retry(struct fixture *f)
+{
+	assert_ok(get(f, "u1"), "cus_fake001");
+	ck_assert_int_eq(fake_env_stripe_customers(f->fe), 1);
+	ck_assert_int_eq(fake_env_stripe_orphans(f->fe), 0);
+	ck_assert_int_eq(fake_env_count(f->fe,
+	                                 "stripe customer_create user=u1 email=ann@example.com key=customer-create-u1"),
+	                 2);
+}
+
 /* ---- contract, every variant ----------------------------------------------- */
 
 START_TEST(test_customer_returns_existing_mapping_without_calling_stripe)
@@ -363,12 +375,7 @@ START_TEST(test_customer_hardened_retries_stripe_with_the_same_key_and_params)
 	case 4: fake_env_fail_stripe(f.fe, "stripe customer_create", 1, 1, 500); break;
 	default: fake_env_fail_stripe(f.fe, "stripe customer_create", 1, 1, 503); break;
 	}
-	assert_ok(get(&f, "u1"), "cus_fake001");
-	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 1);
-	ck_assert_int_eq(fake_env_stripe_orphans(f.fe), 0);
-	ck_assert_int_eq(fake_env_count(f.fe,
-	                                 "stripe customer_create user=u1 email=ann@example.com key=customer-create-u1"),
-	                 2);
+	assert_mapped_after_one_retry(&f);
 	teardown(&f);
 }
 END_TEST
@@ -391,6 +398,40 @@ START_TEST(test_customer_hardened_gives_up_on_stripe_after_retries_max)
 	ck_assert_int_eq(get(&f, "u1").rc, RESULT_RETRY);
 	ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1 + RETRIES);
 	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 0);
+	teardown(&f);
+}
+END_TEST
+
+/* A 200 whose customer id never arrived: Stripe made the customer, and the
+ * retry under the same key gets its saved answer, which names it. */
+START_TEST(test_customer_hardened_retries_a_200_without_a_customer_id)
+{
+	struct fixture f = setup(VARIANT_HARDENED);
+	fake_env_answer_stripe_without_id(f.fe, "stripe customer_create", 1, 1);
+	assert_mapped_after_one_retry(&f);
+	teardown(&f);
+}
+END_TEST
+
+/* Every answer without an id: hardened says "retry" once its budget is
+ * spent (a later call can still map the customer); legacy and seed answer
+ * an error at the first. No variant stores an empty id. */
+START_TEST(test_customer_200_without_a_customer_id_for_good)
+{
+	static const enum variant vs[] = {VARIANT_LEGACY, VARIANT_SEED, VARIANT_HARDENED};
+	struct fixture f = setup(vs[_i]);
+	fake_env_answer_stripe_without_id(f.fe, "stripe customer_create", 1, FAKE_FOREVER);
+	struct call_result r = get(&f, "u1");
+	ck_assert_str_eq(r.id, "");
+	if (vs[_i] == VARIANT_HARDENED) {
+		ck_assert_int_eq(r.rc, RESULT_RETRY);
+		ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1 + RETRIES);
+	} else {
+		ck_assert_int_eq(r.rc, RESULT_ERROR);
+		ck_assert_int_eq(fake_env_count(f.fe, "stripe customer_create"), 1);
+	}
+	ck_assert_int_eq(fake_env_stripe_customers(f.fe), 1);
+	ck_assert(fake_env_log_has(f.fe, "Stripe", "without a usable customer id"));
 	teardown(&f);
 }
 END_TEST
@@ -574,6 +615,8 @@ Suite *check_customer_suite(void)
 	tcase_add_loop_test(tc, test_customer_hardened_retries_stripe_with_the_same_key_and_params, 0, 6);
 	tcase_add_test(tc, test_customer_hardened_does_not_retry_stripe_400);
 	tcase_add_test(tc, test_customer_hardened_gives_up_on_stripe_after_retries_max);
+	tcase_add_test(tc, test_customer_hardened_retries_a_200_without_a_customer_id);
+	tcase_add_loop_test(tc, test_customer_200_without_a_customer_id_for_good, 0, 3);
 	tcase_add_test(tc, test_customer_hardened_lost_insert_reply_ends_with_our_own_mapping);
 	tcase_add_test(tc, test_customer_hardened_failed_request_leaves_no_orphan_after_retry);
 	tcase_add_test(tc, test_customer_hardened_maps_the_customer_found_a_day_later);

@@ -370,6 +370,12 @@ void fake_env_answer_kv_integer(struct fake_env *fe, const char *match, int nth,
 	                                        .reply = FAKE_REPLY_INTEGER, .integer = value});
 }
 
+void fake_env_answer_stripe_without_id(struct fake_env *fe, const char *match, int nth, int times)
+{
+	fake_env_script(fe, &(struct fake_rule){.match = match, .nth = nth, .times = times,
+	                                        .reply = FAKE_REPLY_NO_ID});
+}
+
 void fake_env_answer_kv_nil(struct fake_env *fe, const char *match, int nth, int times)
 {
 	fake_env_script(fe, &(struct fake_rule){.match = match, .nth = nth, .times = times,
@@ -1229,6 +1235,8 @@ static void fake_stripe_customer_create(void *ctx, const struct stripe_customer_
 		return;
 	}
 	fake_stripe_apply(fe, p, it);
+	if (rs != NULL && rs->r.reply == FAKE_REPLY_NO_ID && it->sreply.http_status == 200)
+		it->customer_id[0] = '\0'; /* made at Stripe, the id lost on the way */
 }
 
 /* A search by metadata[user_id]: the oldest customer of the user, once

@@ -71,6 +71,8 @@ enum fake_reply {
 	FAKE_REPLY_STATE,   /* OUTCOME_OK: answer from the in-memory state */
 	FAKE_REPLY_INTEGER, /* OUTCOME_OK, kv: integer instead (not applied) */
 	FAKE_REPLY_NIL,     /* OUTCOME_OK, kv: nil instead (not applied) */
+	FAKE_REPLY_NO_ID,   /* OUTCOME_OK, Stripe create: applied, and the 200
+	                     * carries no customer id */
 };
 
 struct fake_rule {
@@ -102,6 +104,7 @@ void fake_env_fail_mail(struct fake_env *fe, const char *match, int nth, int tim
 void fake_env_answer_kv_integer(struct fake_env *fe, const char *match, int nth, int times,
                                 long long value);
 void fake_env_answer_kv_nil(struct fake_env *fe, const char *match, int nth, int times);
+void fake_env_answer_stripe_without_id(struct fake_env *fe, const char *match, int nth, int times);
 void fake_env_delay(struct fake_env *fe, const char *match, int nth, int times, uint64_t delay_us);
 
 /* ---- call log ---------------------------------------------------------- */
