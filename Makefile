@@ -108,9 +108,14 @@ ifeq ($(SANITIZE),1)
 SAN_ENV := ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=exitcode=87:print_stacktrace=1
 endif
 
+# The Check run's output is kept in $(BUILD)/run_checks.log: tests/cli/death.sh
+# reads it instead of running the death-test suites a second time.
 test-run: $(BIN) $(CHECK)
 	$(Q)scripts/check_includes.sh
-	$(Q)$(SAN_ENV) FAULTLINE=$(BIN) $(CHECK)
+	$(Q)rm -f $(BUILD)/run_checks.log
+	$(Q){ $(SAN_ENV) FAULTLINE=$(BIN) $(CHECK) 2>&1; echo $$? >$(BUILD)/run_checks.rc; } | \
+		tee $(BUILD)/run_checks.part; rc=$$(cat $(BUILD)/run_checks.rc); \
+		[ "$$rc" -eq 0 ] && mv $(BUILD)/run_checks.part $(BUILD)/run_checks.log; exit $$rc
 	$(Q)$(SAN_ENV) FAULTLINE=$(BIN) tests/cli_test.sh
 
 suite-run: $(BIN)

@@ -14,6 +14,7 @@ agree() {
 	rm -rf "$vtmp/r"
 	"$@" -q --report "$vtmp/r" >"$vtmp/out" 2>&1
 	local st=$?
+	[ "$*" = "$bin matrix scenarios/" ] && cp -r "$vtmp/r" "$vtmp/green"
 	if python3 - "$st" "$vtmp/out" "$vtmp/r" <<'PY' >"$vtmp/why" 2>&1 &&
 import html, json, re, sys
 st, out, d = int(sys.argv[1]), open(sys.argv[2]).read(), sys.argv[3]
@@ -72,8 +73,8 @@ done
 agree "run --variant legacy scenarios/" "$bin" run --variant legacy scenarios/
 agree "run --variant seed over one file" "$bin" run --variant seed scenarios/webhook-lost-after-claim.yaml
 
-# The junit file of the green standard matrix shows no red test.
-"$bin" matrix -q --report "$vtmp/green" scenarios/ >/dev/null 2>&1
+# The junit file of the green standard matrix (the report agree kept of
+# `matrix scenarios/`) shows no red test.
 expect_output '^<testsuites name="faultline" tests="[0-9]+" failures="0" ' \
 	"green matrix: junit failures=\"0\"" cat "$vtmp/green/junit.xml"
 expect_status 0 "green matrix junit.xml valid against the XSD" \
