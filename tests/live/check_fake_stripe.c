@@ -368,6 +368,14 @@ static struct got post(struct http *h, const char *path, const char *form, const
 	return g;
 }
 
+/* A rule firing on the nth customers.create, always. */
+static struct fault_rule create_rule(uint32_t nth, enum fault_kind kind)
+{
+	return (struct fault_rule){.target = FAULT_TARGET_STRIPE, .op = "customers.create",
+	                           .nth = nth, .kind = kind, .until_us = UINT64_MAX,
+	                           .probability = 1};
+}
+
 START_TEST(test_http_replays_with_header_and_does_not_save_validation_errors)
 {
 	struct http h;
@@ -396,12 +404,9 @@ END_TEST
 START_TEST(test_http_fault_rules_answer_429_and_reset_after_applying)
 {
 	struct fault_plan plan = {.nrules = 2};
-	plan.rules[0] = (struct fault_rule){.target = FAULT_TARGET_STRIPE, .op = "customers.create",
-	                                    .nth = 1, .kind = FAULT_SERVER_ERROR, .status = 429,
-	                                    .until_us = UINT64_MAX, .probability = 1};
-	plan.rules[1] = (struct fault_rule){.target = FAULT_TARGET_STRIPE, .op = "customers.create",
-	                                    .nth = 2, .kind = FAULT_CONN_LOST,
-	                                    .until_us = UINT64_MAX, .probability = 1};
+	plan.rules[0] = create_rule(1, FAULT_SERVER_ERROR);
+	plan.rules[0].status = 429;
+	plan.rules[1] = create_rule(2, FAULT_CONN_LOST);
 	struct http h;
 	http_init(&h, &plan);
 	struct got a = post(&h, "/v1/customers", "email=a@b.c", "k");
@@ -426,9 +431,7 @@ END_TEST
 START_TEST(test_http_bad_reply_makes_the_customer_and_loses_its_id)
 {
 	struct fault_plan plan = {.nrules = 1};
-	plan.rules[0] = (struct fault_rule){.target = FAULT_TARGET_STRIPE, .op = "customers.create",
-	                                    .nth = 1, .kind = FAULT_BAD_REPLY,
-	                                    .until_us = UINT64_MAX, .probability = 1};
+	plan.rules[0] = create_rule(1, FAULT_BAD_REPLY);
 	struct http h;
 	http_init(&h, &plan);
 	struct got a = post(&h, "/v1/customers", "email=a@b.c", "k");
